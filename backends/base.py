@@ -1,0 +1,87 @@
+"""The backend interface: load (untimed), predict a batch, synchronize, describe what really ran."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.errors import BackendUnavailable
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    precision: str = "fp32"
+    device: str = "cpu"
+    batch_size: int = 8
+    threads: int | None = None
+    scenario: str = "offline"
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Availability:
+    available: bool
+    reason: str = ""
+    version: str = ""
+    devices: list[str] = field(default_factory=list)
+
+
+class Backend(ABC):
+    """One inference runtime. `predict` takes NCHW float32 and returns class ids (int64, shape [N])."""
+
+    name: str = ""
+    extra: str = ""  # the pyproject extra that installs this backend's packages
+    precisions: tuple[str, ...] = ("fp32",)
+    devices: tuple[str, ...] = ("cpu",)  # device kinds (before any ":N")
+    runs_onnx: bool = False  # takes --onnx files as they are
+
+    @classmethod
+    @abstractmethod
+    def probe(cls) -> Availability:
+        """Whether this backend can run here, without loading a model."""
+
+    @abstractmethod
+    def load(self, model, options: BackendOptions) -> None:
+        """Build, compile or load the model. Never timed."""
+
+    @abstractmethod
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Class ids for a batch; includes any host-to-device copy a real deployment pays."""
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Raw scores, for agreement checks between backends."""
+        raise NotImplementedError(f"{self.name} does not expose logits")
+
+    def synchronize(self) -> None:
+        """Wait until all device work is finished (no-op on the CPU)."""
+
+    @abstractmethod
+    def describe(self) -> dict:
+        """What actually ran: device, precision, threads, versions."""
+
+    def close(self) -> None:
+        """Free device memory and threads."""
+
+    @classmethod
+    def check_options(cls, options: BackendOptions) -> None:
+        """Refuse, before any timing, what this backend cannot honour: no silent fallback."""
+        if options.precision not in cls.precisions:
+            raise BackendUnavailable(
+                f"backend {cls.name} cannot run precision {options.precision}; it supports: "
+                f"{', '.join(cls.precisions)}"
+            )
+        kind = options.device.split(":")[0]
+        if kind not in cls.devices:
+            raise BackendUnavailable(
+                f"backend {cls.name} cannot run on device {options.device!r}; it supports: {', '.join(cls.devices)}"
+            )
+
+
+def argmax_classes(logits: np.ndarray) -> np.ndarray:
+    """Class ids from logits; a 1001-way output (MLPerf's ONNX ResNet-50, class 0 = background) loses the offset."""
+    classes = logits.argmax(axis=1)
+    if logits.shape[1] == 1001:
+        classes = classes - 1
+    return classes

@@ -1,0 +1,147 @@
+"""The `bench` command line (click). Errors become one clear line and an exit code; --debug shows tracebacks."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bench import __version__
+from bench.config import MODES, PRECISIONS, PROFILES, SCENARIOS, RunConfig
+from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError
+
+out = Console()
+err = Console(stderr=True)
+
+
+class BenchGroup(click.Group):
+    """Turns BenchError into its exit code, and anything unexpected into exit 1 with one line."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BenchError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                      highlight=False)
+            ctx.exit(EXIT_FAILED)
+
+
+@click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bench")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx, debug):
+    """MLPerf-style image-classification inference benchmark (LoadGen scenarios, pluggable backends)."""
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.option("--backend", default="torch", show_default=True, help="Backend name (see `bench backends`).")
+@click.option("--scenario", type=click.Choice(SCENARIOS), default="offline", show_default=True)
+@click.option("--model", default="resnet50", show_default=True, help="resnet18|34|50|101|152.")
+@click.option("--weights", default="synthetic", show_default=True,
+              help="Checkpoint (.pth/.safetensors, torchvision keys), or 'synthetic' for seeded random weights.")
+@click.option("--onnx", type=click.Path(), help="Run this ONNX classifier as it is (ONNX backends only).")
+@click.option("--dataset", default="synthetic", show_default=True,
+              help="Directory holding val_map.txt and the images, or 'synthetic'.")
+@click.option("--val-map", type=click.Path(), help="val_map.txt elsewhere than DATASET/val_map.txt.")
+@click.option("--count", type=int, help="Use the first N samples of the dataset.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+@click.option("--batch-size", type=int, default=8, show_default=True,
+              help="Offline batch; Server's largest dynamic batch.")
+@click.option("--threads", type=int, help="Inference threads (default: the backend's own choice).")
+@click.option("--mode", type=click.Choice(MODES), default="performance", show_default=True)
+@click.option("--duration", "duration_s", type=float, help="Minimum timed duration in seconds (quick: 10).")
+@click.option("--profile", type=click.Choice(PROFILES), default="quick", show_default=True,
+              help="quick: short runs; mlperf: the official minimums (600 s, 24,576 Offline samples, ...).")
+@click.option("--target-qps", type=float, help="Server arrival rate; Offline expected rate (default: from warm-up).")
+@click.option("--latency-bound-ms", type=float, default=15.0, show_default=True, help="Server p99 latency bound.")
+@click.option("--max-wait-ms", type=float, default=2.0, show_default=True,
+              help="Server: longest a sample waits for its batch to fill.")
+@click.option("--user-conf", type=click.Path(), help="LoadGen user.conf (wins over the profile).")
+@click.option("--output", default="results", show_default=True, type=click.Path(), help="Results tree.")
+@click.option("--system-name", help="Name of this system in reports (default: host name).")
+@click.option("--strict", is_flag=True, help="Exit 3 if LoadGen says INVALID or accuracy FAILs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON on stdout.")
+def run(as_json, **options):
+    """Run one benchmark through MLCommons LoadGen and write <output>/<run-id>/result.json."""
+    from bench import harness, summary
+
+    cfg = RunConfig(**options)
+    try:
+        record = harness.run(cfg, err)
+    except harness.Interrupted as exc:
+        err.print(f"[bold yellow]{exc}[/]")
+        sys.stderr.flush()
+        harness.interrupted_exit()
+    if as_json:
+        click.echo(json.dumps(record, indent=2, default=str))
+    else:
+        summary.print_run(record, out)
+    if cfg.strict and not summary.passed(record):
+        sys.exit(EXIT_STRICT)
+
+
+@cli.command("backends")
+@click.option("--all", "show_all", is_flag=True, help="Include tools such as the null backend.")
+def backends_cmd(show_all):
+    """Which backends can run here: available or why not, version, devices."""
+    import backends
+
+    table = Table(title="backends")
+    for column in ("backend", "available", "version", "devices", "precisions", "install / reason"):
+        table.add_column(column)
+    for name in backends.names(include_hidden=show_all):
+        info = backends.probe(name)
+        try:
+            cls = backends.backend_class(name)
+            precisions = ", ".join(cls.precisions)
+        except BenchError:
+            precisions = ""
+        table.add_row(name, "[green]yes[/]" if info.available else "[red]no[/]", info.version,
+                      ", ".join(info.devices), precisions, info.reason)
+    out.print(table)
+
+
+@cli.command()
+@click.option("--system-name", help="Name to record for this system.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def sysinfo(system_name, as_json):
+    """What a result records about this machine."""
+    from bench import sysinfo as si
+
+    info = si.collect(system_name)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    table = Table(show_header=False, title="system")
+    for key, value in info.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, (list, dict)) else str(value))
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="bench", standalone_mode=True)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
+
+_ = EXIT_USAGE  # documented in bench.errors

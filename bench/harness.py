@@ -1,0 +1,235 @@
+"""One run end to end: model, data, backend, warm-up (untimed), LoadGen per mode, the result record.
+
+Only LoadGen times: from a query's issue to its QuerySamplesComplete, which covers batch assembly
+(the host copy), any host-to-device copy, inference, argmax and the response.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import mlperf_loadgen as lg
+import numpy as np
+from rich.console import Console
+from rich.live import Live
+
+import backends
+import scenarios
+from bench import accuracy, loadgen_log, models, results, sysinfo
+from bench.config import RunConfig
+from bench.dataset import open_dataset
+from bench.errors import BenchError, RunFailed, UsageError
+from bench.power import PowerMonitor
+from bench.qsl import SampleStore
+from bench.sut import Responder
+from bench.userconf import keys_for
+from scenarios.base import Estimate
+
+TIMED_REGION = ("LoadGen's per-query latency, issue to QuerySamplesComplete: batch assembly (host copy), "
+                "host-to-device copy, inference, argmax and response. Excludes model load, compile and warm-up.")
+# user.conf keys -> the TestSettings fields they set, so profile defaults never override the user's file.
+CONF_KEYS = {
+    "min_query_count": {"min_query_count"},
+    "min_duration_ms": {"min_duration"},
+    "offline_expected_qps": {"target_qps"},
+    "server_target_qps": {"target_qps"},
+    "single_stream_expected_latency_ns": {"target_latency"},
+    "server_target_latency_ns": {"target_latency"},
+    "performance_sample_count_override": {"performance_sample_count_override"},
+}
+# Seconds to let LoadGen wind down after Ctrl-C before the process leaves without it.
+INTERRUPT_GRACE_S = 3.0
+
+
+class Interrupted(BenchError):
+    exit_code = 130
+
+
+def run(cfg: RunConfig, console: Console | None = None) -> dict:
+    """Run one benchmark; returns its record (also written to <output>/<run-id>/result.json)."""
+    console = console or Console(stderr=True)
+    model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed)
+    options = backends.BackendOptions(cfg.precision, cfg.device, cfg.batch_size, cfg.threads, cfg.scenario, cfg.extra)
+    backend = backends.create(cfg.backend, options)  # refuses what it cannot honour, before anything runs
+    if cfg.onnx is not None and not backend.runs_onnx:
+        raise UsageError(f"--onnx: backend {cfg.backend} runs PyTorch models, not ONNX files; "
+                         "use --backend onnxruntime (or openvino, tensorrt), or pass --weights")
+    dataset = open_dataset(cfg, model)
+    if cfg.count is not None and cfg.count > len(dataset):
+        raise UsageError(f"--count {cfg.count} is larger than the dataset ({len(dataset)} samples)")
+    scenario = scenarios.get(cfg.scenario)
+
+    run_id, run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
+    record = results.new_record(run_id, cfg.to_record())
+    record["model"] = model.describe()
+    record["dataset"] = dataset.describe()
+    record["system"] = sysinfo.collect(cfg.system_name)
+    record["timed_region"] = TIMED_REGION
+    results.write(run_dir, record)
+    console.print(f"[bold]run[/] {run_id} -> {run_dir}")
+    if model.synthetic or dataset.synthetic:
+        console.print("[yellow]synthetic " + " and ".join(
+            [w for w, s in (("weights", model.synthetic), ("images", dataset.synthetic)) if s]) +
+            ": performance only, accuracy means nothing[/]")
+    try:
+        t0 = time.perf_counter()
+        with console.status(f"loading {model.name} into {cfg.backend} ({cfg.device}, {cfg.precision})"):
+            backend.load(model, options)
+        record["timing"]["load_s"] = time.perf_counter() - t0
+        record["backend"] = backend.describe()
+        store = SampleStore(dataset)
+        with console.status("warming up (untimed)"):
+            estimate, record["timing"]["warmup_s"] = warm_up(backend, store, cfg)
+        record["timing"]["warmup_estimate"] = vars(estimate)
+        record["backend"] = backend.describe()  # again: some backends settle threads/streams in warm-up
+        responder = Responder(backend, store)
+        if cfg.mode in ("performance", "both"):
+            power = PowerMonitor(run_dir, cfg.device)
+            record["performance"] = run_loadgen(cfg, scenario, responder, store, estimate, run_dir, "performance",
+                                                console, power)
+            perf = record["performance"]
+            record["power"] = power.summary(perf["samples"], perf["duration_s"])
+        if cfg.mode in ("accuracy", "both"):
+            run_loadgen(cfg, scenario, responder, store, estimate, run_dir, "accuracy", console)
+            record["accuracy"] = accuracy.evaluate(
+                run_dir / "loadgen" / "accuracy" / "mlperf_log_accuracy.json", dataset.labels(),
+                model.reference_top1, cfg.extra.get("accuracy_threshold", accuracy.DEFAULT_THRESHOLD),
+                model.synthetic or dataset.synthetic)
+        if record["power"] is None:
+            record["power"] = PowerMonitor(run_dir, cfg.device).summary(None, None)
+        record["status"] = "complete"
+        return record
+    except (KeyboardInterrupt, Interrupted):
+        record["status"] = "interrupted"
+        record["error"] = "interrupted by the user (Ctrl-C)"
+        raise Interrupted(f"interrupted; what was measured so far is in {run_dir}")
+    except BenchError as exc:
+        record["status"] = "failed"
+        record["error"] = str(exc)
+        raise
+    except Exception as exc:
+        record["status"] = "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        raise RunFailed(f"run failed: {type(exc).__name__}: {exc} (record in {run_dir})") from exc
+    finally:
+        record["finished_at"] = results.utc_now()
+        record["run_dir"] = str(run_dir)
+        try:
+            results.write(run_dir, record)
+        except OSError as exc:  # disk full, directory removed: say so, never leave half a file
+            console.print(f"[red]could not write {run_dir / 'result.json'}: {exc}[/]")
+            raise RunFailed(f"could not write the result record in {run_dir}: {exc}") from exc
+        backend.close()
+
+
+def warm_up(backend, store: SampleStore, cfg: RunConfig) -> tuple[Estimate, float]:
+    """Untimed iterations on real samples; the steady-state rate sizes LoadGen's run."""
+    batch_size = 1 if cfg.scenario == "single-stream" else cfg.batch_size
+    n = min(batch_size, store.total)
+    store.load(range(n))
+    indices = np.arange(batch_size) % n
+    min_s, min_iters = (5.0, 10) if cfg.profile == "mlperf" else (1.0, 3)
+    start = time.perf_counter()
+    backend.predict(store.batch(indices))  # first call: compilation, allocation, lazy init
+    backend.synchronize()
+    times = []
+    while len(times) < min_iters or sum(times) < min_s:
+        t = time.perf_counter()
+        backend.predict(store.batch(indices))  # the batch copy too, as in the timed run
+        backend.synchronize()
+        times.append(time.perf_counter() - t)
+        if time.perf_counter() - start > 120:  # a very slow device: enough to estimate from
+            break
+    store.unload(range(n))
+    per_batch = float(np.median(times))
+    single = per_batch if batch_size == 1 else per_batch / batch_size
+    return Estimate(samples_per_second=batch_size / per_batch, single_latency_s=single), time.perf_counter() - start
+
+
+def test_settings(cfg: RunConfig, scenario, estimate: Estimate, mode: str, perf_count: int) -> lg.TestSettings:
+    """Profile defaults, then user.conf, then the command line's explicit options (which win)."""
+    ts = lg.TestSettings()
+    ts.scenario = scenario.loadgen_scenario
+    ts.mode = lg.TestMode.AccuracyOnly if mode == "accuracy" else lg.TestMode.PerformanceOnly
+    named: set[str] = set()
+    if cfg.profile == "mlperf" or cfg.user_conf:
+        # LoadGen applies its built-in mlperf.conf on the first FromConfig call, user.conf on top.
+        path, conf_type = (cfg.user_conf, 1) if cfg.user_conf else ("", 0)
+        if ts.FromConfig(path, cfg.model, scenario.loadgen_name, conf_type) != 0:
+            raise UsageError(f"LoadGen could not read --user-conf {cfg.user_conf}: check its lines' syntax")
+        if cfg.user_conf:
+            named = keys_for(cfg.user_conf, cfg.model, scenario.loadgen_name)
+    defaults = {"performance_sample_count_override": perf_count}
+    if cfg.profile == "quick":
+        defaults.update(min_duration_ms=int(1000 * (cfg.duration_s or 10.0)), **scenario.quick_settings(cfg, estimate))
+    else:
+        defaults.update(
+            {k: v for k, v in scenario.quick_settings(cfg, estimate).items() if k != "min_query_count"})
+    for key, value in defaults.items():
+        if not CONF_KEYS.get(key, set()) & named:
+            setattr(ts, key, value)
+    explicit = scenario.explicit_settings(cfg)
+    if cfg.duration_s is not None:
+        explicit["min_duration_ms"] = int(cfg.duration_s * 1000)
+    for key, value in explicit.items():
+        setattr(ts, key, value)
+    return ts
+
+
+def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimate: Estimate, run_dir: Path,
+                mode: str, console: Console, power: PowerMonitor | None = None) -> dict:
+    log_dir = run_dir / "loadgen" / mode
+    log_dir.mkdir(parents=True, exist_ok=True)
+    settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
+    log_settings = lg.LogSettings()
+    log_settings.log_output.outdir = str(log_dir)
+    log_settings.log_output.copy_summary_to_stdout = False
+    log_settings.enable_trace = False
+
+    issue, flush = scenario.start(responder, cfg)
+    sut = lg.ConstructSUT(issue, flush)
+    qsl = lg.ConstructQSL(store.total, store.performance_count, store.load, store.unload)
+    done_before = responder.completed
+    thread = threading.Thread(target=lg.StartTestWithLogSettings, args=(sut, qsl, settings, log_settings),
+                              name="loadgen", daemon=True)
+    start = time.perf_counter()
+    if power:
+        power.start()
+    thread.start()
+    try:
+        # LoadGen runs on its own thread so this one stays free for the display and for Ctrl-C.
+        with Live(console=console, refresh_per_second=4, transient=True) as live:
+            while thread.is_alive():
+                thread.join(0.25)
+                done = responder.completed - done_before
+                elapsed = time.perf_counter() - start
+                live.update(f"[bold]{cfg.scenario}[/] {mode} · {elapsed:6.1f} s · {done} samples · "
+                            f"{done / elapsed if elapsed else 0:,.1f} samples/s")
+    except KeyboardInterrupt:
+        responder.stop.set()  # answer the rest at once so LoadGen can finish and flush its logs
+        thread.join(INTERRUPT_GRACE_S)
+        raise
+    finally:
+        if power:
+            power.stop()
+        if not thread.is_alive():
+            scenario.close()
+            lg.DestroyQSL(qsl)
+            lg.DestroySUT(sut)
+    if responder.error is not None:
+        exc = responder.error
+        raise RunFailed(f"backend {cfg.backend} raised during the run: {type(exc).__name__}: {exc}") from exc
+    if mode == "accuracy":
+        return {}
+    detail = log_dir / "mlperf_log_detail.txt"
+    if not detail.exists():
+        raise RunFailed(f"LoadGen wrote no detail log in {log_dir}")
+    return loadgen_log.performance(loadgen_log.read_detail(detail), cfg.scenario)
+
+
+def interrupted_exit() -> None:
+    """Leave now, even if LoadGen's thread is still winding down (the record is already written)."""
+    os._exit(130)

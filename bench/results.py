@@ -1,0 +1,106 @@
+"""The result record: one directory per run, result.json written atomically and carrying a schema version."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench.cache import atomic_write
+from bench.errors import UsageError
+
+SCHEMA = 1
+STATUSES = ("running", "complete", "failed", "interrupted")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def create_run_dir(output: str | Path, backend: str, scenario: str) -> tuple[str, Path]:
+    """A new, never-reused directory: mkdir without exist_ok is the lock, so concurrent runs cannot collide."""
+    output = Path(output)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create output directory {output}: {exc.strerror}. Choose another --output.")
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise UsageError(f"output directory {output} is not writable: choose another --output or fix its permissions")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for _ in range(100):
+        run_id = f"{stamp}-{backend}-{scenario}-{secrets.token_hex(2)}"
+        try:
+            (output / run_id).mkdir()
+            return run_id, output / run_id
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise UsageError(f"cannot create a run directory in {output}: {exc.strerror}")
+    raise UsageError(f"cannot find a free run id in {output}")
+
+
+def new_record(run_id: str, config: dict) -> dict:
+    return {
+        "schema": SCHEMA,
+        "run_id": run_id,
+        "status": "running",
+        "started_at": utc_now(),
+        "finished_at": None,
+        "config": config,
+        "model": None,
+        "dataset": None,
+        "backend": None,
+        "system": None,
+        "timing": {},
+        "performance": None,
+        "accuracy": None,
+        "power": None,
+        "error": None,
+    }
+
+
+def write(run_dir: str | Path, record: dict) -> Path:
+    path = Path(run_dir) / "result.json"
+    atomic_write(path, json.dumps(record, indent=2, sort_keys=False, default=str) + "\n")
+    return path
+
+
+def load(path: str | Path) -> dict:
+    """A result.json (or its run directory), checked enough that report code can trust its shape."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "result.json"
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no result.json here; give a run directory or a results tree")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable result record ({exc})")
+    if not isinstance(record, dict) or not isinstance(record.get("schema"), int):
+        raise UsageError(f"{path}: not a bench result record (no schema version)")
+    if record["schema"] > SCHEMA:
+        raise UsageError(f"{path}: written by a newer bench (schema {record['schema']} > {SCHEMA}); upgrade bench")
+    for key in ("run_id", "status", "config"):
+        if key not in record:
+            raise UsageError(f"{path}: result record lacks {key!r}")
+    if not isinstance(record["config"], dict):
+        raise UsageError(f"{path}: result record's config is not an object")
+    return record
+
+
+def find_runs(paths) -> list[Path]:
+    """Run directories (holding result.json) at or under each path, sorted, without duplicates."""
+    found: set[Path] = set()
+    for p in map(Path, paths):
+        if (p / "result.json").is_file():
+            found.add(p.resolve())
+        elif p.is_file() and p.name == "result.json":
+            found.add(p.parent.resolve())
+        elif p.is_dir():
+            found.update(r.parent.resolve() for r in p.rglob("result.json"))
+        else:
+            raise UsageError(f"{p}: no such run directory or results tree")
+    return sorted(found)

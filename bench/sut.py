@@ -1,0 +1,50 @@
+"""The system under test's core: run a batch on the backend and answer LoadGen, whatever happens.
+
+Every query LoadGen issues gets an answer: after a backend error or an interrupt the remaining ones
+are answered empty, so LoadGen never waits forever; the run is then recorded failed or interrupted.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import mlperf_loadgen as lg
+import numpy as np
+
+from bench.qsl import SampleStore
+
+
+class Responder:
+    def __init__(self, backend, store: SampleStore):
+        self.backend = backend
+        self.store = store
+        self.completed = 0  # samples answered with a prediction (read by the progress display)
+        self.error: BaseException | None = None
+        self.stop = threading.Event()  # set on Ctrl-C: answer the rest at once, empty
+        self._lock = threading.Lock()
+
+    def run(self, ids: list[int], indices: np.ndarray) -> None:
+        """Predict the samples at `indices` and complete the queries `ids` (same order)."""
+        if self.error is not None or self.stop.is_set():
+            return self.answer_empty(ids)
+        try:
+            classes = self.backend.predict(self.store.batch(indices))
+            if getattr(classes, "shape", None) != (len(ids),):
+                raise RuntimeError(
+                    f"backend {self.backend.name} returned shape {getattr(classes, 'shape', type(classes))} "
+                    f"for a batch of {len(ids)}: predict() must return one class id per sample"
+                )
+        except BaseException as exc:  # noqa: BLE001 - recorded, and the run ends failed
+            with self._lock:
+                self.error = self.error or exc
+            return self.answer_empty(ids)
+        # MLPerf's accuracy script reads each response as one float32 class id (see README).
+        out = np.ascontiguousarray(classes, dtype=np.float32)
+        base = out.ctypes.data
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(q, base + 4 * k, 4) for k, q in enumerate(ids)])
+        with self._lock:
+            self.completed += len(ids)
+
+    @staticmethod
+    def answer_empty(ids: list[int]) -> None:
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(q, 0, 0) for q in ids])

@@ -1,0 +1,39 @@
+"""What every scenario provides: LoadGen TestSettings for a run, and the SUT callbacks that dispatch queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlperf_loadgen as lg
+
+
+@dataclass
+class Estimate:
+    """Measured in the untimed warm-up: sizes LoadGen's run so the minimum duration is met, not missed."""
+
+    samples_per_second: float
+    single_latency_s: float
+
+
+class Scenario:
+    name: str = ""
+    loadgen_name: str = ""  # as LoadGen and user.conf spell it
+
+    @property
+    def loadgen_scenario(self):
+        return getattr(lg.TestScenario, self.loadgen_name)
+
+    def quick_settings(self, cfg, estimate: Estimate) -> dict:
+        """TestSettings fields for --profile quick (skipped where user.conf names the key)."""
+        raise NotImplementedError
+
+    def explicit_settings(self, cfg) -> dict:
+        """TestSettings fields the user gave on the command line: these win over user.conf and profile."""
+        return {}
+
+    def start(self, responder, cfg):
+        """(issue_queries, flush_queries) for lg.ConstructSUT; `close()` afterwards stops any threads."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,51 @@
+"""Offline: LoadGen hands over every sample at once; worker threads run them in batches of --batch-size."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+import numpy as np
+
+from scenarios.base import Estimate, Scenario
+
+OVERESTIMATE = 1.5
+
+
+class Offline(Scenario):
+    name = "offline"
+    loadgen_name = "Offline"
+
+    def quick_settings(self, cfg, estimate: Estimate) -> dict:
+        # Over-estimate: too few samples end the run before the minimum duration (INVALID); too many only lengthen it.
+        return {"min_query_count": 1, "offline_expected_qps": estimate.samples_per_second * OVERESTIMATE}
+
+    def explicit_settings(self, cfg) -> dict:
+        return {} if cfg.target_qps is None else {"offline_expected_qps": cfg.target_qps}
+
+    def start(self, responder, cfg):
+        self.batches: queue.SimpleQueue = queue.SimpleQueue()
+        workers = getattr(responder.backend, "concurrency", 1)
+        self.threads = [threading.Thread(target=self._work, args=(responder,), daemon=True, name=f"offline-{i}")
+                        for i in range(workers)]
+        for t in self.threads:
+            t.start()
+        batch_size = cfg.batch_size
+
+        def issue(query_samples):
+            ids = [q.id for q in query_samples]
+            indices = np.fromiter((q.index for q in query_samples), dtype=np.int64, count=len(ids))
+            for start in range(0, len(ids), batch_size):
+                self.batches.put((ids[start:start + batch_size], indices[start:start + batch_size]))
+
+        return issue, lambda: None
+
+    def _work(self, responder) -> None:
+        while (item := self.batches.get()) is not None:
+            responder.run(*item)
+
+    def close(self) -> None:
+        for _ in self.threads:
+            self.batches.put(None)
+        for t in self.threads:
+            t.join()
