@@ -11,14 +11,29 @@ from rich.table import Table
 
 from bench import __version__
 from bench.config import MODES, PRECISIONS, PROFILES, SCENARIOS, RunConfig
-from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError
+from bench.errors import EXIT_FAILED, EXIT_STRICT, BenchError
 
 out = Console()
 err = Console(stderr=True)
 
 
+# Commands that live in their own modules, imported only when used: "name": "module:function".
+LAZY_COMMANDS: dict[str, str] = {}
+
+
 class BenchGroup(click.Group):
     """Turns BenchError into its exit code, and anything unexpected into exit 1 with one line."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx):
         try:
@@ -143,5 +158,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-_ = EXIT_USAGE  # documented in bench.errors

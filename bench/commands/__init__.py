@@ -1,0 +1,1 @@
+"""CLI subcommands that live in their own modules (registered in bench.cli.LAZY_COMMANDS)."""
