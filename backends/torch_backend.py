@@ -7,13 +7,14 @@ import importlib.util
 import numpy as np
 
 from backends.base import Availability, Backend, BackendOptions
+from backends.precision import require_native_bf16
 from bench.errors import BackendUnavailable
 
 
 class TorchBackend(Backend):
     name = "torch"
     extra = "torch"
-    precisions = ("fp32", "fp16")
+    precisions = ("fp32", "bf16", "fp16")
     devices = ("cpu", "cuda")
 
     @classmethod
@@ -30,8 +31,10 @@ class TorchBackend(Backend):
         super().check_options(options)
         if options.precision == "fp16" and not options.device.startswith("cuda"):
             raise BackendUnavailable(
-                f"backend {cls.name} runs fp16 only on CUDA devices; on the CPU it supports: fp32"
+                f"backend {cls.name} runs fp16 only on CUDA devices; on the CPU it supports: fp32, and bf16 where the CPU has it natively"
             )
+        if options.precision == "bf16" and not options.device.startswith("cuda"):
+            require_native_bf16(cls.name, ("fp32",))
 
     def load(self, model, options: BackendOptions) -> None:
         import torch
@@ -42,7 +45,8 @@ class TorchBackend(Backend):
         if options.threads:
             torch.set_num_threads(options.threads)
         self.device = torch.device(options.device)
-        self.dtype = torch.float16 if options.precision == "fp16" else torch.float32
+        # bf16: weights and activations converted once (.to), so oneDNN runs bf16 (AMX/AVX-512 BF16) kernels.
+        self.dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(options.precision, torch.float32)
         self.model = build_torch(model).to(self.device, self.dtype)
         self.torch = torch
 
