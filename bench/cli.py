@@ -117,18 +117,23 @@ def backends_cmd(show_all):
     import backends
 
     table = Table(title="backends")
-    for column in ("backend", "available", "version", "devices", "precisions", "install / reason"):
+    for column in ("backend", "available", "version", "devices", "precisions"):
         table.add_column(column)
+    unavailable = []
     for name in backends.names(include_hidden=show_all):
         info = backends.probe(name)
         try:
-            cls = backends.backend_class(name)
-            precisions = ", ".join(cls.precisions)
+            precisions = ", ".join(backends.backend_class(name).precisions)
         except BenchError:
             precisions = ""
         table.add_row(name, "[green]yes[/]" if info.available else "[red]no[/]", info.version,
-                      ", ".join(info.devices), precisions, info.reason)
+                      ", ".join(info.devices), precisions)
+        if not info.available:
+            unavailable.append((name, info.reason))
     out.print(table)
+    # Reasons go below the table, whole: they carry the install command, which must not be cut to fit a column.
+    for name, reason in unavailable:
+        out.print(f"[bold]{name}[/]: {reason}", highlight=False, soft_wrap=True)
 
 
 @cli.command()

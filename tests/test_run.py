@@ -1,0 +1,110 @@
+"""The spine end to end: every backend x scenario through real LoadGen, and what the record says."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import backends
+from tests.conftest import FAST_RUN, only_run
+
+# Server's quick profile waits for 460 queries (early stopping at p99); a test needs far fewer.
+SHORT_SERVER_CONF = "*.Server.min_query_count = 24\n"
+
+
+def _run(bench_cli, results_dir, tmp_path, backend, scenario, *extra):
+    args = ["run", "--backend", backend, "--scenario", scenario, "--output", results_dir, *FAST_RUN, *extra]
+    if scenario == "server":
+        conf = tmp_path / "user.conf"
+        conf.write_text(SHORT_SERVER_CONF)
+        args += ["--user-conf", conf, "--target-qps", "20", "--latency-bound-ms", "5000"]
+    return bench_cli(*args)
+
+
+@pytest.mark.parametrize("scenario", ["offline", "server", "single-stream"])
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime", "null"])
+def test_backend_scenario_writes_complete_record(bench_cli, results_dir, tmp_path, backend, scenario):
+    result = _run(bench_cli, results_dir, tmp_path, backend, scenario)
+    assert result.exit_code == 0, result.output
+    record = only_run(results_dir)
+    assert record["schema"] == 1 and record["status"] == "complete"
+    assert record["config"]["backend"] == backend and record["config"]["scenario"] == scenario
+    assert record["config"]["synthetic_weights"] and record["config"]["synthetic_data"]
+    assert record["backend"]["name"] == backend and record["backend"]["device"] == "cpu"
+    if backend != "null":
+        assert record["backend"]["threads"] == 1
+    perf = record["performance"]
+    assert perf["loadgen_validity"] in ("VALID", "INVALID")
+    assert perf["samples"] > 0 and perf["samples_per_second"] > 0
+    lat = perf["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    metric = perf["result_metric"]
+    assert metric["value"] > 0
+    assert metric["name"] == {"offline": "samples_per_second", "server": "scheduled_samples_per_second",
+                              "single-stream": "p90_latency_ms"}[scenario]
+    if scenario == "single-stream":
+        assert metric["value"] == pytest.approx(lat["p90"])
+    assert record["power"]["available"] in (True, False) and (record["power"]["available"] or record["power"]["reason"])
+    assert record["accuracy"] is None
+    assert record["timing"]["load_s"] >= 0 and record["timing"]["warmup_s"] > 0
+    run_dir = results_dir / record["run_id"]
+    assert (run_dir / "loadgen" / "performance" / "mlperf_log_detail.txt").is_file()
+    assert (run_dir / "loadgen" / "performance" / "mlperf_log_summary.txt").is_file()
+    assert "synthetic" in result.output
+
+
+def test_offline_default_run_is_valid(bench_cli, results_dir):
+    """The warm-up estimate sizes LoadGen's Offline run so the minimum duration is met."""
+    result = bench_cli("run", "--backend", "onnxruntime", "--output", results_dir, *FAST_RUN)
+    assert result.exit_code == 0, result.output
+    perf = only_run(results_dir)["performance"]
+    assert perf["valid"], perf["invalid_reasons"]
+    assert perf["min_duration_met"] is True
+
+
+def test_invalid_run_says_invalid_and_why(bench_cli, results_dir):
+    # Expecting 0.5 samples/s makes LoadGen issue so few samples that the run ends before its minimum duration.
+    result = bench_cli("run", "--backend", "null", "--output", results_dir, "--count", "8", "--duration", "2",
+                       "--target-qps", "0.5")
+    assert result.exit_code == 0, result.output
+    perf = only_run(results_dir)["performance"]
+    assert perf["valid"] is False and perf["loadgen_validity"] == "INVALID"
+    assert perf["invalid_reasons"], "an INVALID run must carry LoadGen's reason"
+    assert "INVALID" in result.output and "Reason" in result.output and "--target-qps" in result.output
+    strict = bench_cli("run", "--backend", "null", "--output", results_dir, "--count", "8", "--duration", "2",
+                       "--target-qps", "0.5", "--strict")
+    assert strict.exit_code == 3, strict.output
+
+
+def test_broken_registry_entry_is_listed_and_refused(bench_cli, results_dir, monkeypatch):
+    monkeypatch.setitem(backends.REGISTRY, "broken", "backends.no_such_module:Nothing")
+    listing = bench_cli("backends")
+    assert listing.exit_code == 0, listing.output
+    line = next(line for line in listing.output.splitlines() if "broken" in line)
+    assert "no" in line and "cannot be imported" in listing.output
+    result = bench_cli("run", "--backend", "broken", "--output", results_dir)
+    assert result.exit_code == 2
+    assert "broken" in result.output and "no_such_module" in result.output
+    assert not results_dir.exists() or not any(results_dir.iterdir()), "a refused run must leave nothing behind"
+
+
+def test_backend_with_missing_package_names_the_extra(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    info = backends.probe("onnxruntime")
+    assert not info.available and "bench[onnxruntime]" in info.reason
+
+
+def test_unknown_backend_exits_2(bench_cli, results_dir):
+    result = bench_cli("run", "--backend", "nosuch", "--output", results_dir)
+    assert result.exit_code == 2 and "unknown backend" in result.output and "torch" in result.output
+
+
+def test_json_output_is_the_record(bench_cli, results_dir):
+    result = bench_cli("run", "--backend", "null", "--output", results_dir, "--count", "8", "--duration", "1", "--json")
+    assert result.exit_code == 0
+    printed = json.loads(result.output[result.output.index("{"):])
+    assert printed["run_id"] == only_run(results_dir)["run_id"]
