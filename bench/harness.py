@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlperf_loadgen as lg
@@ -48,8 +50,27 @@ class Interrupted(BenchError):
     exit_code = 130
 
 
-def run(cfg: RunConfig, console: Console | None = None) -> dict:
-    """Run one benchmark; returns its record (also written to <output>/<run-id>/result.json)."""
+@dataclass
+class Session:
+    """A loaded backend and its data, handed to a `prepare` hook for extra LoadGen runs (tune, audit)."""
+
+    cfg: RunConfig
+    scenario: object
+    responder: Responder
+    store: SampleStore
+    estimate: Estimate
+    run_dir: Path
+    console: Console
+    record: dict
+
+
+def run(cfg: RunConfig, console: Console | None = None,
+        prepare: Callable[[Session], RunConfig | None] | None = None) -> dict:
+    """Run one benchmark; returns its record (also written to <output>/<run-id>/result.json).
+
+    `prepare`, if given, runs after warm-up on the loaded backend (so many short LoadGen runs share one
+    load); the RunConfig it returns, if any, replaces `cfg` for the recorded runs.
+    """
     console = console or Console(stderr=True)
     model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed)
     options = backends.BackendOptions(cfg.precision, cfg.device, cfg.batch_size, cfg.threads, cfg.scenario, cfg.extra)
@@ -86,6 +107,9 @@ def run(cfg: RunConfig, console: Console | None = None) -> dict:
         record["timing"]["warmup_estimate"] = vars(estimate)
         record["backend"] = backend.describe()  # again: some backends settle threads/streams in warm-up
         responder = Responder(backend, store)
+        if prepare is not None:
+            cfg = prepare(Session(cfg, scenario, responder, store, estimate, run_dir, console, record)) or cfg
+            record["config"] = cfg.to_record()
         if cfg.mode in ("performance", "both"):
             power = PowerMonitor(run_dir, cfg.device)
             record["performance"] = run_loadgen(cfg, scenario, responder, store, estimate, run_dir, "performance",
@@ -180,10 +204,14 @@ def test_settings(cfg: RunConfig, scenario, estimate: Estimate, mode: str, perf_
 
 
 def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimate: Estimate, run_dir: Path,
-                mode: str, console: Console, power: PowerMonitor | None = None) -> dict:
+                mode: str, console: Console, power: PowerMonitor | None = None,
+                overrides: dict | None = None) -> dict:
+    """One LoadGen run; `overrides` are TestSettings fields set last (audit settings, short tuning runs)."""
     log_dir = run_dir / "loadgen" / mode
     log_dir.mkdir(parents=True, exist_ok=True)
     settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
+    for key, value in (overrides or {}).items():
+        setattr(settings, key, value)
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
