@@ -1,0 +1,86 @@
+"""Device strings: `cpu`, `cuda`, `cuda:N`, `cuda:0,1`, `cuda:all`. Parsed strictly so nonsense stops at the edge.
+
+Other device kinds (OpenVINO's `GPU`, `NPU`, ...) are left to the backend that knows them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from bench.errors import UsageError
+
+_CUDA = re.compile(r"cuda(?::(?P<spec>.*))?")
+HELP = "use cuda, cuda:N, cuda:0,1 (several GPUs) or cuda:all"
+
+
+@dataclass(frozen=True)
+class CudaDevices:
+    """The CUDA ordinals a run asked for; `every` means `cuda:all` (resolved once the GPU count is known)."""
+
+    indices: tuple[int, ...] = ()
+    every: bool = False
+
+    @property
+    def multi(self) -> bool:
+        return self.every or len(self.indices) > 1
+
+    def resolve(self, count: int) -> list[int]:
+        """Concrete ordinals, checked against the `count` GPUs that CUDA shows."""
+        if self.every:
+            if count == 0:
+                raise UsageError("--device cuda:all asked for, but no CUDA GPU is visible here. "
+                                 "Nothing was run on the CPU instead.")
+            return list(range(count))
+        missing = [i for i in self.indices if i >= count]
+        if missing:
+            raise UsageError(f"--device asks for GPU {', '.join(map(str, missing))}, but CUDA shows {count} "
+                             f"GPU(s) here. Nothing was run on the CPU instead.")
+        return list(self.indices)
+
+
+def parse_cuda(device: str) -> CudaDevices | None:
+    """None for a non-CUDA device string; a UsageError (exit 2) for a malformed CUDA one."""
+    match = _CUDA.fullmatch(device.strip())
+    if not match:
+        if device.lower().startswith("cuda"):  # cuda0, CUDA:1, cudax: a typo, never "some other device"
+            raise UsageError(f"--device {device!r} is not a device string: {HELP}")
+        return None
+    spec = match.group("spec")
+    if spec is None:
+        return CudaDevices((0,))
+    if spec == "all":
+        return CudaDevices(every=True)
+    parts = spec.split(",")
+    if not all(re.fullmatch(r"\d+", p) for p in parts):
+        raise UsageError(f"--device {device!r}: {spec!r} is not a GPU index list; {HELP}")
+    indices = tuple(int(p) for p in parts)
+    if len(set(indices)) != len(indices):
+        raise UsageError(f"--device {device!r} names a GPU twice; {HELP}")
+    return CudaDevices(indices)
+
+
+def validate(device: str) -> None:
+    """Called by RunConfig: `cpu`, a well-formed CUDA string, or another backend-specific name."""
+    if not device or not device.strip() or any(c.isspace() for c in device):
+        raise UsageError(f"--device {device!r} is empty or holds spaces: use cpu, or {HELP}")
+    if device.startswith("cpu") and device != "cpu":
+        raise UsageError(f"--device {device!r}: the CPU takes no index; use --device cpu")
+    parse_cuda(device)
+
+
+def nvml_index(cuda_ordinal: int) -> int | str:
+    """The NVML index (or UUID) of a CUDA ordinal, through CUDA_VISIBLE_DEVICES when it renumbers GPUs.
+
+    Assumes CUDA_DEVICE_ORDER=PCI_BUS_ID or a machine whose GPUs are all alike (CUDA's default
+    "fastest first" order matches NVML's PCI order then).
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if not visible:
+        return cuda_ordinal
+    entries = [e.strip() for e in visible.split(",") if e.strip()]
+    if cuda_ordinal >= len(entries):
+        return cuda_ordinal
+    entry = entries[cuda_ordinal]
+    return int(entry) if entry.isdigit() else entry
