@@ -1,0 +1,121 @@
+"""Image preprocessing profiles: decode with Pillow, resize, center-crop, normalize to float32 CHW.
+
+Two profiles, because a checkpoint only scores its published top-1 with the preprocessing it was
+trained with, and a mismatch costs accuracy without any error:
+
+- `torchvision`: short side to size/0.875 (256 for 224) with bilinear (antialiased) resampling,
+  center crop with torchvision's rounding, scale to [0, 1], subtract mean and divide by std.
+- `mlperf`: the MLPerf reference for `resnet50_v1.onnx`: short side to size/0.875 with area
+  resampling (cv2.INTER_AREA in the reference; Pillow's BOX filter here), crop with the reference's
+  truncating offsets, keep 0..255, subtract the per-channel mean, no std.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# The crop is 87.5% of the resized short side (224 of 256), in both references.
+CROP_FRACTION = 0.875
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    resample: Image.Resampling
+    scale: float  # pixels are multiplied by this before the mean is taken off
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    description: str
+    crop_fraction: float = CROP_FRACTION  # crop size / resized short side
+
+    def resize_short(self, size: int) -> int:
+        return int(round(size / self.crop_fraction))
+
+    def describe(self) -> dict:
+        return {"name": self.name, "resample": self.resample.name.lower(), "scale": self.scale,
+                "mean": list(self.mean), "std": list(self.std), "resize_short_side": self.resize_short(224),
+                "crop": 224, "description": self.description}
+
+
+PROFILES: dict[str, Profile] = {
+    "torchvision": Profile(
+        "torchvision", Image.Resampling.BILINEAR, 1 / 255, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
+        "bilinear resize of the short side to 256, center crop 224, [0,1], ImageNet mean/std"),
+    "mlperf": Profile(
+        "mlperf", Image.Resampling.BOX, 1.0, (123.68, 116.78, 103.94), (1.0, 1.0, 1.0),
+        "area resize of the short side to 256, center crop 224, 0..255 minus mean [123.68, 116.78, 103.94]"),
+    # torchvision's IMAGENET1K_V2 weights were evaluated (80.858%) with the short side at 232, not 256.
+    "torchvision-v2": Profile(
+        "torchvision-v2", Image.Resampling.BILINEAR, 1 / 255, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
+        "bilinear resize of the short side to 232, center crop 224, [0,1], ImageNet mean/std", 224 / 232),
+}
+
+
+def get_profile(name: str) -> Profile:
+    from bench.errors import UsageError
+
+    if name not in PROFILES:
+        raise UsageError(f"unknown preprocessing profile {name!r}: choose one of {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def load_rgb(path_or_image: str | Path | Image.Image) -> Image.Image:
+    """An 8-bit RGB image from a file or a Pillow image: grayscale, CMYK, palette, RGBA, 16-bit become RGB.
+
+    Raises OSError/ValueError (from Pillow) for files it cannot decode; callers name the file.
+    """
+    if isinstance(path_or_image, Image.Image):
+        image = path_or_image
+    else:
+        with Image.open(path_or_image) as opened:
+            opened.load()  # decode now, while the file is open: truncated files fail here, not later
+            image = opened
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit grayscale (PNG): convert("RGB") would clip at 255, turning most pixels white.
+        wide = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or wide.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(wide * (255.0 / top) + 0.5, 0, 255).astype(np.uint8), "L")
+    elif image.mode == "F":
+        image = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), "L")
+    if image.mode == "RGBA" or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA").convert("RGB")  # alpha dropped, as torchvision's loader does
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _resized_size(width: int, height: int, short: int, profile: str) -> tuple[int, int]:
+    """(width, height) with the short side at `short`, truncated as each reference does."""
+    if profile == "mlperf":  # MLPerf's resize_with_aspectratio: int(short * long / short_side)
+        return (short, int(short * height / width)) if height > width else (int(short * width / height), short)
+    # torchvision's Resize(int): the long side is int(short * long / short_side) too, equal sides stay equal.
+    if width <= height:
+        return short, int(short * height / width)
+    return int(short * width / height), short
+
+
+def _crop_box(width: int, height: int, size: int, profile: str) -> tuple[int, int, int, int]:
+    if profile == "mlperf":  # int((w - size) / 2): truncation
+        left, top = int((width - size) / 2), int((height - size) / 2)
+    else:  # torchvision's center_crop: int(round((w - size) / 2))
+        left, top = int(round((width - size) / 2.0)), int(round((height - size) / 2.0))
+    return left, top, left + size, top + size
+
+
+def preprocess(path_or_image: str | Path | Image.Image, profile: str, size: int = 224) -> np.ndarray:
+    """One image as float32 CHW (3, size, size), ready for a ResNet-style classifier."""
+    prof = get_profile(profile)
+    image = load_rgb(path_or_image)
+    width, height = _resized_size(*image.size, prof.resize_short(size), profile)
+    image = image.resize((width, height), prof.resample)
+    image = image.crop(_crop_box(width, height, size, profile))
+    pixels = np.asarray(image, dtype=np.float32)  # HWC, 0..255
+    mean = np.asarray(prof.mean, dtype=np.float32)
+    std = np.asarray(prof.std, dtype=np.float32)
+    chw = ((pixels * np.float32(prof.scale) - mean) / std).transpose(2, 0, 1)
+    return np.ascontiguousarray(chw, dtype=np.float32)
+
+
+__all__ = ["PROFILES", "Profile", "get_profile", "load_rgb", "preprocess"]
