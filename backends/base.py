@@ -79,6 +79,20 @@ class Backend(ABC):
             )
 
 
+def logits_output(outputs) -> str:
+    """The name of an ONNX model's class-score output: the first float tensor of rank 2.
+
+    MLPerf's resnet50_v1.onnx lists an int64 ArgMax output before its [N, 1001] softmax: taking
+    output 0 blindly would read class ids as scores.
+    """
+    for out in outputs:
+        if out.type in ("tensor(float)", "tensor(float16)") and len(out.shape) == 2:
+            return out.name
+    described = ", ".join(f"{o.name} {o.type} {o.shape}" for o in outputs)
+    raise BackendUnavailable(f"the ONNX model has no class-score output of shape [batch, classes] (it has: "
+                             f"{described}): give a ResNet-style classifier")
+
+
 def argmax_classes(logits: np.ndarray) -> np.ndarray:
     """Class ids from logits; a 1001-way output (MLPerf's ONNX ResNet-50, class 0 = background) loses the offset."""
     classes = logits.argmax(axis=1)

@@ -6,7 +6,7 @@ import importlib.util
 
 import numpy as np
 
-from backends.base import Availability, Backend, BackendOptions, argmax_classes
+from backends.base import Availability, Backend, BackendOptions, argmax_classes, logits_output
 from bench.errors import BackendUnavailable
 
 DEVICE_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -55,10 +55,11 @@ class OnnxRuntimeBackend(Backend):
         if self.session.get_providers()[0] != provider:  # never let ORT quietly run somewhere else
             raise BackendUnavailable(f"onnxruntime did not take {provider} (it chose {self.session.get_providers()})")
         self.input_name = self.session.get_inputs()[0].name
+        self.output_name = logits_output(self.session.get_outputs())
         self.ort = ort
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: batch})[0]
+        return self.session.run([self.output_name], {self.input_name: batch})[0]
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return argmax_classes(self.logits(batch))

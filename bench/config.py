@@ -29,6 +29,9 @@ class RunConfig:
     dataset: str = "synthetic"  # "synthetic" or a directory holding val_map.txt
     val_map: str | None = None
     count: int | None = None  # first N samples of the dataset
+    preprocessing: str | None = None  # a bench.preprocessing profile; None: the model's own
+    skip_bad: bool = False  # skip (and count) missing or undecodable images instead of stopping
+    accuracy_threshold: float = 0.99  # accuracy PASSes at top-1 >= threshold x the model's reference
     precision: str = "fp32"
     device: str = "cpu"
     batch_size: int = 8
@@ -64,6 +67,11 @@ class RunConfig:
             if value is not None and not value > 0:
                 flag = {"duration_s": "duration"}.get(name, name.replace("_", "-"))
                 raise UsageError(f"--{flag} must be a positive number, got {value}")
+        if not 0 < self.accuracy_threshold <= 1:
+            raise UsageError(f"--accuracy-threshold must be in (0, 1], got {self.accuracy_threshold}")
+        if self.val_map is not None and not Path(self.val_map).is_file():
+            raise UsageError(f"val_map {self.val_map} does not exist: give the path of a val_map.txt file "
+                             "(lines '<image path> <label>')")
         if self.max_wait_ms < 0:
             raise UsageError(f"--max-wait-ms must be >= 0, got {self.max_wait_ms}")
         if self.user_conf is not None:
@@ -84,7 +92,7 @@ class RunConfig:
 
     @property
     def synthetic_data(self) -> bool:
-        return self.dataset == "synthetic"
+        return self.dataset == "synthetic" and self.val_map is None
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)

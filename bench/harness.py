@@ -72,7 +72,7 @@ def run(cfg: RunConfig, console: Console | None = None,
     load); the RunConfig it returns, if any, replaces `cfg` for the recorded runs.
     """
     console = console or Console(stderr=True)
-    model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed)
+    model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
     options = backends.BackendOptions(cfg.precision, cfg.device, cfg.batch_size, cfg.threads, cfg.scenario, cfg.extra)
     backend = backends.create(cfg.backend, options)  # refuses what it cannot honour, before anything runs
     if cfg.onnx is not None and not backend.runs_onnx:
@@ -120,8 +120,7 @@ def run(cfg: RunConfig, console: Console | None = None,
             run_loadgen(cfg, scenario, responder, store, estimate, run_dir, "accuracy", console)
             record["accuracy"] = accuracy.evaluate(
                 run_dir / "loadgen" / "accuracy" / "mlperf_log_accuracy.json", dataset.labels(),
-                model.reference_top1, cfg.extra.get("accuracy_threshold", accuracy.DEFAULT_THRESHOLD),
-                model.synthetic or dataset.synthetic)
+                model.reference_top1, cfg.accuracy_threshold, model.synthetic or dataset.synthetic)
         if record["power"] is None:
             record["power"] = PowerMonitor(run_dir, cfg.device).summary(None, None)
         record["status"] = "complete"

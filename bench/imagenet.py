@@ -184,10 +184,10 @@ def _read_meta(meta_file: Path) -> dict | None:
 
 
 def _data_offset(path: Path) -> int:
-    with open(path, "rb") as f:
-        version = np.lib.format.read_magic(f)
-        np.lib.format._read_array_header(f, version)  # noqa: SLF001 - the documented header layout
-        return f.tell()
+    mapped = np.load(path, mmap_mode="r")  # only to read the header: rows are read with pread
+    offset = mapped.offset
+    del mapped
+    return offset
 
 
 def _decode(path: Path, profile: str, size: int) -> np.ndarray | str:

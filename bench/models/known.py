@@ -1,0 +1,57 @@
+"""The known-models table (known_models.toml, data not code): lookup by name or by file hash, and cache paths."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from bench.cache import cache_dir
+from bench.errors import UsageError
+
+TABLE = Path(__file__).with_name("known_models.toml")
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    name: str
+    arch: str
+    format: str  # "torch" (state_dict) or "onnx"
+    url: str
+    file: str
+    sha256: str
+    preprocessing: str
+    reference_top1: float
+    num_classes: int = 1000
+    size_bytes: int = 0
+    source: str = ""
+
+    @property
+    def path(self) -> Path:
+        """Where `bench fetch` puts it (and where to put it by hand when offline)."""
+        return cache_dir("models") / self.file
+
+    def describe(self) -> dict:
+        return {"name": self.name, "source": self.source, "url": self.url, "sha256": self.sha256 or None}
+
+
+@cache
+def table() -> dict[str, KnownModel]:
+    try:
+        rows = tomllib.loads(TABLE.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read the known-models table {TABLE}: {exc}")
+    return {name: KnownModel(name=name, **row) for name, row in rows.items()}
+
+
+def get(name: str) -> KnownModel:
+    known = table()
+    if name not in known:
+        raise UsageError(f"unknown model {name!r}: known models are {', '.join(known)}")
+    return known[name]
+
+
+def by_sha256(digest: str) -> KnownModel | None:
+    """The row whose file this is, so a user's copy of a known checkpoint gets its reference top-1."""
+    return next((m for m in table().values() if m.sha256 and m.sha256 == digest), None)
