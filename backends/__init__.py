@@ -10,6 +10,7 @@ import importlib
 from importlib.metadata import entry_points
 
 from backends.base import Availability, Backend, BackendOptions
+from bench.devices import parse_cuda
 from bench.errors import BackendUnavailable, UsageError
 
 REGISTRY: dict[str, str] = {
@@ -72,6 +73,13 @@ def create(name: str, options: BackendOptions) -> Backend:
             f"--device {options.device} asked for, but backend {name} sees no such device here "
             f"(it sees: {', '.join(availability.devices) or 'none'}). Nothing was run on the CPU instead."
         )
+    cuda = parse_cuda(options.device)
+    if cuda is not None:  # every GPU named must exist; several GPUs get one backend instance each
+        gpus = cuda.resolve(sum(d.startswith("cuda") for d in availability.devices))
+        if cuda.multi:
+            from backends.multi_device import MultiDeviceBackend
+
+            return MultiDeviceBackend(cls, [f"cuda:{i}" for i in gpus])
     return cls()
 
 

@@ -7,6 +7,7 @@ import sys
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
@@ -41,7 +42,7 @@ class BenchGroup(click.Group):
         except BenchError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -137,7 +138,7 @@ def backends_cmd(show_all):
     out.print(table)
     # Reasons go below the table, whole: they carry the install command, which must not be cut to fit a column.
     for name, reason in unavailable:
-        out.print(f"[bold]{name}[/]: {reason}", highlight=False, soft_wrap=True)
+        out.print(f"[bold]{name}[/]: {escape(reason)}", highlight=False, soft_wrap=True)
 
 
 @cli.command()

@@ -50,6 +50,9 @@ class RunConfig:
     extra: dict = field(default_factory=dict)  # backend-specific options (compile mode, calibration, ...)
 
     def __post_init__(self):
+        from bench.devices import validate as validate_device
+
+        validate_device(self.device)  # cuda:x, cuda:0,0, cpu:1 ... stop here, exit 2
         if self.scenario not in SCENARIOS:
             raise UsageError(f"unknown scenario {self.scenario!r}: choose one of {', '.join(SCENARIOS)}")
         if self.precision not in PRECISIONS:

@@ -84,3 +84,46 @@ def nvml_index(cuda_ordinal: int) -> int | str:
         return cuda_ordinal
     entry = entries[cuda_ordinal]
     return int(entry) if entry.isdigit() else entry
+
+
+def _nvml():
+    import pynvml
+
+    pynvml.nvmlInit()
+    return pynvml
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def gpu_identity(cuda_ordinal: int) -> dict:
+    """What a GPU run ran on, through NVML: name, UUID, PCI bus, memory, driver and the driver's CUDA version."""
+    try:
+        nvml = _nvml()
+        target = nvml_index(cuda_ordinal)
+        handle = (nvml.nvmlDeviceGetHandleByIndex(target) if isinstance(target, int)
+                  else nvml.nvmlDeviceGetHandleByUUID(target))
+        cuda = nvml.nvmlSystemGetCudaDriverVersion_v2()
+        return {
+            "gpu_name": _text(nvml.nvmlDeviceGetName(handle)),
+            "gpu_uuid": _text(nvml.nvmlDeviceGetUUID(handle)),
+            "pci_bus_id": _text(nvml.nvmlDeviceGetPciInfo(handle).busId),
+            "gpu_memory_gb": round(nvml.nvmlDeviceGetMemoryInfo(handle).total / 2**30, 1),
+            "driver": _text(nvml.nvmlSystemGetDriverVersion()),
+            "cuda_driver": f"{cuda // 1000}.{cuda % 1000 // 10}",
+        }
+    except Exception as exc:  # identity is informative; the backend itself already proved the GPU is there
+        return {"nvml": f"unavailable ({type(exc).__name__}: {exc})"}
+
+
+def nvml_gpu_count() -> int:
+    """GPUs this process may use (NVML's count, narrowed by CUDA_VISIBLE_DEVICES); 0 without a driver."""
+    try:
+        count = _nvml().nvmlDeviceGetCount()
+    except Exception:
+        return 0
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return min(count, len([e for e in visible.split(",") if e.strip()]))
+    return count
