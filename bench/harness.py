@@ -24,9 +24,10 @@ from bench import accuracy, loadgen_log, models, results, sysinfo
 from bench.config import RunConfig
 from bench.dataset import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
+from bench.latency import LatencyRecorder
 from bench.power import PowerMonitor
 from bench.qsl import SampleStore
-from bench.sut import Responder
+from bench.sut import Responder, check_classes
 from bench.userconf import keys_for
 from scenarios.base import Estimate
 
@@ -97,12 +98,14 @@ def run(cfg: RunConfig, console: Console | None = None,
             ": performance only, accuracy means nothing[/]")
     try:
         t0 = time.perf_counter()
-        with console.status(f"loading {model.name} into {cfg.backend} ({cfg.device}, {cfg.precision})"):
+        console.print(f"loading {model.name} into {cfg.backend} ({cfg.device}, {cfg.precision})")
+        with console.status("loading"):
             backend.load(model, options)
         record["timing"]["load_s"] = time.perf_counter() - t0
         record["backend"] = backend.describe()
         store = SampleStore(dataset)
-        with console.status("warming up (untimed)"):
+        console.print("warming up (untimed)")
+        with console.status("warming up"):
             estimate, record["timing"]["warmup_s"] = warm_up(backend, store, cfg)
         record["timing"]["warmup_estimate"] = vars(estimate)
         record["backend"] = backend.describe()  # again: some backends settle threads/streams in warm-up
@@ -156,7 +159,7 @@ def warm_up(backend, store: SampleStore, cfg: RunConfig) -> tuple[Estimate, floa
     indices = np.arange(batch_size) % n
     min_s, min_iters = (5.0, 10) if cfg.profile == "mlperf" else (1.0, 3)
     start = time.perf_counter()
-    backend.predict(store.batch(indices))  # first call: compilation, allocation, lazy init
+    check_classes(backend, backend.predict(store.batch(indices)), batch_size)  # first call: compile, allocate
     backend.synchronize()
     times = []
     while len(times) < min_iters or sum(times) < min_s:
@@ -217,32 +220,45 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     log_settings.enable_trace = False
 
     issue, flush = scenario.start(responder, cfg)
+    responder.latency = LatencyRecorder() if mode == "performance" else None
+    if responder.latency is not None:
+        issue = responder.latency.wrap(issue)
     sut = lg.ConstructSUT(issue, flush)
     qsl = lg.ConstructQSL(store.total, store.performance_count, store.load, store.unload)
     done_before = responder.completed
-    thread = threading.Thread(target=lg.StartTestWithLogSettings, args=(sut, qsl, settings, log_settings),
-                              name="loadgen", daemon=True)
+    finished = threading.Event()
+
+    def loadgen() -> None:
+        try:
+            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings)
+        finally:
+            finished.set()
+
+    # Completion is an Event, not Thread.join/is_alive: on Python 3.11 a Ctrl-C that lands inside join()
+    # marks a still-running thread as stopped (the bpo-45274 handling), and destroying the SUT under a
+    # running LoadGen crashes the process.
+    thread = threading.Thread(target=loadgen, name="loadgen", daemon=True)
     start = time.perf_counter()
     if power:
         power.start()
+    console.print(f"running LoadGen {scenario.loadgen_name} ({mode})")
     thread.start()
     try:
         # LoadGen runs on its own thread so this one stays free for the display and for Ctrl-C.
         with Live(console=console, refresh_per_second=4, transient=True) as live:
-            while thread.is_alive():
-                thread.join(0.25)
+            while not finished.wait(0.25):
                 done = responder.completed - done_before
                 elapsed = time.perf_counter() - start
                 live.update(f"[bold]{cfg.scenario}[/] {mode} · {elapsed:6.1f} s · {done} samples · "
                             f"{done / elapsed if elapsed else 0:,.1f} samples/s")
     except KeyboardInterrupt:
         responder.stop.set()  # answer the rest at once so LoadGen can finish and flush its logs
-        thread.join(INTERRUPT_GRACE_S)
+        finished.wait(INTERRUPT_GRACE_S)
         raise
     finally:
         if power:
             power.stop()
-        if not thread.is_alive():
+        if finished.is_set():  # else LoadGen still runs: leave its objects alone, the process exits soon
             scenario.close()
             lg.DestroyQSL(qsl)
             lg.DestroySUT(sut)
@@ -254,7 +270,10 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     detail = log_dir / "mlperf_log_detail.txt"
     if not detail.exists():
         raise RunFailed(f"LoadGen wrote no detail log in {log_dir}")
-    return loadgen_log.performance(loadgen_log.read_detail(detail), cfg.scenario)
+    perf = loadgen_log.performance(loadgen_log.read_detail(detail), cfg.scenario)
+    perf["latencies"] = responder.latency.save(run_dir)  # per-query latencies for reports
+    responder.latency = None
+    return perf
 
 
 def interrupted_exit() -> None:

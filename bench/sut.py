@@ -7,11 +7,20 @@ are answered empty, so LoadGen never waits forever; the run is then recorded fai
 from __future__ import annotations
 
 import threading
+import time
 
 import mlperf_loadgen as lg
 import numpy as np
 
+from bench.errors import RunFailed
 from bench.qsl import SampleStore
+
+
+def check_classes(backend, classes, n: int) -> None:
+    """A backend must return one class id per sample; anything else is a bug to stop on, never to time."""
+    if getattr(classes, "shape", None) != (n,):
+        raise RunFailed(f"backend {backend.name} returned {getattr(classes, 'shape', type(classes).__name__)} for a "
+                        f"batch of {n}: predict() must return one class id per sample, shape ({n},)")
 
 
 class Responder:
@@ -22,6 +31,7 @@ class Responder:
         self.error: BaseException | None = None
         self.stop = threading.Event()  # set on Ctrl-C: answer the rest at once, empty
         self._lock = threading.Lock()
+        self.latency = None  # a bench.latency.LatencyRecorder while a performance run records latencies
 
     def run(self, ids: list[int], indices: np.ndarray) -> None:
         """Predict the samples at `indices` and complete the queries `ids` (same order)."""
@@ -29,11 +39,7 @@ class Responder:
             return self.answer_empty(ids)
         try:
             classes = self.backend.predict(self.store.batch(indices))
-            if getattr(classes, "shape", None) != (len(ids),):
-                raise RuntimeError(
-                    f"backend {self.backend.name} returned shape {getattr(classes, 'shape', type(classes))} "
-                    f"for a batch of {len(ids)}: predict() must return one class id per sample"
-                )
+            check_classes(self.backend, classes, len(ids))
         except BaseException as exc:  # noqa: BLE001 - recorded, and the run ends failed
             with self._lock:
                 self.error = self.error or exc
@@ -41,7 +47,10 @@ class Responder:
         # MLPerf's accuracy script reads each response as one float32 class id (see README).
         out = np.ascontiguousarray(classes, dtype=np.float32)
         base = out.ctypes.data
+        done_ns = time.perf_counter_ns()
         lg.QuerySamplesComplete([lg.QuerySampleResponse(q, base + 4 * k, 4) for k, q in enumerate(ids)])
+        if self.latency is not None:
+            self.latency.completed(ids, done_ns)
         with self._lock:
             self.completed += len(ids)
 
