@@ -115,9 +115,12 @@ def run(cfg: RunConfig, console: Console | None = None,
             record["config"] = cfg.to_record()
         if cfg.mode in ("performance", "both"):
             power = PowerMonitor(run_dir, cfg.device)
+            getattr(backend, "reset_stats", lambda: None)()  # multi-GPU: count only the timed run per device
             record["performance"] = run_loadgen(cfg, scenario, responder, store, estimate, run_dir, "performance",
                                                 console, power)
             perf = record["performance"]
+            if hasattr(backend, "device_stats"):
+                perf["per_device"] = backend.device_stats()
             record["power"] = power.summary(perf["samples"], perf["duration_s"])
         if cfg.mode in ("accuracy", "both"):
             run_loadgen(cfg, scenario, responder, store, estimate, run_dir, "accuracy", console)
@@ -172,7 +175,9 @@ def warm_up(backend, store: SampleStore, cfg: RunConfig) -> tuple[Estimate, floa
     store.unload(range(n))
     per_batch = float(np.median(times))
     single = per_batch if batch_size == 1 else per_batch / batch_size
-    return Estimate(samples_per_second=batch_size / per_batch, single_latency_s=single), time.perf_counter() - start
+    # Warm-up runs on one device; a multi-GPU backend's workers run on all of them at once.
+    rate = batch_size / per_batch * getattr(backend, "parallel_devices", 1)
+    return Estimate(samples_per_second=rate, single_latency_s=single), time.perf_counter() - start
 
 
 def test_settings(cfg: RunConfig, scenario, estimate: Estimate, mode: str, perf_count: int) -> lg.TestSettings:
