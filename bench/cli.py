@@ -19,7 +19,10 @@ err = Console(stderr=True)
 
 
 # Commands that live in their own modules, imported only when used: "name": "module:function".
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "fetch": "bench.commands.fetch:fetch_cmd",
+    "verify": "bench.commands.verify:verify_cmd",
+}
 
 
 class BenchGroup(click.Group):
@@ -74,6 +77,10 @@ def cli(ctx, debug):
               help="Directory holding val_map.txt and the images, or 'synthetic'.")
 @click.option("--val-map", type=click.Path(), help="val_map.txt elsewhere than DATASET/val_map.txt.")
 @click.option("--count", type=int, help="Use the first N samples of the dataset.")
+@click.option("--preprocessing", help="Preprocessing profile: torchvision|torchvision-v2|mlperf (default: the model's).")
+@click.option("--skip-bad", is_flag=True, help="Skip and count missing or undecodable images instead of stopping.")
+@click.option("--accuracy-threshold", type=float, default=0.99, show_default=True,
+              help="Accuracy PASSes at top-1 >= this fraction of the model's reference top-1.")
 @click.option("--preprocessing", help="Preprocessing profile: torchvision|torchvision-v2|mlperf (default: the model's).")
 @click.option("--skip-bad", is_flag=True, help="Skip and count missing or undecodable images instead of stopping.")
 @click.option("--accuracy-threshold", type=float, default=0.99, show_default=True,

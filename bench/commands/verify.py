@@ -1,0 +1,98 @@
+"""`bench verify --backends torch,onnxruntime --dataset DIR`: do backends agree on the same preprocessed images?
+
+Each backend runs the same tensors; against the reference (torch fp32 when listed, else the first
+backend) it reports top-1 agreement and the largest logit difference, plus each backend's top-1 on
+the labels. Exits 1 when any agreement is below --threshold (fp32 against fp32: 0.99).
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+
+def compare(backend_names: list[str], cfg, batch_size: int) -> dict:
+    """Run every backend over the dataset `cfg` names; the agreement of each with the reference."""
+    import backends
+    from backends.base import argmax_classes
+    from bench import models
+    from bench.dataset import open_dataset
+
+    model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
+    dataset = open_dataset(cfg, model)
+    labels = dataset.labels()
+    data = np.stack([dataset.sample(i) for i in range(len(dataset))])
+    outputs: dict[str, np.ndarray] = {}
+    described: dict[str, dict] = {}
+    for name in backend_names:
+        options = backends.BackendOptions(cfg.precision, cfg.device, batch_size, cfg.threads, "offline", cfg.extra)
+        backend = backends.create(name, options)
+        backend.load(model, options)
+        try:
+            outputs[name] = np.concatenate([backend.logits(data[i:i + batch_size])
+                                            for i in range(0, len(data), batch_size)]).astype(np.float32)
+            described[name] = backend.describe()
+        finally:
+            backend.close()
+    reference = "torch" if "torch" in outputs else backend_names[0]
+    ref_logits = outputs[reference]
+    ref_classes = argmax_classes(ref_logits)
+    rows = {}
+    for name, logits in outputs.items():
+        classes = argmax_classes(logits)
+        same_width = logits.shape == ref_logits.shape
+        rows[name] = {
+            "agreement": float((classes == ref_classes).mean()),
+            "max_logit_diff": float(np.abs(logits - ref_logits).max()) if same_width else None,
+            "top1": float((classes == labels).mean()),
+            "backend": described[name],
+        }
+    return {"reference": reference, "count": len(dataset), "model": model.describe(),
+            "dataset": dataset.describe(), "backends": rows}
+
+
+@click.command("verify")
+@click.option("--backends", "backend_list", default="torch,onnxruntime", show_default=True,
+              help="Comma-separated backends; torch (fp32) is the reference when listed.")
+@click.option("--dataset", required=True, help="Directory holding val_map.txt and the images.")
+@click.option("--val-map", type=click.Path(), help="val_map.txt elsewhere than DATASET/val_map.txt.")
+@click.option("--count", type=int, help="Use the first N images.")
+@click.option("--model", default="resnet50", show_default=True, help="Architecture or known model.")
+@click.option("--weights", default="synthetic", show_default=True, help="Checkpoint, or 'synthetic'.")
+@click.option("--preprocessing", help="Preprocessing profile (default: the model's).")
+@click.option("--skip-bad", is_flag=True, help="Skip and count missing or undecodable images.")
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--threads", type=int, help="Inference threads per backend.")
+@click.option("--threshold", type=float, default=0.99, show_default=True,
+              help="Lowest top-1 agreement with the reference that passes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
+def verify_cmd(backend_list, dataset, val_map, count, model, weights, preprocessing, skip_bad, batch_size, threads,
+               threshold, as_json):
+    """Run the same images through several backends and check they agree with torch fp32."""
+    from bench.config import RunConfig
+    from bench.errors import RunFailed, UsageError
+
+    names = [n.strip() for n in backend_list.split(",") if n.strip()]
+    if len(names) < 2:
+        raise UsageError("--backends needs at least two backends to compare, e.g. torch,onnxruntime")
+    cfg = RunConfig(dataset=dataset, val_map=val_map, count=count, model=model, weights=weights,
+                    preprocessing=preprocessing, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
+    result = compare(names, cfg, batch_size)
+    failing = [n for n, r in result["backends"].items() if r["agreement"] < threshold]
+    result.update(threshold=threshold, passed=not failing)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+    table = Table(title=f"agreement with {result['reference']} on {result['count']} images")
+    for column in ("backend", "top-1 agreement", "max |logit diff|", "top-1 vs labels", "verdict"):
+        table.add_column(column)
+    for name, r in result["backends"].items():
+        diff = "n/a" if r["max_logit_diff"] is None else f"{r['max_logit_diff']:.2e}"
+        verdict = "[red]FAIL[/]" if name in failing else "[green]PASS[/]"
+        table.add_row(name, f"{100 * r['agreement']:.2f}%", diff, f"{100 * r['top1']:.2f}%", verdict)
+    Console(stderr=as_json).print(table)
+    if failing:
+        raise RunFailed(f"top-1 agreement below {100 * threshold:g}% for {', '.join(failing)}")

@@ -1,0 +1,59 @@
+"""Download a known model into the cache: progress bar, sha256 check, atomic rename, hand-placement advice offline."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from bench.cache import file_sha256
+from bench.errors import UsageError
+from bench.models.known import KnownModel
+
+TIMEOUT_S = 30
+
+
+def fetch(model: KnownModel, console: Console, url: str | None = None, accept_unverified: bool = False) -> Path:
+    """The cached file of `model`, downloaded from `url` (default: the table's) if it is not there yet."""
+    dest = model.path
+    if dest.is_file():
+        if not model.sha256 or file_sha256(dest) == model.sha256:
+            console.print(f"{model.name}: already in the cache at {dest}")
+            return dest
+        raise UsageError(f"{dest} is in the cache but its sha256 is not {model.sha256}: delete it and fetch again")
+    if not model.sha256 and not accept_unverified:
+        raise UsageError(f"{model.name}: no sha256 is known for {model.url}, so the download cannot be verified. "
+                         f"Pass --accept-unverified to fetch it anyway, or put the file at {dest} by hand")
+    url = url or model.url
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(tmp, "wb") as out:
+            total = int(response.headers.get("Content-Length") or model.size_bytes or 0) or None
+            columns = (TextColumn(model.name), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+            with Progress(*columns, console=console, transient=True) as progress:
+                task = progress.add_task("download", total=total)
+                while block := response.read(1 << 20):
+                    out.write(block)
+                    digest.update(block)
+                    progress.advance(task, len(block))
+            out.flush()
+            os.fsync(out.fileno())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        tmp.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", exc)
+        raise UsageError(f"cannot download {model.name} from {url}: {reason}. Offline? Download it on another "
+                         f"machine and put it at {dest} (sha256 {model.sha256 or 'not published'})")
+    if model.sha256 and digest.hexdigest() != model.sha256:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"{model.name}: the file from {url} has sha256 {digest.hexdigest()}, expected "
+                         f"{model.sha256}: not kept. Check the URL, or place the right file at {dest} by hand")
+    os.replace(tmp, dest)
+    note = "verified" if model.sha256 else "NOT verified (no sha256 known)"
+    console.print(f"{model.name}: {dest} ({dest.stat().st_size:,} bytes, sha256 {digest.hexdigest()[:16]}…, {note})")
+    return dest
