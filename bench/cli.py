@@ -81,10 +81,6 @@ def cli(ctx, debug):
 @click.option("--skip-bad", is_flag=True, help="Skip and count missing or undecodable images instead of stopping.")
 @click.option("--accuracy-threshold", type=float, default=0.99, show_default=True,
               help="Accuracy PASSes at top-1 >= this fraction of the model's reference top-1.")
-@click.option("--preprocessing", help="Preprocessing profile: torchvision|torchvision-v2|mlperf (default: the model's).")
-@click.option("--skip-bad", is_flag=True, help="Skip and count missing or undecodable images instead of stopping.")
-@click.option("--accuracy-threshold", type=float, default=0.99, show_default=True,
-              help="Accuracy PASSes at top-1 >= this fraction of the model's reference top-1.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option("--batch-size", type=int, default=8, show_default=True,
