@@ -86,6 +86,10 @@ def cli(ctx, debug):
 @click.option("--batch-size", type=int, default=8, show_default=True,
               help="Offline batch; Server's largest dynamic batch.")
 @click.option("--threads", type=int, help="Inference threads (default: the backend's own choice).")
+@click.option("--cuda-graphs", is_flag=True, help="torch on CUDA: replay a CUDA graph captured at the batch size.")
+@click.option("--gpu-streams", type=click.IntRange(1, 64), help="torch/tensorrt on CUDA: concurrent streams (execution contexts).")
+@click.option("--ort-provider", type=click.Choice(["cuda", "tensorrt"]),
+              help="onnxruntime on CUDA: its CUDA or TensorRT execution provider (default cuda).")
 @click.option("--mode", type=click.Choice(MODES), default="performance", show_default=True)
 @click.option("--duration", "duration_s", type=float, help="Minimum timed duration in seconds (quick: 10).")
 @click.option("--profile", type=click.Choice(PROFILES), default="quick", show_default=True,
@@ -103,7 +107,10 @@ def run(as_json, **options):
     """Run one benchmark through MLCommons LoadGen and write <output>/<run-id>/result.json."""
     from bench import harness, summary
 
+    gpu_extra = {k: v for k in ("cuda_graphs", "gpu_streams", "ort_provider") if (v := options.pop(k))}
     cfg = RunConfig(**options)
+    if gpu_extra:  # GPU options travel in RunConfig.extra too
+        cfg = cfg.replace(extra={**cfg.extra, **gpu_extra})
     try:
         record = harness.run(cfg, err)
     except harness.Interrupted as exc:
