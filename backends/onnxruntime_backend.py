@@ -7,17 +7,31 @@ import importlib.util
 import numpy as np
 
 from backends.base import Availability, Backend, BackendOptions, argmax_classes, logits_output
+from bench.devices import nvml_gpu_count
 from bench.errors import BackendUnavailable
 
 DEVICE_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+# On CUDA, RunConfig.extra["ort_provider"] picks ONNX Runtime's own CUDA kernels or its TensorRT provider.
+GPU_PROVIDERS = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     extra = "onnxruntime"
-    precisions = ("fp32",)
+    precisions = ("fp32", "fp16")
     devices = ("cpu", "cuda")
     runs_onnx = True
+
+    @classmethod
+    def check_options(cls, options: BackendOptions) -> None:
+        super().check_options(options)
+        gpu_provider = options.extra.get("ort_provider") or "cuda"
+        if gpu_provider not in GPU_PROVIDERS:
+            raise BackendUnavailable(f"--ort-provider {gpu_provider!r}: choose one of {', '.join(GPU_PROVIDERS)}")
+        if options.precision == "fp16" and not (options.device.startswith("cuda") and gpu_provider == "tensorrt"):
+            raise BackendUnavailable(f"backend {cls.name} runs fp16 only through its TensorRT execution provider "
+                                     "(--device cuda --ort-provider tensorrt); here it supports: fp32, and int8 on "
+                                     "the CPU")
 
     @classmethod
     def probe(cls) -> Availability:
@@ -26,7 +40,9 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime as ort
 
         providers = ort.get_available_providers()
-        devices = ["cpu"] + (["cuda:0"] if "CUDAExecutionProvider" in providers else [])
+        # onnxruntime-gpu lists its CUDA provider with or without a GPU: count real GPUs through NVML.
+        gpus = nvml_gpu_count() if "CUDAExecutionProvider" in providers else 0
+        devices = ["cpu"] + [f"cuda:{i}" for i in range(gpus)]
         return Availability(True, version=ort.__version__, devices=devices)
 
     def load(self, model, options: BackendOptions) -> None:
@@ -37,6 +53,8 @@ class OnnxRuntimeBackend(Backend):
         self.options = options
         kind, _, index = options.device.partition(":")
         provider = DEVICE_PROVIDERS[kind]
+        if kind == "cuda":
+            provider = GPU_PROVIDERS[options.extra.get("ort_provider") or "cuda"]
         if provider not in ort.get_available_providers():
             raise BackendUnavailable(
                 f"--device {options.device} needs {provider}, which this onnxruntime lacks: "
@@ -47,9 +65,13 @@ class OnnxRuntimeBackend(Backend):
         if options.threads:
             so.intra_op_num_threads = options.threads
         self.path = onnx_file(model)
-        provider_options = [{"device_id": int(index or 0)}] if kind == "cuda" else [{}]
+        providers: list = [provider]
+        if kind == "cuda":
+            providers = self._gpu_providers(provider, int(index or 0), options, self.path)
+            # No node may quietly run on the CPU: session creation fails instead (recorded as a clear error).
+            so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
         try:
-            self.session = ort.InferenceSession(str(self.path), so, providers=[provider], provider_options=provider_options)
+            self.session = ort.InferenceSession(str(self.path), so, providers=providers)
         except Exception as exc:
             raise BackendUnavailable(f"onnxruntime cannot load {self.path}: {exc}. Is it a valid ONNX model?")
         if self.session.get_providers()[0] != provider:  # never let ORT quietly run somewhere else
@@ -75,4 +97,38 @@ class OnnxRuntimeBackend(Backend):
             "threads": so.intra_op_num_threads or None,
             "batch_size": self.options.batch_size,
             "model_file": str(self.path),
+            **(self._gpu_describe() if self.options.device.startswith("cuda") else {}),
+        }
+
+    @staticmethod
+    def _gpu_providers(provider: str, device_id: int, options: BackendOptions, path) -> list:
+        cuda = ("CUDAExecutionProvider", {"device_id": device_id, "cudnn_conv_algo_search": "EXHAUSTIVE"})
+        if provider == "CUDAExecutionProvider":
+            return [cuda]
+        import onnx
+
+        from bench.cache import cache_dir
+
+        input_name = onnx.load(str(path), load_external_data=False).graph.input[0].name
+        # TensorRT builds engines for the subgraphs it takes (cached on disk: the first run pays the build);
+        # what it cannot take runs on the CUDA provider, never on the CPU.
+        trt = ("TensorrtExecutionProvider", {
+            "device_id": device_id, "trt_fp16_enable": options.precision == "fp16",
+            "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_dir("ort-trt")),
+            "trt_timing_cache_enable": True,
+            "trt_profile_min_shapes": f"{input_name}:1x3x224x224",
+            "trt_profile_max_shapes": f"{input_name}:{options.batch_size}x3x224x224",
+            "trt_profile_opt_shapes": f"{input_name}:{options.batch_size}x3x224x224",
+        })
+        return [trt, cuda]
+
+    def _gpu_describe(self) -> dict:
+        from bench.devices import gpu_identity
+
+        return {
+            **gpu_identity(int(self.options.device.partition(":")[2] or 0)),
+            "ran_on": self.options.device,
+            "cpu_ep_fallback": "disabled (session.disable_cpu_ep_fallback=1)",
+            "h2d_copy_in_timed_region": True,
+            "h2d": "session.run copies the numpy batch to the GPU and the logits back, inside predict",
         }
