@@ -6,9 +6,11 @@ import importlib.metadata
 import os
 import platform
 import sys
+from pathlib import Path
 
 PACKAGES = ("bench", "mlcommons-loadgen", "numpy", "torch", "onnxruntime", "onnxruntime-gpu", "onnx", "openvino",
-            "nncf", "tensorrt", "nvidia-ml-py", "Pillow", "pandas")
+            "nncf", "tensorrt", "nvidia-ml-py", "Pillow", "pandas", "plotly", "cuda-python",
+            "safetensors")
 
 
 def _cpu_model() -> str | None:
@@ -32,6 +34,90 @@ def cpu_flags() -> list[str]:
     return []
 
 
+def _cpuinfo_topology() -> dict:
+    """Physical cores, sockets and threads per core from /proc/cpuinfo (what lscpu reads); {} elsewhere."""
+    cores, sockets = set(), set()
+    physical = core = None
+    for line in open("/proc/cpuinfo"):
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            physical = value.strip()
+            sockets.add(physical)
+        elif key == "core id":
+            core = value.strip()
+        elif not key and core is not None:
+            cores.add((physical, core))
+            physical = core = None
+    if core is not None:
+        cores.add((physical, core))
+    logical = os.cpu_count() or 0
+    if not cores:
+        return {}
+    return {"physical_cores": len(cores), "sockets": len(sockets) or 1,
+            "threads_per_core": logical // len(cores) if logical else None}
+
+
+def _frequency_mhz() -> dict:
+    """Current (first CPU, /proc/cpuinfo) and maximum (cpufreq, absent in many VMs) clock in MHz."""
+    found: dict = {"cpu_mhz": None, "cpu_max_mhz": None}
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("cpu MHz"):
+            found["cpu_mhz"] = round(float(line.split(":", 1)[1]), 1)
+            break
+    max_khz = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+    if max_khz.is_file():
+        found["cpu_max_mhz"] = round(int(max_khz.read_text()) / 1000, 1)
+    return found
+
+
+def _os_name() -> str:
+    try:
+        return platform.freedesktop_os_release().get("PRETTY_NAME") or platform.system()
+    except OSError:
+        return f"{platform.system()} {platform.release()}"
+
+
+def gpus() -> list[dict]:
+    """Every NVIDIA GPU through NVML (nvidia-ml-py): name, memory, driver, CUDA. [] without NVML or a GPU."""
+    try:
+        import pynvml
+    except ImportError:
+        return []
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:  # NVMLError_LibraryNotFound and friends: no NVIDIA driver here
+        return []
+    try:
+        text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731 - older bindings return bytes
+        driver = text(pynvml.nvmlSystemGetDriverVersion())
+        cuda = pynvml.nvmlSystemGetCudaDriverVersion()
+        cuda = f"{cuda // 1000}.{cuda % 1000 // 10}"
+        found = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+            found.append({
+                "index": i,
+                "name": text(pynvml.nvmlDeviceGetName(handle)),
+                "memory_gb": round(pynvml.nvmlDeviceGetMemoryInfo(handle).total / 2**30, 1),
+                "driver": driver,
+                "cuda": cuda,
+                "uuid": _quiet(lambda: text(pynvml.nvmlDeviceGetUUID(handle))),
+                "power_limit_w": _quiet(lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000),
+            })
+        return found
+    finally:
+        _quiet(pynvml.nvmlShutdown)
+
+
+def _quiet(probe, default=None):
+    """A probe's value, or `default` if it raises anything: system information never fails a run."""
+    try:
+        return probe()
+    except Exception:  # noqa: BLE001 - any probe may fail on an odd machine; the record says None
+        return default
+
+
 def _memory_gb() -> float | None:
     try:
         return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
@@ -50,15 +136,27 @@ def packages() -> dict[str, str]:
 
 
 def collect(system_name: str | None = None) -> dict:
+    """What a result records about this machine; any probe that fails gives None (or [] / {})."""
+    topology = _quiet(_cpuinfo_topology, {})
+    frequency = _quiet(_frequency_mhz, {"cpu_mhz": None, "cpu_max_mhz": None})
     return {
-        "system_name": system_name or platform.node(),
-        "cpu": _cpu_model(),
-        "cpu_flags": cpu_flags(),
-        "cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "memory_gb": _memory_gb(),
-        "gpus": [],
-        "os": f"{platform.system()} {platform.release()}",
+        "system_name": system_name or _quiet(platform.node) or "unknown",
+        "cpu": _quiet(_cpu_model),
+        "cpu_flags": _quiet(cpu_flags, []),
+        "cores": _quiet(os.cpu_count),  # logical CPUs (hardware threads)
+        "physical_cores": topology.get("physical_cores"),
+        "threads_per_core": topology.get("threads_per_core"),
+        "sockets": topology.get("sockets"),
+        "usable_cores": _quiet(lambda: len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                               else os.cpu_count()),
+        "cpu_mhz": frequency.get("cpu_mhz"),
+        "cpu_max_mhz": frequency.get("cpu_max_mhz"),
+        "memory_gb": _quiet(_memory_gb),
+        "gpus": _quiet(gpus, []),
+        "os": _quiet(lambda: f"{platform.system()} {platform.release()}"),
+        "os_name": _quiet(_os_name),
+        "kernel": _quiet(lambda: f"{platform.release()} {platform.version()}"),
+        "machine": _quiet(platform.machine),
         "python": sys.version.split()[0],
-        "packages": packages(),
+        "packages": _quiet(packages, {}),
     }
