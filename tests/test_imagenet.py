@@ -12,7 +12,7 @@ from PIL import Image
 from bench.errors import UsageError
 from bench.imagenet import ImageNetDataset, read_val_map
 from bench.preprocessing import preprocess
-from tests.conftest import FAST_RUN, TEST_DATA, only_run
+from tests.conftest import TEST_DATA, only_run
 
 IMAGES = TEST_DATA / "imagenet"
 
