@@ -80,9 +80,12 @@ class RunConfig:
         if self.user_conf is not None:
             path = Path(self.user_conf)
             try:
-                path.read_text()
+                text = path.read_text()
             except (OSError, UnicodeDecodeError) as exc:
                 raise UsageError(f"cannot read --user-conf {path}: {exc}. Give a readable LoadGen user.conf file.")
+            from bench.userconf import parse
+
+            parse(text, str(path))  # a bad line stops here, naming file:line, before anything loads or runs
         if self.dataset != "synthetic" and not Path(self.dataset).is_dir():
             raise UsageError(
                 f"dataset directory {self.dataset} does not exist: give a directory holding val_map.txt "

@@ -77,8 +77,8 @@ def load(path: str | Path) -> dict:
         record = json.loads(path.read_text())
     except FileNotFoundError:
         raise UsageError(f"{path}: no result.json here; give a run directory or a results tree")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not a readable result record ({exc})")
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON; RecursionError: deep nesting
+        raise UsageError(f"{path}: not a readable result record ({type(exc).__name__}: {exc})")
     if not isinstance(record, dict) or not isinstance(record.get("schema"), int):
         raise UsageError(f"{path}: not a bench result record (no schema version)")
     if record["schema"] > SCHEMA:

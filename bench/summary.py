@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -13,11 +14,52 @@ ADVICE = {
 }
 
 
-def passed(record: dict) -> bool:
+# LoadGen's reason -> what to change. Matched on the reasons bench.loadgen_log spells out.
+REASON_ADVICE = (
+    ("latency bound missed", "lower --target-qps, raise --latency-bound-ms, or use a smaller --batch-size / "
+                             "--max-wait-ms"),
+    ("minimum duration not met", "give --target-qps near the real throughput (LoadGen issued too few samples to fill "
+                                 "the duration), or a longer --duration"),
+    ("minimum query count not met", "give a longer --duration, or a smaller min_query_count in --user-conf"),
+    ("early stopping not met", "give a longer --duration (more queries), or a lower --target-qps"),
+)
+
+
+def advice(record: dict) -> str:
+    """What to change for an INVALID run: from LoadGen's reasons, else the scenario's usual fix."""
+    reasons = " ".join(record["performance"].get("invalid_reasons") or [])
+    found = [fix for reason, fix in REASON_ADVICE if reason in reasons]
+    return "; ".join(dict.fromkeys(found)) or ADVICE[record["config"]["scenario"]]
+
+
+def failures(record: dict) -> list[str]:
+    """Why --strict exits 3: LoadGen INVALID, accuracy FAIL (empty when the run passed)."""
     perf, acc = record.get("performance"), record.get("accuracy")
+    found = []
     if perf and not perf.get("valid"):
-        return False
-    return not (acc and acc.get("passed") is False)
+        found.append("LoadGen judged the run INVALID")
+    if acc and acc.get("passed") is False:
+        found.append(f"accuracy FAIL (top-1 {acc['top1']:.4f} < {acc['threshold_top1']:.4f})")
+    return found
+
+
+def print_verdicts(record: dict, console: Console) -> None:
+    """INVALID and accuracy FAIL in panels no one can miss (also printed when --json takes stdout)."""
+    cfg, perf, acc = record["config"], record.get("performance"), record.get("accuracy")
+    if perf and not perf["valid"]:
+        reasons = "; ".join(perf.get("invalid_reasons") or ["LoadGen gave no reason"])
+        console.print(Panel(f"[bold]LoadGen judged this run INVALID.[/]\nReason: {escape(reasons)}\n"
+                            f"What to change: {advice(record)}", title="INVALID", border_style="red"))
+    if acc and acc.get("passed") is False:
+        console.print(Panel(
+            f"[bold]Accuracy FAIL:[/] top-1 {acc['top1']:.4f} on {acc['count']} samples is below "
+            f"{acc['threshold_top1']:.4f} ({acc['threshold']:g} x the reference {acc['reference_top1']:.4f}).\n"
+            f"What to check: that --weights are the model's own (--model {cfg['model']}), and the --preprocessing "
+            "profile it was trained with", title="ACCURACY FAIL", border_style="red"))
+
+
+def passed(record: dict) -> bool:
+    return not failures(record)
 
 
 def print_run(record: dict, console: Console) -> None:
@@ -27,7 +69,8 @@ def print_run(record: dict, console: Console) -> None:
     table.add_row("backend", f"{cfg['backend']} ({backend.get('device', cfg['device'])}, "
                              f"{backend.get('precision', cfg['precision'])})")
     table.add_row("scenario", cfg["scenario"])
-    table.add_row("model", f"{cfg['model']}" + (" [yellow](synthetic weights)[/]" if cfg["synthetic_weights"] else ""))
+    synthetic = (record.get("model") or {}).get("synthetic_weights", cfg["synthetic_weights"])  # known models: real
+    table.add_row("model", f"{cfg['model']}" + (" [yellow](synthetic weights)[/]" if synthetic else ""))
     table.add_row("dataset", "[yellow]synthetic[/]" if cfg["synthetic_data"] else str(cfg["dataset"]))
     if perf:
         metric = perf["result_metric"]
@@ -48,10 +91,12 @@ def print_run(record: dict, console: Console) -> None:
     if acc:
         verdict = acc.get("verdict") or ("synthetic: no verdict" if acc.get("synthetic") else "no reference")
         colour = {"PASS": "green", "FAIL": "red"}.get(acc.get("verdict"), "yellow")
-        table.add_row("top-1", f"{acc['top1']:.4f} on {acc['count']} samples [{colour}]{verdict}[/]")
+        counted = f"{acc['correct']}/{acc['count']}" if acc.get("correct") is not None else f"{acc['count']} samples"
+        interval = acc.get("interval_95")
+        ci = f", 95% CI {interval[0]:.4f}-{interval[1]:.4f}" if interval else ""
+        scope = " (subset)" if acc.get("subset") else ""
+        threshold = f", threshold {acc['threshold_top1']:.4f}" if acc.get("threshold_top1") is not None else ""
+        table.add_row("top-1", f"{acc['top1']:.4f} ({counted}{ci}{threshold}) [{colour}]{verdict}{scope}[/]")
     console.print(table)
-    if perf and not perf["valid"]:
-        reasons = "; ".join(perf.get("invalid_reasons") or ["LoadGen gave no reason"])
-        console.print(Panel(f"[bold]LoadGen judged this run INVALID.[/]\nReason: {reasons}\n"
-                            f"What to change: {ADVICE[cfg['scenario']]}", title="INVALID", border_style="red"))
+    print_verdicts(record, console)
     console.print(f"result: {record.get('run_dir')}/result.json")

@@ -1,0 +1,367 @@
+"""Every bad input in the README's "Errors and exit codes" table, through the real CLI.
+
+Each case checks the exit code, that the one-line message names the file or the fix, that no traceback is
+shown, and that an earlier run in the same results tree is left byte for byte. Faults during a run (a backend
+raising, Ctrl-C, a full disk, concurrent runs) are in test_reliability.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from bench.errors import UsageError
+from bench.imagenet import read_val_map
+from tests.conftest import TEST_DATA
+
+IMAGES = TEST_DATA / "imagenet"
+NULL = ["--backend", "null", "--model", "resnet18", "--duration", "1"]
+
+
+@dataclass
+class Tree:
+    out: Path
+    earlier: Path  # a finished run directory
+    digest: dict  # its files' hashes, which no later command may change
+
+    def runs(self) -> set[Path]:
+        return set(self.out.iterdir())
+
+
+def _digest(run_dir: Path) -> dict:
+    return {str(p.relative_to(run_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Tree:
+    """One results tree for the module, holding a finished run (one run, not one per case: the suite stays fast)."""
+    from bench.cli import cli
+
+    out = tmp_path_factory.mktemp("errors") / "results"
+    result = CliRunner().invoke(cli, ["run", *NULL, "--count", "8", "--output", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (earlier,) = out.iterdir()
+    return Tree(out, earlier, _digest(earlier))
+
+
+@pytest.fixture
+def refused(tree, bench_cli):
+    """Run `bench run ARGS --output TREE`; check the exit code, the message, and that the earlier run is intact.
+
+    `leaves_run`: the error is found while loading (a checkpoint or ONNX file the runtime rejects), after the run
+    directory exists: it must then hold a record with status failed and the error. Otherwise nothing is left.
+    """
+
+    def check(*args, code: int = 2, says: tuple[str, ...] = (), leaves_run: bool = False):
+        before = tree.runs()
+        result = bench_cli("run", *args, "--output", tree.out)
+        assert result.exit_code == code, result.output
+        for text in says:
+            assert str(text) in result.output, f"{text!r} not in:\n{result.output}"
+        assert "Traceback" not in result.output
+        assert _digest(tree.earlier) == tree.digest, "an earlier result was changed"
+        assert not list(tree.out.rglob("*.tmp")), "a temporary file was left behind"
+        new = tree.runs() - before
+        if code == 0 or leaves_run:
+            (run_dir,) = new
+            record = json.loads((run_dir / "result.json").read_text())
+            if code:
+                assert record["status"] == "failed" and record["error"] and record["finished_at"]
+            return result, record
+        assert not new, f"a refused run left {new}"
+        return result, None
+
+    return check
+
+
+def _dataset(tmp_path: Path, n: int = 3) -> tuple[Path, list[tuple[str, int]]]:
+    """A dataset directory holding the first n real images and their val_map."""
+    d = tmp_path / "ds"
+    d.mkdir()
+    entries = read_val_map(IMAGES / "val_map.txt")[:n]
+    for name, _ in entries:
+        shutil.copy(IMAGES / name, d / name)
+    (d / "val_map.txt").write_text("".join(f"{name} {label}\n" for name, label in entries))
+    return d, entries
+
+
+def _tiny_onnx(path: Path) -> Path:
+    """A real, valid ONNX classifier (global pool + matmul to 1000 classes): small enough to cut in half."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.random.default_rng(0).random((3, 1000), dtype=np.float32), "W")
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+         helper.make_node("Flatten", ["pooled"], ["flat"]),
+         helper.make_node("MatMul", ["flat", "W"], ["logits"])],
+        "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 224, 224])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])], [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+# ---- names and options -----------------------------------------------------------------------------------------
+
+def test_unknown_backend(refused):
+    refused("--backend", "nosuch", says=("unknown backend 'nosuch'", "choose one of", "onnxruntime"))
+
+
+def test_unknown_scenario(refused):
+    refused(*NULL, "--scenario", "nosuch", says=("--scenario", "'nosuch' is not one of", "single-stream"))
+
+
+def test_unknown_model(refused):
+    refused(*NULL, "--model", "resnet99", says=("unknown model 'resnet99'", "resnet50"))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
+def test_backend_package_missing(refused):
+    refused("--backend", "tensorrt", "--count", "8",
+            says=("backend tensorrt is not available", "pip install", "bench[tensorrt]"))
+
+
+def test_backend_package_missing_onnxruntime(refused, monkeypatch):
+    """As on a machine without onnxruntime: the probe finds no package, and the run names the extra to install."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    refused("--backend", "onnxruntime", "--count", "8", says=("onnxruntime is not installed", "bench[onnxruntime]"))
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(_has_cuda(), reason="this machine has CUDA: the refusal is for machines without it")
+def test_device_cuda_without_cuda(refused):
+    refused("--backend", "torch", "--device", "cuda", "--model", "resnet18", "--count", "8",
+            says=("--device cuda", "no such device", "Nothing was run on the CPU instead"))
+
+
+@pytest.mark.parametrize("backend,precision,says", [
+    ("onnxruntime", "bf16", ("cannot run precision bf16", "it supports: fp32")),
+    ("torch", "fp16", ("fp16 only on CUDA", "it supports: fp32")),
+])
+def test_precision_the_backend_cannot_run(refused, backend, precision, says):
+    refused("--backend", backend, "--precision", precision, "--model", "resnet18", "--count", "8", says=says)
+
+
+@pytest.mark.parametrize("flag,value,says", [
+    ("--batch-size", "0", "--batch-size must be a positive integer, got 0"),
+    ("--batch-size", "-4", "--batch-size must be a positive integer, got -4"),
+    ("--threads", "0", "--threads must be a positive integer, got 0"),
+    ("--threads", "-1", "--threads must be a positive integer, got -1"),
+    ("--target-qps", "0", "--target-qps must be a positive number"),
+    ("--target-qps", "-10", "--target-qps must be a positive number"),
+    ("--duration", "0", "--duration must be a positive number"),
+    ("--duration", "-1", "--duration must be a positive number"),
+    ("--count", "0", "--count must be a positive integer"),
+    ("--batch-size", "eight", "'eight' is not a valid integer"),
+])
+def test_non_positive_numbers(refused, flag, value, says):
+    refused(*NULL, flag, value, says=(says,))
+
+
+# ---- model files -----------------------------------------------------------------------------------------------
+
+def test_missing_onnx_file(refused, tmp_path):
+    path = tmp_path / "nope.onnx"
+    refused("--backend", "onnxruntime", "--onnx", path, "--count", "8", says=(path, "does not exist"))
+
+
+def test_missing_checkpoint(refused, tmp_path):
+    path = tmp_path / "nope.pth"
+    refused("--backend", "torch", "--weights", path, "--count", "8", says=(path, "does not exist", "--weights"))
+
+
+@pytest.mark.parametrize("kind", ["truncated", "not-onnx"])
+def test_broken_onnx_file(refused, tmp_path, kind):
+    path = _tiny_onnx(tmp_path / "model.onnx")
+    if kind == "truncated":
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    else:
+        path.write_text("this is a text file, not an ONNX model\n")
+    _, record = refused("--backend", "onnxruntime", "--onnx", path, "--count", "8", "--duration", "1",
+                        says=(f"onnxruntime cannot load {path}", "Is it a valid ONNX model?"), leaves_run=True)
+    assert str(path) in record["error"]
+
+
+def test_truncated_checkpoint(refused, tmp_path):
+    import torch
+
+    path = tmp_path / "w.pth"
+    torch.save({"fc.weight": torch.zeros(1000, 512)}, path)
+    path.write_bytes(path.read_bytes()[:1000])
+    _, record = refused("--backend", "torch", "--model", "resnet18", "--weights", path, "--count", "8",
+                        says=(f"cannot load weights {path}",), leaves_run=True)
+    assert "cannot load weights" in record["error"]
+
+
+def test_checkpoint_for_the_wrong_model(refused, tmp_path):
+    import torch
+
+    from bench import models
+
+    path = tmp_path / "resnet18.pth"
+    torch.save(models.build_torch(models.resolve("resnet18")).state_dict(), path)
+    refused("--backend", "torch", "--model", "resnet34", "--weights", path, "--count", "8",
+            says=(f"weights {path} do not fit resnet34", "missing keys", "Pass the matching --model"), leaves_run=True)
+
+
+class _Payload:
+    """Unpickling this would create a file: what a hostile checkpoint does with code instead."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def test_checkpoint_with_code_is_not_executed(refused, tmp_path):
+    """weights_only=True: a pickle that runs code on load is refused, and its code never runs."""
+    import torch
+
+    path, marker = tmp_path / "evil.pth", tmp_path / "pwned"
+    torch.save({"fc.weight": torch.zeros(2), "x": _Payload(marker)}, path)
+    refused("--backend", "torch", "--model", "resnet18", "--weights", path, "--count", "8",
+            says=(f"cannot load weights {path}",), leaves_run=True)
+    assert not marker.exists(), "loading a checkpoint ran code from it"
+
+
+# ---- data ------------------------------------------------------------------------------------------------------
+
+def test_dataset_directory_missing(refused, tmp_path):
+    path = tmp_path / "nodir"
+    refused(*NULL, "--dataset", path, says=(f"dataset directory {path} does not exist", "--dataset synthetic"))
+
+
+def test_val_map_missing(refused, tmp_path):
+    d, _ = _dataset(tmp_path)
+    (d / "val_map.txt").unlink()
+    refused(*NULL, "--dataset", d, says=(d / "val_map.txt", "does not exist", "--val-map"))
+
+
+@pytest.mark.parametrize("line,says", [
+    ("just-a-name.JPEG", "expected '<image path> <label>'"),
+    ("a.JPEG seven", "label 'seven' is not an integer"),
+    ("a.JPEG 1000", "label 1000 is outside 0..999"),
+    ("a.JPEG -1", "label -1 is outside 0..999"),
+])
+def test_val_map_bad_line(refused, tmp_path, line, says):
+    d, _ = _dataset(tmp_path)
+    with open(d / "val_map.txt", "a") as f:
+        f.write(line + "\n")
+    refused(*NULL, "--dataset", d, says=(f"{d / 'val_map.txt'}:4:", says))
+
+
+def test_val_map_names_a_missing_image(refused, tmp_path):
+    d, entries = _dataset(tmp_path)
+    (d / entries[1][0]).unlink()
+    refused(*NULL, "--dataset", d, says=(d / entries[1][0], "line 2", "does not exist", "--skip-bad"))
+
+
+@pytest.mark.parametrize("kind,says", [
+    ("undecodable", "cannot decode it as an image"),
+    ("zero-byte", "empty file (0 bytes)"),
+    ("truncated", "cannot decode it as an image"),
+])
+def test_broken_image(refused, tmp_path, kind, says):
+    d, entries = _dataset(tmp_path)
+    path = d / entries[1][0]
+    data = path.read_bytes()
+    path.write_bytes({"undecodable": b"not a JPEG at all " * 64, "zero-byte": b"", "truncated": data[:600]}[kind])
+    refused(*NULL, "--dataset", d, says=(path, "line 2", says, "--skip-bad"))
+
+
+def test_grayscale_cmyk_16bit_and_rgba_images_are_used(refused, tmp_path):
+    """Not errors: odd image modes become RGB and every one is measured (none skipped)."""
+    d, entries = _dataset(tmp_path, 1)
+    rgb = Image.open(IMAGES / entries[0][0]).convert("RGB")
+    rgb.convert("L").save(d / "gray.JPEG")
+    rgb.convert("CMYK").save(d / "cmyk.JPEG")
+    wide = np.asarray(rgb.convert("L"), dtype=np.uint16) * 257
+    Image.fromarray(wide).save(d / "gray16.png")
+    assert Image.open(d / "gray16.png").mode.startswith("I")  # really a 16-bit PNG
+    rgb.convert("RGBA").save(d / "rgba.png")
+    label = entries[0][1]
+    with open(d / "val_map.txt", "a") as f:
+        f.writelines(f"{name} {label}\n" for name in ("gray.JPEG", "cmyk.JPEG", "gray16.png", "rgba.png"))
+    _, record = refused(*NULL, "--dataset", d, code=0)
+    assert record["status"] == "complete"
+    assert record["dataset"]["count"] == 5 and record["dataset"]["skipped_bad"] == 0
+
+
+def test_count_larger_than_the_dataset(refused, tmp_path):
+    d, _ = _dataset(tmp_path)
+    refused(*NULL, "--count", "4", "--dataset", d, says=("--count 4 is larger than the dataset", "3 images"))
+
+
+# ---- user.conf -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "not-utf8", "bad-line", "no-permission"])
+def test_unreadable_user_conf(refused, tmp_path, kind):
+    path = tmp_path / "user.conf"
+    says: tuple = (f"--user-conf {path}", "readable LoadGen user.conf")
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "not-utf8":
+        path.write_bytes(b"\xff\xfe*.Offline.target_qps = 10\n")
+    elif kind == "bad-line":
+        path.write_text("# tuned\n*.Offline.target_qps = 10\ntarget_qps 12\n")
+        says = (f"{path}:3:", "'target_qps 12'", "expected 'model.Scenario.key = value'")
+    elif kind == "no-permission":
+        if os.geteuid() == 0:
+            pytest.skip("root reads files whatever their mode")
+        path.write_text("*.Offline.target_qps = 10\n")
+        path.chmod(0)
+    refused(*NULL, "--user-conf", path, says=says)
+
+
+# ---- the CLI contract ------------------------------------------------------------------------------------------
+
+def test_debug_shows_the_traceback(bench_cli):
+    """One line without --debug (every test above); with it, the exception itself."""
+    with pytest.raises(UsageError, match="unknown backend"):
+        bench_cli("--debug", "run", "--backend", "nosuch")
+
+
+def test_strict_exits_3_on_accuracy_fail(bench_cli, results_dir, tmp_path, monkeypatch):
+    """A real accuracy run that cannot reach the reference: seeded random weights under a known model's row."""
+    import torch
+
+    from bench import models
+    from bench.cache import file_sha256
+    from bench.models import known
+
+    path = tmp_path / "resnet18.pth"
+    torch.save(models.build_torch(models.resolve("resnet18", seed=5)).state_dict(), path)
+    row = known.KnownModel(name="resnet18-test", arch="resnet18", format="torch", url="file:///none", file="x.pth",
+                           sha256=file_sha256(path), preprocessing="torchvision", reference_top1=0.6976)
+    rows = {**known.table(), row.name: row}  # the real table, plus this file's row
+    monkeypatch.setattr(known, "table", lambda: rows)
+    result = bench_cli("run", "--backend", "torch", "--model", "resnet18", "--weights", path, "--dataset", IMAGES,
+                       "--count", "8", "--batch-size", "4", "--threads", "1", "--mode", "accuracy", "--strict",
+                       "--output", results_dir)
+    assert result.exit_code == 3, result.output
+    assert "ACCURACY FAIL" in result.output and "below 0.6906" in result.output
+    assert "--strict" in result.output and "accuracy FAIL" in result.output
+    record = json.loads(next(results_dir.glob("*/result.json")).read_text())
+    assert record["status"] == "complete" and record["accuracy"]["verdict"] == "FAIL"
+    assert record["accuracy"]["count"] == 8
