@@ -118,10 +118,12 @@ def run(as_json, **options):
         sys.stderr.flush()
         harness.interrupted_exit()
     if as_json:
+        summary.print_verdicts(record, err)  # stdout is JSON: INVALID / FAIL still reach the terminal
         click.echo(json.dumps(record, indent=2, default=str))
     else:
         summary.print_run(record, out)
     if cfg.strict and not summary.passed(record):
+        err.print(f"[bold red]--strict:[/] exit {EXIT_STRICT}: {'; '.join(summary.failures(record))}", highlight=False)
         sys.exit(EXIT_STRICT)
 
 
