@@ -56,7 +56,7 @@ def test_known_models_table():
     from bench.models import known
 
     rows = known.table()
-    assert {r.reference_top1 for r in rows.values()} == {0.7613, 0.80858, 0.7646}
+    assert {0.7613, 0.80858, 0.7646} <= {r.reference_top1 for r in rows.values()}  # other families add rows
     for row in rows.values():
         assert row.arch in models.BUILDERS and row.url and row.preprocessing
     with pytest.raises(UsageError, match="bench fetch resnet50-torchvision-v1"):
