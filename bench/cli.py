@@ -20,6 +20,9 @@ err = Console(stderr=True)
 
 # Commands that live in their own modules, imported only when used: "name": "module:function".
 LAZY_COMMANDS: dict[str, str] = {
+    "tune": "bench.commands.tune:tune_cmd",
+    "audit": "bench.commands.audit:audit_cmd",
+    "submission": "bench.commands.submission:submission_cmd",
     "fetch": "bench.commands.fetch:fetch_cmd",
     "verify": "bench.commands.verify:verify_cmd",
 }

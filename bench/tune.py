@@ -1,0 +1,221 @@
+"""Auto-tuning: the LoadGen settings a scenario should use on this machine, found with short LoadGen runs on
+one loaded backend, confirmed by a full `bench run`-style run, and written as a user.conf.
+
+Server: the highest target QPS whose short runs keep p99 latency under the bound (a bracket from the warm-up
+throughput, then bisection), then a confirming run with the quick profile's 460-query minimum, so LoadGen's
+early stopping can judge p99 itself. Offline: the measured samples/s. SingleStream: the measured p90 latency.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from bench import harness
+from bench.cache import atomic_write
+from bench.config import RunConfig
+from bench.errors import RunFailed
+from bench.userconf import parse
+
+# A short Server run passes when p99 stays under this share of the bound (its p99 rests on few queries) ...
+P99_MARGIN = 0.8
+# ... and the SUT completes samples at least this close to the rate they arrive (else its queue only grows).
+KEEP_UP = 0.9
+# Bisection stops when the bracket is this narrow, relative to its top.
+TOLERANCE = 0.05
+# Queries in a short tuning run: at least this many, so its p99 means something.
+MIN_TRIAL_QUERIES = 100
+# If the confirming Server run is INVALID, lower the QPS by this factor and confirm again, this many times.
+BACKOFF, CONFIRM_TRIES = 0.9, 3
+# Offline: ask LoadGen for this much more than measured, so the run is sure to last its minimum duration.
+OFFLINE_HEADROOM = 1.1
+
+
+@dataclass
+class Trial:
+    target_qps: float
+    p99_ms: float | None
+    completed_sps: float | None
+    passed: bool
+    why: str
+    log_dir: str
+
+
+def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 3.0,
+         max_trials: int = 8, max_qps: float | None = None) -> dict:
+    """Search, write <output>/user.conf, confirm; returns a summary (also <output>/tune.json)."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    conf_path = output / "user.conf"
+    state: dict = {"trials": []}
+    started = time.perf_counter()
+
+    def prepare(session: harness.Session) -> RunConfig:
+        if cfg.scenario == "server":
+            qps, why = _search_server(session, trial_s, max_trials, max_qps, state["trials"], console)
+            state.update(value=qps, why=why)
+        else:
+            state.update(_measure(session, trial_s, console))
+        _write_conf(conf_path, cfg, state["value"], state["why"])
+        console.print(f"[bold]wrote[/] {conf_path}; confirming with a full run")
+        # The confirming run reads the user.conf exactly as `bench run --user-conf` would.
+        return session.cfg.replace(user_conf=str(conf_path), target_qps=None, mode="performance")
+
+    confirm_cfg = cfg.replace(output=str(output), mode="performance", target_qps=None, user_conf=None)
+    record = harness.run(confirm_cfg, console, prepare=prepare)
+    confirmations = [_confirmation(record)]
+    # A short run's p99 rests on few queries: if the real run disagrees, step down rather than report INVALID.
+    while cfg.scenario == "server" and not record["performance"]["valid"] and len(confirmations) < CONFIRM_TRIES:
+        state["value"] = round(state["value"] * BACKOFF, 2)
+        state["why"] += f"; confirming run INVALID, lowered by {1 - BACKOFF:.0%}"
+        console.print(f"[yellow]confirming run INVALID ({'; '.join(record['performance']['invalid_reasons'])}): "
+                      f"trying {state['value']:g} QPS[/]")
+        _write_conf(conf_path, cfg, state["value"], state["why"])
+        # The same settings given on the command line: a second user.conf read in one process makes LoadGen
+        # log "Multiple conf files are used", an error the submission checker rejects.
+        record = harness.run(confirm_cfg.replace(target_qps=state["value"]), console)
+        confirmations.append(_confirmation(record))
+    summary = {
+        "scenario": cfg.scenario,
+        "backend": cfg.backend,
+        "model": cfg.model,
+        "setting": _setting_name(cfg.scenario),
+        "value": state["value"],
+        "why": state["why"],
+        "latency_bound_ms": cfg.latency_bound_ms if cfg.scenario == "server" else None,
+        "user_conf": str(conf_path),
+        "trials": [asdict(t) for t in state["trials"]],
+        "confirmations": confirmations,
+        "valid": confirmations[-1]["valid"],
+        "elapsed_s": round(time.perf_counter() - started, 1),
+        "command": _command(cfg, conf_path),
+    }
+    atomic_write(output / "tune.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _search_server(session: harness.Session, trial_s: float, max_trials: int, max_qps: float | None,
+                   trials: list[Trial], console: Console) -> tuple[float, str]:
+    bound = session.cfg.latency_bound_ms
+    estimate = session.estimate.samples_per_second
+    top = min(estimate, max_qps) if max_qps else estimate  # arrivals above the throughput can only queue up
+    lo, hi = top * 0.3, top
+
+    def attempt(qps: float) -> Trial:
+        trial = _server_trial(session, round(qps, 2), trial_s, len(trials) + 1)
+        trials.append(trial)
+        colour = "green" if trial.passed else "red"
+        console.print(f"  trial {len(trials)}: {trial.target_qps:,.2f} QPS -> [{colour}]"
+                      f"{'pass' if trial.passed else 'fail'}[/] ({trial.why})")
+        return trial
+
+    console.print(f"[bold]tuning Server[/]: p99 bound {bound:g} ms; warm-up throughput {estimate:,.2f} samples/s, "
+                  f"so the search starts in [{lo:,.2f}, {hi:,.2f}] QPS")
+    while not attempt(lo).passed:  # the bottom of the bracket must pass
+        if len(trials) >= 4:
+            raise RunFailed(f"even {lo:,.2f} QPS misses the {bound:g} ms p99 bound in short runs: raise "
+                            "--latency-bound-ms, or lower --batch-size / --max-wait-ms")
+        hi, lo = lo, lo / 2
+    best = trials[-1]
+    if attempt(hi).passed:  # warm-up was pessimistic: widen upwards, up to --max-qps
+        best = trials[-1]
+        while len(trials) < max_trials and not (max_qps and hi >= max_qps) and (t := attempt(hi * 1.5)).passed:
+            best, hi = t, hi * 1.5
+        lo, hi = best.target_qps, hi * 1.5
+        if max_qps and best.target_qps >= max_qps * (1 - TOLERANCE):
+            return best.target_qps, (f"passed at --max-qps {max_qps:g} (p99 {best.p99_ms:,.1f} ms, bound "
+                                     f"{session.cfg.latency_bound_ms:g} ms); the search goes no higher")
+    while len(trials) < max_trials and (hi - lo) / hi > TOLERANCE:
+        t = attempt((lo + hi) / 2)
+        if t.passed:
+            best, lo = t, t.target_qps
+        else:
+            hi = t.target_qps
+    why = (f"highest of {len(trials)} short runs ({trial_s:g} s each) whose p99 {best.p99_ms:,.1f} ms stayed under "
+           f"{P99_MARGIN:.0%} of the {bound:g} ms bound while keeping up with arrivals; the next step up "
+           f"({hi:,.2f} QPS) did not")
+    return best.target_qps, why
+
+
+def _server_trial(session: harness.Session, qps: float, trial_s: float, number: int) -> Trial:
+    cfg = session.cfg.replace(target_qps=qps, duration_s=trial_s)
+    trial_dir = session.run_dir / "tune" / f"trial-{number:02d}"
+    overrides = {"min_query_count": max(MIN_TRIAL_QUERIES, int(qps * trial_s)), "min_duration_ms": int(trial_s * 1000)}
+    perf = harness.run_loadgen(cfg, session.scenario, session.responder, session.store, session.estimate,
+                               trial_dir, "performance", session.console, overrides=overrides)
+    p99, done = perf["latency_ms"]["p99"], perf["samples_per_second"]
+    bound = cfg.latency_bound_ms
+    if p99 is None or done is None:
+        return Trial(qps, p99, done, False, "LoadGen logged no latency", str(trial_dir))
+    if p99 > P99_MARGIN * bound:
+        return Trial(qps, p99, done, False, f"p99 {p99:,.1f} ms > {P99_MARGIN:.0%} of {bound:g} ms", str(trial_dir))
+    if done < KEEP_UP * qps:
+        return Trial(qps, p99, done, False, f"completed only {done:,.2f}/s of {qps:,.2f}/s", str(trial_dir))
+    return Trial(qps, p99, done, True, f"p99 {p99:,.1f} ms, completed {done:,.2f}/s", str(trial_dir))
+
+
+def _measure(session: harness.Session, trial_s: float, console: Console) -> dict:
+    """Offline: samples/s; SingleStream: p90 latency, each from one short run."""
+    cfg = session.cfg.replace(duration_s=trial_s)
+    trial_dir = session.run_dir / "tune" / "trial-01"
+    console.print(f"[bold]tuning {session.scenario.loadgen_name}[/]: one {trial_s:g} s measuring run")
+    perf = harness.run_loadgen(cfg, session.scenario, session.responder, session.store, session.estimate,
+                               trial_dir, "performance", session.console)
+    if cfg.scenario == "offline":
+        measured = perf["samples_per_second"]
+        value = round(measured * OFFLINE_HEADROOM, 2)
+        why = (f"measured {measured:,.2f} samples/s in a {trial_s:g} s Offline run; expected QPS set "
+               f"{OFFLINE_HEADROOM - 1:.0%} above it so LoadGen issues enough samples to fill the minimum duration")
+    else:
+        measured = perf["latency_ms"]["p90"]
+        value = round(measured, 3)
+        why = (f"p90 latency {measured:,.3f} ms measured in a {trial_s:g} s SingleStream run; LoadGen sizes the "
+               "run's query count from it")
+    return {"value": value, "why": why, "measured": measured}
+
+
+def _setting_name(scenario: str) -> str:
+    return {"server": "target_qps", "offline": "target_qps", "single-stream": "target_latency"}[scenario]
+
+
+def _write_conf(path: Path, cfg: RunConfig, value: float, why: str) -> None:
+    from scenarios import get
+
+    scenario = get(cfg.scenario).loadgen_name
+    lines = [f"# written by `bench tune` for {cfg.model} on {cfg.backend} ({cfg.device}, {cfg.precision}, "
+             f"batch {cfg.batch_size}, threads {cfg.threads or 'default'})",
+             f"# why: {why}",
+             f"{cfg.model}.{scenario}.{_setting_name(cfg.scenario)} = {value:g}"]
+    if cfg.scenario == "server":
+        # LoadGen reads Server's target_latency as whole milliseconds; `bench run --latency-bound-ms` wins over it.
+        lines.append(f"{cfg.model}.Server.target_latency = {max(1, round(cfg.latency_bound_ms))}")
+    text = "\n".join(lines) + "\n"
+    parse(text, str(path))  # what we write must be what `bench run --user-conf` reads
+    atomic_write(path, text)
+
+
+def _confirmation(record: dict) -> dict:
+    perf = record["performance"]
+    return {"run_dir": record["run_dir"], "valid": perf["valid"], "loadgen_validity": perf["loadgen_validity"],
+            "invalid_reasons": perf["invalid_reasons"], "metric": perf["result_metric"],
+            "p99_ms": perf["latency_ms"]["p99"], "target_qps": perf.get("target_qps")}
+
+
+def _command(cfg: RunConfig, conf: Path) -> str:
+    parts = ["bench run", f"--backend {cfg.backend}", f"--scenario {cfg.scenario}", f"--model {cfg.model}",
+             f"--batch-size {cfg.batch_size}", f"--user-conf {conf}"]
+    if cfg.threads:
+        parts.append(f"--threads {cfg.threads}")
+    if cfg.scenario == "server":
+        parts.append(f"--latency-bound-ms {cfg.latency_bound_ms:g}")
+    for flag, value in (("--weights", cfg.weights if cfg.weights != "synthetic" else None), ("--onnx", cfg.onnx),
+                        ("--dataset", cfg.dataset if cfg.dataset != "synthetic" else None), ("--count", cfg.count),
+                        ("--precision", cfg.precision if cfg.precision != "fp32" else None),
+                        ("--device", cfg.device if cfg.device != "cpu" else None)):
+        if value is not None:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
