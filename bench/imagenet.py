@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,13 +45,15 @@ def read_val_map(path: str | Path, num_classes: int = NUM_CLASSES) -> list[tuple
             continue
         parts = line.strip().rsplit(None, 1)  # the path may hold spaces; the label is the last field
         if len(parts) != 2:
-            raise UsageError(f"{path}:{lineno}: expected '<image path> <label>', got {line.strip()!r}")
+            raise UsageError(f"{path}:{lineno}: expected '<image path> <label>', got {line.strip()[:80]!r}")
         name, label_text = parts
-        try:
-            label = int(label_text)
-        except ValueError:
-            raise UsageError(f"{path}:{lineno}: label {label_text!r} is not an integer "
-                             f"(expected '<image path> <label>')") from None
+        if "\0" in name:  # no file system allows it; open() would raise ValueError, not a clear error
+            raise UsageError(f"{path}:{lineno}: the image path holds a NUL byte: is {path} a text file?")
+        # ASCII digits only: int() would also take '1_0' or Arabic-Indic digits and quietly read another label.
+        if re.fullmatch(r"-?[0-9]{1,18}", label_text) is None:
+            raise UsageError(f"{path}:{lineno}: label {label_text[:40]!r} is not an integer "
+                             f"(expected '<image path> <label>')")
+        label = int(label_text)
         if not 0 <= label < num_classes:
             raise UsageError(f"{path}:{lineno}: label {label} is outside 0..{num_classes - 1}")
         entries.append((name, label))
