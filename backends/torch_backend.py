@@ -58,6 +58,7 @@ class TorchBackend(Backend):
         self.model = build_torch(model).to(self.device, self.dtype)
         self.torch = torch
         if self.device.type == "cuda":
+            self.input_size = getattr(model, "input_size", 224)
             self._setup_cuda(options)
 
     def _forward(self, batch: np.ndarray):
@@ -139,7 +140,7 @@ class TorchBackend(Backend):
     def _capture(self, stream, batch: int) -> dict:
         """Capture one forward at a fixed batch as a CUDA graph, after warm-up iterations on the same stream."""
         torch = self.torch
-        size = 224  # ResNet family input; the model spec's size is fixed at 224
+        size = self.input_size
         static_in = torch.zeros((batch, 3, size, size), device=self.device, dtype=self.dtype).contiguous(
             memory_format=self.memory_format)
         stream.wait_stream(torch.cuda.current_stream(self.device))
