@@ -3,7 +3,7 @@
 On CUDA: channels_last (cuDNN's tensor-core kernels want NHWC), cudnn.benchmark for the fixed shapes, and
 `concurrency` slots, each with its own stream and pinned host buffer, so one batch's host copy overlaps another's
 kernels. The host-to-device copy happens inside predict, i.e. inside LoadGen's timed region. CUDA graphs
-(RunConfig.extra["cuda_graphs"]) replay one captured batch shape and zero-pad smaller batches up to it: they pay
+(RunConfig.extra["cuda_graphs"]) replay one captured batch shape and run smaller batches padded up to it: they pay
 where launch overhead dominates (small batches, SingleStream).
 """
 
@@ -125,7 +125,7 @@ class TorchBackend(Backend):
             "non_blocking_h2d": True,
             "h2d_copy_in_timed_region": True,
             "h2d": "numpy batch -> pinned host buffer -> non_blocking copy on the slot's own stream, inside predict",
-            "cuda_graphs": ({"batch": self.graph_batch, "smaller_batches": "zero-padded to it"}
+            "cuda_graphs": ({"batch": self.graph_batch, "smaller_batches": "run padded to it; extra rows dropped"}
                             if self.graph_batch else False),
             "ran_on": str(self.device),
         }
