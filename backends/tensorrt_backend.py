@@ -131,7 +131,8 @@ class _Context:
         self.cudart = cudart
         self.context = engine.create_execution_context()
         self.stream = _ok(cudart, cudart.cudaStreamCreateWithFlags(cudart.cudaStreamNonBlocking))
-        self.context.set_optimization_profile_async(profile, self.stream)
+        self.handle = int(self.stream)  # TensorRT takes the raw cudaStream_t as an integer
+        self.context.set_optimization_profile_async(profile, self.handle)
         self.input_name, self.scores = input_name, scores
         shape = tuple(engine.get_tensor_shape(input_name))
         self.sample_shape = tuple(int(d) for d in shape[1:])
@@ -160,7 +161,7 @@ class _Context:
             self.batch = n
         _ok(cudart, cudart.cudaMemcpyAsync(self.device[self.input_name], host_in.ptr,
                                            n * host_in.array[0].nbytes, h2d, self.stream))
-        if not self.context.execute_async_v3(self.stream):
+        if not self.context.execute_async_v3(self.handle):
             raise RuntimeError("TensorRT execute_async_v3 failed (see TensorRT's log above)")
         _ok(cudart, cudart.cudaMemcpyAsync(host_out.ptr, self.device[self.scores], n * host_out.array[0].nbytes,
                                            d2h, self.stream))
