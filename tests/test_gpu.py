@@ -109,6 +109,29 @@ def test_multi_device_wrapper_spreads_batches_over_real_instances():
     assert described["multi_device"]["instances"] == 2 and len(described["devices"]) == 2
 
 
+def test_onnxruntime_gpu_provider_options_name_the_real_input():
+    """The TensorRT execution provider's options are built from the ONNX file itself (input name, batch range)."""
+    from backends import BackendOptions
+    from backends.onnxruntime_backend import OnnxRuntimeBackend
+    from bench.models import onnx_file, resolve
+
+    path = onnx_file(resolve("resnet18"))
+    options = BackendOptions(device="cuda:1", precision="fp16", batch_size=32, extra={"ort_provider": "tensorrt"})
+    OnnxRuntimeBackend.check_options(options)
+    providers = OnnxRuntimeBackend._gpu_providers("TensorrtExecutionProvider", 1, options, path)
+    assert [name for name, _ in providers] == ["TensorrtExecutionProvider", "CUDAExecutionProvider"]
+    trt = providers[0][1]
+    assert trt["device_id"] == 1 and trt["trt_fp16_enable"] is True
+    assert trt["trt_profile_min_shapes"] == "input:1x3x224x224" and trt["trt_profile_max_shapes"] == "input:32x3x224x224"
+    cuda_only = OnnxRuntimeBackend._gpu_providers("CUDAExecutionProvider", 0, BackendOptions(device="cuda"), path)
+    assert cuda_only == [("CUDAExecutionProvider", {"device_id": 0, "cudnn_conv_algo_search": "EXHAUSTIVE"})]
+
+
+def test_onnxruntime_fp16_only_through_its_tensorrt_provider(bench_cli, results_dir):
+    result = bench_cli("run", "--backend", "onnxruntime", "--precision", "fp16", *FAST_RUN, "--output", results_dir)
+    assert result.exit_code == 2 and "TensorRT execution provider" in result.output
+
+
 # ---- on a CUDA machine ------------------------------------------------------------------------------------
 
 
