@@ -4,11 +4,16 @@ Each response holds the predicted class as one float32 (any 1001-class backgroun
 removed by the backend), so MLPerf's own script (`--dtype float32`, the default) reproduces our top-1.
 Samples are de-duplicated by qsl_idx, as that script does. The verdict compares top-1 with the
 model's reference top-1 times a threshold (MLPerf: 99%); synthetic weights or images get no verdict.
+
+On a subset of the 50,000 validation images a plain comparison would call PASS or FAIL on noise: there the
+verdict uses a 95% Wilson score interval of top-1, PASS only when the whole interval is at or above the
+threshold, FAIL only when it is wholly below, INCONCLUSIVE otherwise. The full set keeps MLPerf's comparison.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +23,35 @@ from bench.errors import RunFailed
 
 # MLPerf's quality target: 99% of the reference fp32 top-1.
 DEFAULT_THRESHOLD = 0.99
+# ImageNet 2012 validation set: what MLPerf's accuracy run covers.
+FULL_SET = 50_000
+Z_95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def wilson_interval(correct: int, count: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion: sound near 0 and 1 and for small counts, unlike p +- z*se."""
+    if count <= 0:
+        return 0.0, 1.0
+    p = correct / count
+    denom = 1 + z * z / count
+    centre = (p + z * z / (2 * count)) / denom
+    half = z * math.sqrt(p * (1 - p) / count + z * z / (4 * count * count)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def verdict(correct: int, count: int, threshold_top1: float, full_set: int = FULL_SET) -> dict:
+    """PASS/FAIL (full set: MLPerf's plain comparison) or PASS/FAIL/INCONCLUSIVE on a subset (Wilson 95%)."""
+    if count >= full_set:
+        passed = correct / count >= threshold_top1
+        return {"subset": False, "verdict": "PASS" if passed else "FAIL", "passed": passed}
+    low, high = wilson_interval(correct, count)
+    if low >= threshold_top1:
+        result = "PASS"
+    elif high < threshold_top1:
+        result = "FAIL"
+    else:
+        result = "INCONCLUSIVE"
+    return {"subset": True, "verdict": result, "passed": {"PASS": True, "FAIL": False}.get(result)}
 
 
 def predictions(path: str | Path) -> dict[int, int]:
@@ -45,8 +79,11 @@ def top1(predicted: dict[int, int], labels: np.ndarray) -> tuple[int, int]:
 
 
 def evaluate(path: str | Path, labels: np.ndarray, reference_top1: float | None, threshold: float,
-             synthetic: bool) -> dict:
-    """The record's accuracy section; also writes accuracy.txt beside the log, in MLPerf's wording."""
+             synthetic: bool, full_set: int = FULL_SET) -> dict:
+    """The record's accuracy section; also writes accuracy.txt beside the log, in MLPerf's wording.
+
+    `full_set`: how many images the reference top-1 was measured on (ImageNet val: 50,000); fewer is a subset.
+    """
     found = predictions(path)
     correct, count = top1(found, labels)
     if count != len(labels):
@@ -54,10 +91,15 @@ def evaluate(path: str | Path, labels: np.ndarray, reference_top1: float | None,
         raise RunFailed(f"LoadGen's accuracy log {path} answers {count} of {len(labels)} samples "
                         f"(missing qsl_idx {missing}...): the backend left samples unanswered")
     value = correct / count if count else 0.0
+    low, high = wilson_interval(correct, count)
     section = {
         "top1": value,
         "correct": correct,
         "count": count,
+        "subset": count < full_set,
+        "full_set_count": full_set,
+        "interval_95": [low, high],
+        "interval_method": "Wilson score, 95%",
         "reference_top1": reference_top1,
         "threshold_top1": None if reference_top1 is None else reference_top1 * threshold,
         "threshold": threshold,
@@ -68,8 +110,10 @@ def evaluate(path: str | Path, labels: np.ndarray, reference_top1: float | None,
         "log": str(path),
     }
     if not synthetic and reference_top1 is not None:
-        section["passed"] = bool(value >= section["threshold_top1"])
-        section["verdict"] = "PASS" if section["passed"] else "FAIL"
+        section.update(verdict(correct, count, section["threshold_top1"], full_set))
+        if section["verdict"] == "INCONCLUSIVE":
+            section["note"] = (f"{count} of {full_set:,} images: the 95% interval straddles the threshold; only "
+                               "more images (the full set decides) can say PASS or FAIL")
     elif synthetic:
         section["note"] = "synthetic weights or images: top-1 means nothing, so no PASS or FAIL"
     else:

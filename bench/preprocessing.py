@@ -8,11 +8,17 @@ trained with, and a mismatch costs accuracy without any error:
 - `mlperf`: the MLPerf reference for `resnet50_v1.onnx`: short side to size/0.875 with area
   resampling (cv2.INTER_AREA in the reference; Pillow's BOX filter here), crop with the reference's
   truncating offsets, keep 0..255, subtract the per-channel mean, no std.
+- `tf-efficientnet-lite`: what EfficientNet-Lite's weights were trained and evaluated with (tensorflow/tpu,
+  models/official/efficientnet: preprocessing.py `_decode_and_center_crop`, lite/efficientnet_lite_builder.py
+  MEAN_RGB/STDDEV_RGB): crop the center square of side int(224/(224+32) x short side) from the *original*
+  image (offsets rounded up), then resize that square to 224x224 with TF1's `resize_bicubic` (Keys cubic
+  a=-0.75, no half-pixel centers, no antialiasing), keep 0..255 floats, (x - 127) / 128.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +37,17 @@ class Profile:
     std: tuple[float, float, float]
     description: str
     crop_fraction: float = CROP_FRACTION  # crop size / resized short side
+    crop_first: bool = False  # TF-style: crop the original, then resize the crop to size x size
+
 
     def resize_short(self, size: int) -> int:
         return int(round(size / self.crop_fraction))
 
     def describe(self) -> dict:
         return {"name": self.name, "resample": self.resample.name.lower(), "scale": self.scale,
-                "mean": list(self.mean), "std": list(self.std), "resize_short_side": self.resize_short(224),
-                "crop": 224, "description": self.description}
+                "mean": list(self.mean), "std": list(self.std),
+                "resize_short_side": None if self.crop_first else self.resize_short(224),
+                "crop": 224, "crop_first": self.crop_first, "description": self.description}
 
 
 PROFILES: dict[str, Profile] = {
@@ -52,6 +61,11 @@ PROFILES: dict[str, Profile] = {
     "torchvision-v2": Profile(
         "torchvision-v2", Image.Resampling.BILINEAR, 1 / 255, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
         "bilinear resize of the short side to 232, center crop 224, [0,1], ImageNet mean/std", 224 / 232),
+    # EfficientNet-Lite (TF): see the module docstring for the source of each step.
+    "tf-efficientnet-lite": Profile(
+        "tf-efficientnet-lite", Image.Resampling.BICUBIC, 1.0, (127.0, 127.0, 127.0), (128.0, 128.0, 128.0),
+        "TF EfficientNet eval: center crop 224/256 of the short side from the original, TF1 resize_bicubic "
+        "(a=-0.75, legacy pixel centers, no antialias) to 224x224, (x - 127) / 128", crop_first=True),
 }
 
 
@@ -104,14 +118,53 @@ def _crop_box(width: int, height: int, size: int, profile: str) -> tuple[int, in
     return left, top, left + size, top + size
 
 
+@lru_cache(maxsize=64)
+def _tf_resize_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights of TF1 `resize_bicubic` (align_corners=False, half_pixel_centers=False) on one axis.
+
+    As tensorflow/core/kernels/image/resize_bicubic_op.cc (legacy path): source position out * (in / out),
+    Keys cubic with a = -0.75 read from a 1024-step table, neighbours clamped at the edges (their weights add up).
+    """
+    a, table_size = -0.75, 1024
+    x = np.arange(table_size + 1, dtype=np.float64) / table_size
+    near = (((a + 2) * x - (a + 3)) * x * x + 1).astype(np.float32)  # |t| in [0, 1]
+    x1 = x + 1.0
+    far = (((a * x1 - 5 * a) * x1 + 8 * a) * x1 - 4 * a).astype(np.float32)  # |t| in [1, 2]
+    scale = np.float32(n_in / n_out)
+    weights = np.zeros((n_out, n_in), dtype=np.float32)
+    for out in range(n_out):
+        src = np.float32(out) * scale
+        base = int(np.floor(src))
+        offset = int(np.rint((src - base) * table_size))  # lrintf: round half to even, as np.rint
+        taps = (far[offset], near[offset], near[table_size - offset], far[table_size - offset])
+        for k, w in enumerate(taps):
+            weights[out, min(max(base - 1 + k, 0), n_in - 1)] += w
+    return weights
+
+
+def _tf_crop_resize(image: Image.Image, size: int, crop_fraction: float) -> np.ndarray:
+    """TF EfficientNet's eval crop and resize (preprocessing.py `_decode_and_center_crop`): HWC float32, 0..255."""
+    width, height = image.size
+    crop_padding = round(size * (1 / crop_fraction - 1))  # 32 for 224
+    side = int(np.float32(size / (size + crop_padding)) * np.float32(min(height, width)))
+    top, left = (height - side + 1) // 2, (width - side + 1) // 2
+    pixels = np.asarray(image.crop((left, top, left + side, top + side)), dtype=np.float32)
+    wy, wx = _tf_resize_weights(side, size), _tf_resize_weights(side, size)
+    rows = (wy @ pixels.reshape(side, -1)).reshape(size, side, 3)  # along y, then along x (as TF: separable)
+    return np.matmul(wx, rows)  # (size, size, 3): out[o, p] = sum_w wx[p, w] * rows[o, w]
+
+
 def preprocess(path_or_image: str | Path | Image.Image, profile: str, size: int = 224) -> np.ndarray:
     """One image as float32 CHW (3, size, size), ready for a ResNet-style classifier."""
     prof = get_profile(profile)
     image = load_rgb(path_or_image)
-    width, height = _resized_size(*image.size, prof.resize_short(size), profile)
-    image = image.resize((width, height), prof.resample)
-    image = image.crop(_crop_box(width, height, size, profile))
-    pixels = np.asarray(image, dtype=np.float32)  # HWC, 0..255
+    if prof.crop_first:
+        pixels = _tf_crop_resize(image, size, prof.crop_fraction)
+    else:
+        width, height = _resized_size(*image.size, prof.resize_short(size), profile)
+        image = image.resize((width, height), prof.resample)
+        image = image.crop(_crop_box(width, height, size, profile))
+        pixels = np.asarray(image, dtype=np.float32)  # HWC, 0..255
     mean = np.asarray(prof.mean, dtype=np.float32)
     std = np.asarray(prof.std, dtype=np.float32)
     chw = ((pixels * np.float32(prof.scale) - mean) / std).transpose(2, 0, 1)

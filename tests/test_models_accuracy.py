@@ -132,9 +132,10 @@ def test_verdict_pass_and_fail(tmp_path):
     log.write_text(json.dumps([{"seq_id": i, "qsl_idx": i, "data": np.float32(p).tobytes().hex().upper()}
                                for i, p in enumerate(preds)]))
     labels = np.array([3, 1, 2, 9])
-    passed = accuracy.evaluate(log, labels, reference_top1=0.75, threshold=0.99, synthetic=False)
+    # full_set=4: these 4 are the whole set, so MLPerf's plain comparison applies (subsets: test_efficientnet.py).
+    passed = accuracy.evaluate(log, labels, reference_top1=0.75, threshold=0.99, synthetic=False, full_set=4)
     assert passed["top1"] == 0.75 and passed["verdict"] == "PASS" and passed["passed"] is True
-    failed = accuracy.evaluate(log, labels, reference_top1=0.80, threshold=0.99, synthetic=False)
+    failed = accuracy.evaluate(log, labels, reference_top1=0.80, threshold=0.99, synthetic=False, full_set=4)
     assert failed["verdict"] == "FAIL" and failed["threshold_top1"] == pytest.approx(0.792)
     assert (tmp_path / "accuracy.txt").read_text() == "accuracy=75.000%, good=3, total=4\n"
     none = accuracy.evaluate(log, labels, reference_top1=0.80, threshold=0.99, synthetic=True)

