@@ -85,6 +85,7 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
         "model": cfg.model,
         "setting": _setting_name(cfg.scenario),
         "value": state["value"],
+        "measured": state.get("measured"),
         "why": state["why"],
         "latency_bound_ms": cfg.latency_bound_ms if cfg.scenario == "server" else None,
         "user_conf": str(conf_path),

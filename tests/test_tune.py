@@ -1,0 +1,60 @@
+"""`bench tune`: a Server search that ends in a VALID confirming run and a user.conf `bench run` takes; Offline's
+measured QPS; a latency bound nothing can meet stops with a clear message."""
+
+from __future__ import annotations
+
+import json
+
+from bench.userconf import parse
+from tests.conftest import FAST_RUN
+
+# The null backend answers at once, so a Server search costs LoadGen's time only; --max-qps keeps it modest.
+NULL_SERVER = ["--backend", "null", "--scenario", "server", "--model", "resnet18", "--count", "16",
+               "--duration", "1", "--trial-seconds", "0.5", "--max-qps", "300"]
+
+
+def _conf(path) -> dict[str, float]:
+    return {key: float(value) for _, _, key, value in parse(path.read_text(), str(path))}
+
+
+def test_server_tune_writes_a_user_conf_that_gives_a_valid_run(bench_cli, tmp_path):
+    out = tmp_path / "tune"
+    result = bench_cli("tune", *NULL_SERVER, "--latency-bound-ms", "50", "--output", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "tune.json").read_text())
+    conf = _conf(out / "user.conf")
+    assert 0 < conf["target_qps"] <= 300 and conf["target_latency"] == 50
+    assert summary["value"] == conf["target_qps"] and summary["valid"] is True
+    assert summary["trials"] and all(t["p99_ms"] is not None for t in summary["trials"])
+    assert summary["confirmations"][0]["target_qps"] == conf["target_qps"]
+    assert "VALID" in result.output and "why" in result.output
+
+    # The written file drives a plain `bench run` to the same, VALID, setting.
+    runs = tmp_path / "runs"
+    result = bench_cli("run", "--backend", "null", "--scenario", "server", "--model", "resnet18", "--count", "16",
+                       "--duration", "1", "--latency-bound-ms", "50", "--user-conf", out / "user.conf",
+                       "--output", runs, "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(next(runs.glob("*/result.json")).read_text())
+    assert record["performance"]["valid"], record["performance"]["invalid_reasons"]
+    assert record["performance"]["target_qps"] == conf["target_qps"]
+
+
+def test_server_bound_nobody_can_meet_stops_with_advice(bench_cli, tmp_path):
+    result = bench_cli("tune", *NULL_SERVER, "--latency-bound-ms", "0.001", "--output", tmp_path / "tune")
+    assert result.exit_code == 1
+    assert "misses the 0.001 ms p99 bound" in result.output and "--latency-bound-ms" in result.output
+    assert not (tmp_path / "tune" / "user.conf").exists()
+
+
+def test_offline_tune_measures_expected_qps(bench_cli, tmp_path):
+    out = tmp_path / "tune"
+    result = bench_cli("tune", "--backend", "torch", "--scenario", "offline", *FAST_RUN, "--trial-seconds", "1",
+                       "--output", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "tune.json").read_text())
+    conf = _conf(out / "user.conf")
+    assert set(conf) == {"target_qps"} and conf["target_qps"] == summary["value"]
+    # Expected QPS sits just above what the short run measured, so the confirming run fills its duration.
+    assert summary["measured"] > 0 and conf["target_qps"] == round(1.1 * summary["measured"], 2)
+    assert summary["valid"] is True
