@@ -7,6 +7,7 @@ import importlib.util
 import numpy as np
 
 from backends.base import Availability, Backend, BackendOptions, argmax_classes, logits_output
+from backends.precision import require_calibration
 from bench.devices import nvml_gpu_count
 from bench.errors import BackendUnavailable
 
@@ -18,13 +19,18 @@ GPU_PROVIDERS = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecution
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     extra = "onnxruntime"
-    precisions = ("fp32", "fp16")
+    precisions = ("fp32", "fp16", "int8")
     devices = ("cpu", "cuda")
     runs_onnx = True
 
     @classmethod
     def check_options(cls, options: BackendOptions) -> None:
         super().check_options(options)
+        if options.precision == "int8":
+            if not options.device.startswith("cpu"):
+                raise BackendUnavailable(f"backend {cls.name} runs int8 only on the CPU; on {options.device} it "
+                                         "supports: fp32")
+            require_calibration(cls.name, options)
         gpu_provider = options.extra.get("ort_provider") or "cuda"
         if gpu_provider not in GPU_PROVIDERS:
             raise BackendUnavailable(f"--ort-provider {gpu_provider!r}: choose one of {', '.join(GPU_PROVIDERS)}")
@@ -64,7 +70,11 @@ class OnnxRuntimeBackend(Backend):
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if options.threads:
             so.intra_op_num_threads = options.threads
-        self.path = onnx_file(model)
+        self.path, self.quantization = onnx_file(model), None
+        if options.precision == "int8":  # quantized once on the calibration set, then cached
+            from backends.int8 import onnxruntime_int8
+
+            self.path, self.quantization = onnxruntime_int8(model, options)
         providers: list = [provider]
         if kind == "cuda":
             providers = self._gpu_providers(provider, int(index or 0), options, self.path)
@@ -97,6 +107,7 @@ class OnnxRuntimeBackend(Backend):
             "threads": so.intra_op_num_threads or None,
             "batch_size": self.options.batch_size,
             "model_file": str(self.path),
+            **({"quantization": self.quantization} if self.quantization else {}),
             **(self._gpu_describe() if self.options.device.startswith("cuda") else {}),
         }
 
