@@ -109,6 +109,29 @@ def test_multi_device_wrapper_spreads_batches_over_real_instances():
     assert described["multi_device"]["instances"] == 2 and len(described["devices"]) == 2
 
 
+def test_multi_device_run_through_loadgen_records_per_device_figures(bench_cli, results_dir, monkeypatch):
+    """The whole multi-device path (registry -> wrapper -> Offline workers -> per_device in the record) through
+    real LoadGen, with two CPU instances standing in for two GPUs: only the device list is swapped."""
+    import backends
+    from backends.multi_device import MultiDeviceBackend
+
+    real_create = backends.create
+
+    def two_cpus(name, options):
+        real_create(name, options)  # the registry's checks still run
+        return MultiDeviceBackend(backends.backend_class(name), ["cpu", "cpu"])
+
+    monkeypatch.setattr(backends, "create", two_cpus)
+    result = bench_cli("run", "--backend", "torch", "--scenario", "offline", *FAST_RUN, "--output", results_dir)
+    assert result.exit_code == 0, result.output
+    record = only_run(results_dir)
+    per_device = record["performance"]["per_device"]
+    assert [d["device"] for d in per_device] == ["cpu", "cpu"]
+    assert all(d["samples"] > 0 for d in per_device)  # both instances served the timed run
+    assert sum(d["samples"] for d in per_device) == record["performance"]["samples"]  # warm-up not counted
+    assert record["backend"]["multi_device"]["instances"] == 2
+
+
 def test_onnxruntime_gpu_provider_options_name_the_real_input():
     """The TensorRT execution provider's options are built from the ONNX file itself (input name, batch range)."""
     from backends import BackendOptions
