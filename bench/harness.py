@@ -121,7 +121,7 @@ def run(cfg: RunConfig, console: Console | None = None,
             perf = record["performance"]
             if hasattr(backend, "device_stats"):
                 perf["per_device"] = backend.device_stats()
-            record["power"] = power.summary(perf["samples"], perf["duration_s"])
+            record["power"] = power.summary(perf["samples"], perf["duration_s"], perf.get("per_device"))
         if cfg.mode in ("accuracy", "both"):
             run_loadgen(cfg, scenario, responder, store, estimate, run_dir, "accuracy", console)
             record["accuracy"] = accuracy.evaluate(

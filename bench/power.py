@@ -294,9 +294,16 @@ class PowerMonitor:
         atomic_write(path, buf.getvalue())
         return path
 
-    def summary(self, samples: int | None, duration_s: float | None) -> dict:
+    def summary(self, samples: int | None, duration_s: float | None, per_device: list[dict] | None = None) -> dict:
+        """The record's power section; `per_device` (multi-GPU runs) adds each GPU's samples/s per watt."""
         try:
-            return self._summary(samples, duration_s)
+            out = self._summary(samples, duration_s)
+            if out["available"] and per_device:
+                rates = {d["device"]: d.get("samples_per_second") for d in per_device}
+                for channel in out["channels"]:
+                    rate, watts = rates.get(channel.get("cuda_device")), channel.get("avg_watts")
+                    channel["samples_per_second_per_watt"] = rate / watts if rate and watts else None
+            return out
         except Exception as exc:
             return self._unavailable(f"power summary failed: {type(exc).__name__}: {exc}")
 

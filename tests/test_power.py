@@ -63,7 +63,7 @@ def fake_gpu(name: str, watts: float) -> Channel:
     t0 = time.perf_counter()
     return Channel(name, "gpu", lambda: Reading(watts, 5000.0 + watts * (time.perf_counter() - t0)),
                    state=lambda: {"sm_clock_mhz": 1980, "temperature_c": 40, "throttle_reasons": []},
-                   info={"name": "Fake GPU"})
+                   info={"name": "Fake GPU", "cuda_device": f"cuda:{name[-1]}"})
 
 
 def test_sampler_thread_two_gpus_and_power_csv(tmp_path):
@@ -84,6 +84,10 @@ def test_sampler_thread_two_gpus_and_power_csv(tmp_path):
     assert out["channels"][0]["avg_watts"] == pytest.approx(300.0, rel=0.02)
     assert out["channels"][1]["state_start"]["sm_clock_mhz"] == 1980
     assert out["samples_per_second_per_watt"] == pytest.approx(2000 / 400, rel=0.02)
+    per_device = [{"device": "cuda:0", "samples_per_second": 1500.0}, {"device": "cuda:1", "samples_per_second": 500.0}]
+    channels = monitor.summary(1200, 0.6, per_device)["channels"]
+    assert channels[0]["samples_per_second_per_watt"] == pytest.approx(1500 / 300, rel=0.02)
+    assert channels[1]["samples_per_second_per_watt"] == pytest.approx(500 / 100, rel=0.02)
     rows = list(csv.DictReader((tmp_path / "power.csv").open()))
     assert {r["channel"] for r in rows} == {"gpu0", "gpu1"} and len(rows) == 2 * out["readings"]
 
