@@ -24,7 +24,7 @@ from bench.userconf import parse
 # A short Server run passes when p99 stays under this share of the bound (its p99 rests on few queries) ...
 P99_MARGIN = 0.8
 # ... and the SUT completes samples at least this close to the rate they arrive (else its queue only grows).
-KEEP_UP = 0.9
+KEEP_UP = 0.85
 # Bisection stops when the bracket is this narrow, relative to its top.
 TOLERANCE = 0.05
 # Queries in a short tuning run: at least this many, so its p99 means something.
