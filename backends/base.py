@@ -48,7 +48,10 @@ class Backend(ABC):
 
     @abstractmethod
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Class ids for a batch; includes any host-to-device copy a real deployment pays."""
+        """Class ids for a batch; includes any host-to-device copy a real deployment pays.
+
+        `batch` is the harness's reused buffer: use it before returning, never keep a reference to it.
+        """
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Raw scores, for agreement checks between backends."""

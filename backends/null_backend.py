@@ -1,4 +1,9 @@
-"""Null backend: answers at once. It measures the harness itself (LoadGen + SUT + response path)."""
+"""Null backend: answers at once. The tool for measuring the harness itself (LoadGen + SUT + batch copy + response).
+
+Hidden from `bench backends` (shown with --all); `bench run --backend null` runs it. With --null-image-size 1 its
+synthetic samples are 3x1x1: the per-sample work of the harness is timed, not the memory bandwidth of copying
+0.6 MB images (which real backends pay, and benchmarks/harness_overhead.py measures against their raw loops).
+"""
 
 from __future__ import annotations
 
@@ -25,4 +30,5 @@ class NullBackend(Backend):
         return np.zeros((len(batch), 1000), dtype=np.float32)
 
     def describe(self) -> dict:
-        return {"name": self.name, "device": "cpu", "precision": self.options.precision, "note": "does no inference"}
+        return {"name": self.name, "device": "cpu", "precision": self.options.precision, "note": "does no inference",
+                "image_size": self.options.extra.get("null_image_size")}

@@ -93,6 +93,9 @@ def cli(ctx, debug):
 @click.option("--gpu-streams", type=click.IntRange(1, 64), help="torch/tensorrt on CUDA: concurrent streams (execution contexts).")
 @click.option("--ort-provider", type=click.Choice(["cuda", "tensorrt"]),
               help="onnxruntime on CUDA: its CUDA or TensorRT execution provider (default cuda).")
+@click.option("--null-image-size", type=click.IntRange(1, 4096),
+              help="null backend: side of its synthetic images (default: the model's, 224); 1 times the harness "
+                   "without the per-image copy (see README, Performance).")
 @click.option("--mode", type=click.Choice(MODES), default="performance", show_default=True)
 @click.option("--duration", "duration_s", type=float, help="Minimum timed duration in seconds (quick: 10).")
 @click.option("--profile", type=click.Choice(PROFILES), default="quick", show_default=True,
@@ -111,9 +114,12 @@ def run(as_json, **options):
     from bench import harness, summary
 
     gpu_extra = {k: v for k in ("cuda_graphs", "gpu_streams", "ort_provider") if (v := options.pop(k))}
+    null_image_size = options.pop("null_image_size")
     cfg = RunConfig(**options)
     if gpu_extra:  # GPU options travel in RunConfig.extra too
         cfg = cfg.replace(extra={**cfg.extra, **gpu_extra})
+    if null_image_size is not None:  # the null backend's measuring option travels in RunConfig.extra too
+        cfg = cfg.replace(extra={**cfg.extra, "null_image_size": null_image_size})
     try:
         record = harness.run(cfg, err)
     except harness.Interrupted as exc:

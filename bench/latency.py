@@ -50,12 +50,11 @@ class LatencyRecorder:
         """The issue callback, timestamped before the scenario sees the query."""
         issued, clock, lock = self._issued, time.perf_counter_ns, self._lock
 
-        def timed_issue(query_samples):
+        def timed_issue(ids: list[int], indices: list[int]):
             t = clock()
-            ids = np.fromiter((q.id for q in query_samples), dtype=np.uint64, count=len(query_samples))
             with lock:
                 issued.add(ids, t)
-            issue(query_samples)
+            issue(ids, indices)
 
         return timed_issue
 

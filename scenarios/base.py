@@ -32,7 +32,8 @@ class Scenario:
         return {}
 
     def start(self, responder, cfg):
-        """(issue_queries, flush_queries) for lg.ConstructSUT; `close()` afterwards stops any threads."""
+        """(issue_queries, flush_queries) for lg.ConstructFastSUT: issue_queries(ids, indices) takes LoadGen's
+        response ids and sample indices as two lists; `close()` afterwards stops any threads."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -32,9 +32,9 @@ class Offline(Scenario):
             t.start()
         batch_size = cfg.batch_size
 
-        def issue(query_samples):
-            ids = [q.id for q in query_samples]
-            indices = np.fromiter((q.index for q in query_samples), dtype=np.int64, count=len(ids))
+        def issue(ids: list[int], indices: list[int]):
+            # LoadGen's fast SUT hands plain id and index lists: no Python object per sample to unpack.
+            indices = np.array(indices, dtype=np.int64)
             for start in range(0, len(ids), batch_size):
                 self.batches.put((ids[start:start + batch_size], indices[start:start + batch_size]))
 

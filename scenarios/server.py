@@ -40,9 +40,9 @@ class Server(Scenario):
             t.start()
         put = self.pending.put
 
-        def issue(query_samples):
-            for q in query_samples:
-                put((q.id, q.index))
+        def issue(ids: list[int], indices: list[int]):
+            for item in zip(ids, indices):
+                put(item)
 
         return issue, lambda: None
 

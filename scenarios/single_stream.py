@@ -19,7 +19,7 @@ class SingleStream(Scenario):
         run = responder.run
 
         # Answered on LoadGen's thread: a hand-off to a worker would only add latency to every query.
-        def issue(query_samples):
-            run([q.id for q in query_samples], np.array([q.index for q in query_samples], dtype=np.int64))
+        def issue(ids: list[int], indices: list[int]):
+            run(ids, np.array(indices, dtype=np.int64))
 
         return issue, lambda: None
