@@ -85,7 +85,9 @@ def print_run(record: dict, console: Console) -> None:
         table.add_row("LoadGen result", "[bold green]VALID[/]" if perf["valid"] else "[bold red]INVALID[/]")
     power = record.get("power") or {}
     if power.get("available"):
-        table.add_row("power", f"{power['avg_watts']:.1f} W avg, {power['samples_per_second_per_watt']:.3f} samples/s/W")
+        per_watt = power.get("samples_per_second_per_watt")
+        table.add_row("power", f"{power['avg_watts']:.1f} W avg ({power.get('source')})"
+                               + ("" if per_watt is None else f", {per_watt:.3f} samples/s/W"))
     elif power:
         table.add_row("power", f"[dim]n/a: {power.get('reason')}[/]")
     if acc:
