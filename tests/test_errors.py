@@ -263,6 +263,8 @@ def test_val_map_missing(refused, tmp_path):
     ("a.JPEG seven", "label 'seven' is not an integer"),
     ("a.JPEG 1000", "label 1000 is outside 0..999"),
     ("a.JPEG -1", "label -1 is outside 0..999"),
+    ("a.JPEG ٣", "label '٣' is not an integer"),  # int() would read 3
+    ("a\0b.JPEG 3", "NUL byte"),
 ])
 def test_val_map_bad_line(refused, tmp_path, line, says):
     d, _ = _dataset(tmp_path)
@@ -315,7 +317,7 @@ def test_count_larger_than_the_dataset(refused, tmp_path):
 
 # ---- user.conf -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["missing", "directory", "not-utf8", "bad-line", "no-permission"])
+@pytest.mark.parametrize("kind", ["missing", "directory", "not-utf8", "bad-line", "no-spaces", "no-permission"])
 def test_unreadable_user_conf(refused, tmp_path, kind):
     path = tmp_path / "user.conf"
     says: tuple = (f"--user-conf {path}", "readable LoadGen user.conf")
@@ -326,6 +328,9 @@ def test_unreadable_user_conf(refused, tmp_path, kind):
     elif kind == "bad-line":
         path.write_text("# tuned\n*.Offline.target_qps = 10\ntarget_qps 12\n")
         says = (f"{path}:3:", "'target_qps 12'", "expected 'model.Scenario.key = value'")
+    elif kind == "no-spaces":  # LoadGen would ignore this line without a word, and run at its default QPS
+        path.write_text("*.Offline.target_qps=10\n")
+        says = (f"{path}:1:", "spaces around '='")
     elif kind == "no-permission":
         if os.geteuid() == 0:
             pytest.skip("root reads files whatever their mode")
@@ -365,3 +370,43 @@ def test_strict_exits_3_on_accuracy_fail(bench_cli, results_dir, tmp_path, monke
     record = json.loads(next(results_dir.glob("*/result.json")).read_text())
     assert record["status"] == "complete" and record["accuracy"]["verdict"] == "FAIL"
     assert record["accuracy"]["count"] == 8
+
+
+# ---- security basics -------------------------------------------------------------------------------------------
+
+def _unsafe(source: str, where: str) -> list[str]:
+    """Shell strings, os.system/popen, pickle loads, and torch.load or np.load that may unpickle code."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        owner = getattr(func.value, "id", "") if isinstance(func, ast.Attribute) else ""
+        kw = {k.arg: k.value for k in node.keywords}
+        is_const = lambda key, value: isinstance(kw.get(key), ast.Constant) and kw[key].value is value  # noqa: E731
+        line = f"{where}:{node.lineno}"
+        if "shell" in kw and not is_const("shell", False):
+            found.append(f"{line}: shell=")
+        if (owner, name) in (("os", "system"), ("os", "popen")) or name in ("getoutput", "getstatusoutput"):
+            found.append(f"{line}: {owner}.{name}")
+        if owner in ("pickle", "marshal") and name in ("load", "loads"):
+            found.append(f"{line}: {owner}.{name}")
+        if owner == "torch" and name == "load" and not is_const("weights_only", True):
+            found.append(f"{line}: torch.load without weights_only=True")
+        if owner == "np" and name == "load" and "allow_pickle" in kw and not is_const("allow_pickle", False):
+            found.append(f"{line}: np.load with allow_pickle")
+    return found
+
+
+def test_no_shell_strings_and_checkpoints_load_weights_only():
+    """No shell: commands are argument lists, never strings a path could break out of. torch.load: weights only."""
+    bad = ("import os, subprocess, torch\nsubprocess.run(f'ls {x}', shell=True)\nos.system(x)\n"
+           "torch.load(p)\ntorch.load(p, weights_only=False)\n")
+    assert len(_unsafe(bad, "example")) == 4  # the check itself sees each kind
+    root = Path(__file__).resolve().parent.parent
+    found = [f for d in ("bench", "backends", "scenarios", "benchmarks") for path in sorted((root / d).rglob("*.py"))
+             for f in _unsafe(path.read_text(), str(path.relative_to(root)))]
+    assert not found, found

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import backends
-from tests.conftest import FAST_RUN, only_run
+from tests.conftest import FAST_RUN
 
 NULL_RUN = ["--backend", "null", "--count", "8", "--duration", "1"]
 
@@ -43,12 +43,12 @@ def test_backend_raising_mid_run_fails_cleanly(bench_cli, results_dir, earlier_r
     assert earlier_run[0].read_bytes() == earlier_run[1]
 
 
-def test_backend_returning_wrong_shape_is_stopped_before_timing(bench_cli, results_dir, monkeypatch):
+def test_backend_returning_wrong_shape_is_stopped_before_timing(bench_cli, results_dir, earlier_run, monkeypatch):
     monkeypatch.setitem(backends.REGISTRY, "wrong-shape", "tests.faulty_backends:WrongShape")
     result = bench_cli("run", "--backend", "wrong-shape", "--count", "8", "--output", results_dir)
     assert result.exit_code == 1, result.output
     assert "one class id per sample" in result.output and "(8, 1000)" in result.output
-    record = only_run(results_dir)
+    record = _new_record(results_dir, earlier_run)
     assert record["status"] == "failed" and record["performance"] is None
 
 
@@ -77,14 +77,21 @@ def test_output_directory_not_writable(bench_cli, tmp_path):
     assert str(locked) in result.output and "--output" in result.output
 
 
+def _new_record(results: Path, earlier_run: tuple[Path, bytes]) -> dict:
+    """The record of the run under test, after checking that the earlier run's is byte for byte unchanged."""
+    assert earlier_run[0].read_bytes() == earlier_run[1], "an earlier result was changed"
+    (path,) = [p for p in results.glob("*/result.json") if p != earlier_run[0]]
+    return json.loads(path.read_text())
+
+
 def _bench(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "bench.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **kwargs)
 
 
 @pytest.mark.parametrize("phase", ["warming up", "running LoadGen"])
-def test_ctrl_c_keeps_an_interrupted_record(tmp_path, phase):
-    out = tmp_path / "results"
+def test_ctrl_c_keeps_an_interrupted_record(results_dir, earlier_run, phase):
+    out = results_dir
     proc = _bench("run", "--backend", "torch", *FAST_RUN[:-2], "--duration", "30", "--output", str(out))
     seen = []
     for line in proc.stdout:  # wait for the phase, then press Ctrl-C
@@ -97,7 +104,8 @@ def test_ctrl_c_keeps_an_interrupted_record(tmp_path, phase):
     rest, _ = proc.communicate(timeout=30)
     assert time.perf_counter() - start < 10, "Ctrl-C must stop the run within seconds"
     assert proc.returncode == 130, "".join(seen) + rest
-    record = only_run(out)
+    assert "interrupted; what was measured so far is in" in rest
+    record = _new_record(out, earlier_run)
     assert record["status"] == "interrupted" and record["finished_at"]
     if phase == "running LoadGen":
         assert (out / record["run_id"] / "loadgen" / "performance" / "mlperf_log_detail.txt").exists()
