@@ -14,7 +14,7 @@ ADVICE = {
 }
 
 
-# LoadGen's reason -> what to change. Matched on the reasons bench.loadgen_log spells out.
+# LoadGen's reason -> what to change, most telling first. Matched on the reasons bench.loadgen_log spells out.
 REASON_ADVICE = (
     ("latency bound missed", "lower --target-qps, raise --latency-bound-ms, or use a smaller --batch-size / "
                              "--max-wait-ms"),
@@ -28,8 +28,8 @@ REASON_ADVICE = (
 def advice(record: dict) -> str:
     """What to change for an INVALID run: from LoadGen's reasons, else the scenario's usual fix."""
     reasons = " ".join(record["performance"].get("invalid_reasons") or [])
-    found = [fix for reason, fix in REASON_ADVICE if reason in reasons]
-    return "; ".join(dict.fromkeys(found)) or ADVICE[record["config"]["scenario"]]
+    # The first match only: a missed latency bound also fails early stopping, and more queries would not help.
+    return next((fix for reason, fix in REASON_ADVICE if reason in reasons), ADVICE[record["config"]["scenario"]])
 
 
 def failures(record: dict) -> list[str]:
@@ -44,18 +44,21 @@ def failures(record: dict) -> list[str]:
 
 
 def print_verdicts(record: dict, console: Console) -> None:
-    """INVALID and accuracy FAIL in panels no one can miss (also printed when --json takes stdout)."""
+    """INVALID and accuracy FAIL in panels no one can miss (also printed when --json takes stdout).
+
+    soft_wrap=False: on a soft-wrapping console (the CLI's stderr) a panel would crop its text, LoadGen's reason too.
+    """
     cfg, perf, acc = record["config"], record.get("performance"), record.get("accuracy")
     if perf and not perf["valid"]:
         reasons = "; ".join(perf.get("invalid_reasons") or ["LoadGen gave no reason"])
         console.print(Panel(f"[bold]LoadGen judged this run INVALID.[/]\nReason: {escape(reasons)}\n"
-                            f"What to change: {advice(record)}", title="INVALID", border_style="red"))
+                            f"What to change: {advice(record)}", title="INVALID", border_style="red"), soft_wrap=False)
     if acc and acc.get("passed") is False:
         console.print(Panel(
             f"[bold]Accuracy FAIL:[/] top-1 {acc['top1']:.4f} on {acc['count']} samples is below "
             f"{acc['threshold_top1']:.4f} ({acc['threshold']:g} x the reference {acc['reference_top1']:.4f}).\n"
             f"What to check: that --weights are the model's own (--model {cfg['model']}), and the --preprocessing "
-            "profile it was trained with", title="ACCURACY FAIL", border_style="red"))
+            "profile it was trained with", title="ACCURACY FAIL", border_style="red"), soft_wrap=False)
 
 
 def passed(record: dict) -> bool:

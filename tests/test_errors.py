@@ -347,6 +347,24 @@ def test_debug_shows_the_traceback(bench_cli):
         bench_cli("--debug", "run", "--backend", "nosuch")
 
 
+def test_invalid_is_unmissable_with_json_and_strict(bench_cli, results_dir, tmp_path):
+    """Server under a 1 µs bound: LoadGen says INVALID. With --json on stdout, stderr still carries the panel with
+    LoadGen's whole reason (not cropped) and the fix; --strict exits 3 and says why."""
+    conf = tmp_path / "user.conf"
+    conf.write_text("*.Server.min_query_count = 100\n")
+    result = bench_cli("run", "--backend", "null", "--model", "resnet18", "--scenario", "server", "--count", "8",
+                       "--duration", "1", "--target-qps", "500", "--latency-bound-ms", "0.001", "--user-conf", conf,
+                       "--json", "--strict", "--output", results_dir)
+    assert result.exit_code == 3, result.output
+    record = json.loads(result.stdout)
+    assert record["performance"]["valid"] is False
+    panel = " ".join(result.stderr.replace("│", " ").split())  # the panel's text, unwrapped
+    assert "LoadGen judged this run INVALID" in panel and "latency bound missed" in panel
+    assert "at the target percentile" in panel, "LoadGen's reason must be shown whole"
+    assert "What to change: lower --target-qps" in panel
+    assert "--strict: exit 3: LoadGen judged the run INVALID" in panel
+
+
 def test_strict_exits_3_on_accuracy_fail(bench_cli, results_dir, tmp_path, monkeypatch):
     """A real accuracy run that cannot reach the reference: seeded random weights under a known model's row."""
     import torch
