@@ -93,6 +93,9 @@ def cli(ctx, debug):
 @click.option("--gpu-streams", type=click.IntRange(1, 64), help="torch/tensorrt on CUDA: concurrent streams (execution contexts).")
 @click.option("--ort-provider", type=click.Choice(["cuda", "tensorrt"]),
               help="onnxruntime on CUDA: its CUDA or TensorRT execution provider (default cuda).")
+@click.option("--compile-mode", help="torch-compile: torch.compile mode (default, reduce-overhead, max-autotune, ...).")
+@click.option("--calibration", type=click.Path(),
+              help="int8: a directory of calibration images, or an MLPerf calibration list (names under --dataset).")
 @click.option("--null-image-size", type=click.IntRange(1, 4096),
               help="null backend: side of its synthetic images (default: the model's, 224); 1 times the harness "
                    "without the per-image copy (see README, Performance).")
@@ -115,7 +118,11 @@ def run(as_json, **options):
 
     gpu_extra = {k: v for k in ("cuda_graphs", "gpu_streams", "ort_provider") if (v := options.pop(k))}
     null_image_size = options.pop("null_image_size")
-    cfg = RunConfig(**options)
+    # Backend-specific options travel in RunConfig.extra (recorded with the config).
+    extra = {k: v for k in ("compile_mode", "calibration") if (v := options.pop(k)) is not None}
+    if "calibration" in extra:
+        extra["calibration_dataset"] = options["dataset"]
+    cfg = RunConfig(**options, extra=extra)
     if gpu_extra:  # GPU options travel in RunConfig.extra too
         cfg = cfg.replace(extra={**cfg.extra, **gpu_extra})
     if null_image_size is not None:  # the null backend's measuring option travels in RunConfig.extra too
