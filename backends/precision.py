@@ -50,6 +50,7 @@ def require_calibration(backend: str, options) -> None:
             "pass --calibration DIR (a directory of images) or --calibration LIST (an image list in MLPerf's "
             "calibration-list format, e.g. cal_image_list_option_1.txt, resolved against --dataset)"
         )
+    calibration_images(options.extra["calibration"], options.extra.get("calibration_dataset"))  # bad input: now
 
 
 def calibration_images(spec: str, dataset: str | None = None) -> list[Path]:
