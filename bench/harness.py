@@ -147,11 +147,9 @@ def run(cfg: RunConfig, console: Console | None = None,
         record["finished_at"] = results.utc_now()
         record["run_dir"] = str(run_dir)
         try:
-            results.write(run_dir, record)
-        except OSError as exc:  # disk full, directory removed: say so, never leave half a file
-            console.print(f"[red]could not write {run_dir / 'result.json'}: {exc}[/]")
-            raise RunFailed(f"could not write the result record in {run_dir}: {exc}") from exc
-        backend.close()
+            results.write(run_dir, record)  # disk full: RunFailed naming the file; never half a file
+        finally:
+            backend.close()
 
 
 def warm_up(backend, store: SampleStore, cfg: RunConfig) -> tuple[Estimate, float]:

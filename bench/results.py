@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.cache import atomic_write
-from bench.errors import UsageError
+from bench.errors import RunFailed, UsageError
 
 SCHEMA = 1
 STATUSES = ("running", "complete", "failed", "interrupted")
@@ -64,7 +64,11 @@ def new_record(run_id: str, config: dict) -> dict:
 
 def write(run_dir: str | Path, record: dict) -> Path:
     path = Path(run_dir) / "result.json"
-    atomic_write(path, json.dumps(record, indent=2, sort_keys=False, default=str) + "\n")
+    try:
+        atomic_write(path, json.dumps(record, indent=2, sort_keys=False, default=str) + "\n")
+    except OSError as exc:  # disk full, directory removed: atomic_write left the previous file whole, and no temp
+        raise RunFailed(f"cannot write {path}: {exc.strerror or exc}. Free some space or choose another --output; "
+                        "results written before are untouched") from exc
     return path
 
 

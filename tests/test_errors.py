@@ -339,6 +339,36 @@ def test_unreadable_user_conf(refused, tmp_path, kind):
     refused(*NULL, "--user-conf", path, says=says)
 
 
+# ---- faults while writing (the first write failing is in test_reliability.py) ------------------------------------
+
+def test_disk_fills_up_during_the_run(tree, bench_cli, monkeypatch):
+    """The record's first write succeeds, the last one hits ENOSPC: exit 1 naming the file, and the run's own
+    record stays the whole earlier version (never half a file), as do earlier runs."""
+    import errno
+
+    import bench.cache
+    from bench import results
+
+    real, calls = bench.cache.os.fsync, []
+
+    def fills_up(fd):
+        calls.append(fd)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(bench.cache.os, "fsync", fills_up)
+    before = tree.runs()
+    result = bench_cli("run", *NULL, "--count", "8", "--output", tree.out)
+    assert result.exit_code == 1, result.output
+    (run_dir,) = tree.runs() - before
+    assert f"cannot write {run_dir / 'result.json'}: No space left on device" in result.output
+    assert "Traceback" not in result.output
+    assert results.load(run_dir)["status"] == "running"  # the last whole version
+    assert _digest(tree.earlier) == tree.digest
+    assert not list(tree.out.rglob("*.tmp"))
+
+
 # ---- the CLI contract ------------------------------------------------------------------------------------------
 
 def test_debug_shows_the_traceback(bench_cli):
