@@ -42,7 +42,7 @@ SCORE = {"Offline": "result_samples_per_second", "Server": "result_completed_sam
 
 
 def audit(cfg: RunConfig, tests: list[str], console: Console) -> dict:
-    """Reference run(s) and audit runs on one loaded backend; returns the record with an `audit` section."""
+    """Reference run(s), then the audited runs, on one loaded backend; returns the record with an `audit` section."""
     unknown = [t for t in tests if t not in AUDITS]
     if unknown or not tests:
         raise UsageError(f"unknown audit {', '.join(unknown) or '(none)'}: choose from {', '.join(TESTS)}")
@@ -51,13 +51,13 @@ def audit(cfg: RunConfig, tests: list[str], console: Console) -> dict:
     # TEST01 compares with the accuracy run's answers, so the reference needs both modes.
     cfg = cfg.replace(mode="both" if "TEST01" in tests else "performance")
 
-    def prepare(session: harness.Session) -> None:
+    def audited_runs(session: harness.Session) -> None:
         for test in tests:
             console.print(f"[bold]{test}[/]: performance run with the audit settings")
             harness.run_loadgen(session.cfg, session.scenario, session.responder, session.store, session.estimate,
                                 session.run_dir / "audit" / test, "performance", console, overrides=AUDITS[test])
 
-    record = harness.run(cfg, console, prepare=prepare)
+    record = harness.run(cfg, console, after=audited_runs)  # the reference first, as MLPerf's procedure has it
     run_dir = Path(record["run_dir"])
     record["audit"] = {test: verify(test, run_dir) for test in tests}
     results.write(run_dir, record)

@@ -66,11 +66,13 @@ class Session:
 
 
 def run(cfg: RunConfig, console: Console | None = None,
-        prepare: Callable[[Session], RunConfig | None] | None = None) -> dict:
+        prepare: Callable[[Session], RunConfig | None] | None = None,
+        after: Callable[[Session], None] | None = None) -> dict:
     """Run one benchmark; returns its record (also written to <output>/<run-id>/result.json).
 
     `prepare`, if given, runs after warm-up on the loaded backend (so many short LoadGen runs share one
-    load); the RunConfig it returns, if any, replaces `cfg` for the recorded runs.
+    load); the RunConfig it returns, if any, replaces `cfg` for the recorded runs. `after`, if given, runs
+    on the same backend after them (audits follow their reference run, as MLPerf's procedure has it).
     """
     console = console or Console(stderr=True)
     model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
@@ -129,6 +131,8 @@ def run(cfg: RunConfig, console: Console | None = None,
                 model.reference_top1, cfg.accuracy_threshold, model.synthetic or dataset.synthetic)
         if record["power"] is None:
             record["power"] = PowerMonitor(run_dir, cfg.device).summary(None, None)
+        if after is not None:
+            after(Session(cfg, scenario, responder, store, estimate, run_dir, console, record))
         record["status"] = "complete"
         return record
     except (KeyboardInterrupt, Interrupted):
