@@ -190,6 +190,8 @@ def check_state_dict(expected: dict, given: dict, path: str, arch: str) -> None:
 
 
 def _load_state_dict(path: str) -> dict:
+    import pickle
+
     import torch
 
     try:
@@ -199,8 +201,17 @@ def _load_state_dict(path: str) -> dict:
             state = load_file(path)
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's message runs to a page and explains how to load the file unsafely: say what was refused instead.
+        refused = next((line[line.index("Unsupported"):].split(" was not")[0] for line in str(exc).splitlines()
+                        if "Unsupported" in line), "not tensors")
+        raise UsageError(f"cannot load weights {path}: it holds Python objects, not only tensors, and loading it "
+                         f"could run code from it, so it was refused (torch.load weights_only=True: {refused}). "
+                         "Save a plain state_dict: torch.save(model.state_dict(), path), or use .safetensors")
     except Exception as exc:
-        raise UsageError(f"cannot load weights {path}: {type(exc).__name__}: {exc}")
+        detail = str(exc).split(". ")[0]  # torch appends paragraphs of general advice
+        raise UsageError(f"cannot load weights {path}: {type(exc).__name__}: {detail}. Is the file complete "
+                         "(a truncated download)? Fetch or save it again")
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
