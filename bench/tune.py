@@ -27,8 +27,9 @@ P99_MARGIN = 0.8
 KEEP_UP = 0.85
 # Bisection stops when the bracket is this narrow, relative to its top.
 TOLERANCE = 0.05
-# Queries in a short tuning run: at least this many, so its p99 means something.
-MIN_TRIAL_QUERIES = 100
+# Queries in a short tuning run: at least this many (their p99 is then near their maximum: conservative), few
+# enough that a slow CPU's search takes minutes, not an hour; --trial-seconds worth when that is more.
+MIN_TRIAL_QUERIES = 30
 # If the confirming Server run is INVALID, lower the QPS by this factor and confirm again, this many times.
 BACKOFF, CONFIRM_TRIES = 0.9, 3
 # Offline: ask LoadGen for this much more than measured, so the run is sure to last its minimum duration.
@@ -122,23 +123,28 @@ def _search_server(session: harness.Session, trial_s: float, max_trials: int, ma
                             "--latency-bound-ms, or lower --batch-size / --max-wait-ms")
         hi, lo = lo, lo / 2
     best = trials[-1]
-    if attempt(hi).passed:  # warm-up was pessimistic: widen upwards, up to --max-qps
-        best = trials[-1]
-        while len(trials) < max_trials and not (max_qps and hi >= max_qps) and (t := attempt(hi * 1.5)).passed:
-            best, hi = t, hi * 1.5
-        lo, hi = best.target_qps, hi * 1.5
-        if max_qps and best.target_qps >= max_qps * (1 - TOLERANCE):
-            return best.target_qps, (f"passed at --max-qps {max_qps:g} (p99 {best.p99_ms:,.1f} ms, bound "
-                                     f"{session.cfg.latency_bound_ms:g} ms); the search goes no higher")
+    if len(trials) == 1:  # the bottom passed at once: try the top, and beyond it while it passes (warm-up may
+        target = hi        # be pessimistic), never past --max-qps
+        while len(trials) < max_trials:
+            t = attempt(target)
+            if not t.passed:
+                break
+            best, lo = t, t.target_qps
+            if max_qps and target >= max_qps:
+                return best.target_qps, (f"passed at --max-qps {max_qps:g} (p99 {best.p99_ms:,.1f} ms, bound "
+                                         f"{bound:g} ms); the search goes no higher")
+            target = min(target * 1.5, max_qps) if max_qps else target * 1.5
+        hi = target
     while len(trials) < max_trials and (hi - lo) / hi > TOLERANCE:
         t = attempt((lo + hi) / 2)
         if t.passed:
             best, lo = t, t.target_qps
         else:
             hi = t.target_qps
-    why = (f"highest of {len(trials)} short runs ({trial_s:g} s each) whose p99 {best.p99_ms:,.1f} ms stayed under "
-           f"{P99_MARGIN:.0%} of the {bound:g} ms bound while keeping up with arrivals; the next step up "
-           f"({hi:,.2f} QPS) did not")
+    above = [t.target_qps for t in trials if not t.passed and t.target_qps > best.target_qps]
+    why = (f"highest of {len(trials)} short runs ({trial_s:g} s, at least {MIN_TRIAL_QUERIES} queries each) whose "
+           f"p99 ({best.p99_ms:,.1f} ms) stayed under {P99_MARGIN:.0%} of the {bound:g} ms bound while keeping up "
+           "with arrivals" + (f"; {min(above):,.2f} QPS did not" if above else ""))
     return best.target_qps, why
 
 
