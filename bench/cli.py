@@ -20,6 +20,8 @@ err = Console(stderr=True)
 
 # Commands that live in their own modules, imported only when used: "name": "module:function".
 LAZY_COMMANDS: dict[str, str] = {
+    "report": "bench.commands.report:report_cmd",
+    "compare": "bench.commands.compare:compare_cmd",
     "tune": "bench.commands.tune:tune_cmd",
     "audit": "bench.commands.audit:audit_cmd",
     "submission": "bench.commands.submission:submission_cmd",
@@ -174,6 +176,8 @@ def backends_cmd(show_all):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def sysinfo(system_name, as_json):
     """What a result records about this machine."""
+    from rich.markup import escape  # a system name such as "[red]x" is text, not markup
+
     from bench import sysinfo as si
 
     info = si.collect(system_name)
@@ -182,7 +186,7 @@ def sysinfo(system_name, as_json):
         return
     table = Table(show_header=False, title="system")
     for key, value in info.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, (list, dict)) else str(value))
+        table.add_row(key, escape(json.dumps(value) if isinstance(value, (list, dict)) else str(value)))
     out.print(table)
 
 

@@ -1,0 +1,122 @@
+"""`bench compare`: runs (or groups of runs) side by side in the terminal, with ratios against the first."""
+
+from __future__ import annotations
+
+import click
+import pandas as pd
+
+# Rows of the table: (DataFrame column, heading, higher is better?).
+METRICS = [
+    ("metric_value", "metric", None),
+    ("samples_per_second", "samples/s", True),
+    ("latency_p50_ms", "p50 ms", False),
+    ("latency_p90_ms", "p90 ms", False),
+    ("latency_p99_ms", "p99 ms", False),
+    ("avg_watts", "watts", False),
+    ("samples_per_second_per_watt", "samples/s/W", True),
+    ("top1", "top-1", True),
+]
+TEXT = ["system", "backend", "device", "precision", "scenario", "model", "batch_size", "validity", "accuracy", "data"]
+
+
+def _num(value) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.1f}"
+
+
+def _ratio(value, base, higher_better) -> str:
+    if value is None or base is None or pd.isna(value) or pd.isna(base) or base == 0:
+        return ""
+    r = value / base
+    if higher_better is None or abs(r - 1) < 0.005:
+        colour = "dim"
+    else:
+        colour = "green" if (r > 1) == higher_better else "red"
+    return f" [{colour}]×{r:.2f}[/]"
+
+
+def columns(df: pd.DataFrame, by: str | None) -> list[tuple[str, pd.DataFrame]]:
+    """(heading, runs) per column: each run alone, or each group of `by` per scenario (first-seen order)."""
+    if by is None:
+        return [(r["label"], df.loc[[i]]) for i, r in df.iterrows()]
+    keys = list(dict.fromkeys(df[by]))
+    return [(f"{by}: {key}", df[df[by] == key]) for key in keys]
+
+
+@click.command("compare")
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("--by", type=click.Choice(["system", "backend", "precision"]),
+              help="One column per system, backend or precision (medians of its runs, per scenario).")
+def compare_cmd(runs, by):
+    """Compare RUNS (run directories or results trees) side by side; ratios are against the first column."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from bench import report
+    from bench.cli import err, out
+    from bench.errors import UsageError
+
+    found, problems = report.load_runs(runs)
+    for line in problems:
+        err.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False)
+    if not found:
+        raise UsageError(f"no readable result.json under {', '.join(runs)}: give run directories or results trees")
+    # Keep the order the user gave: the first path's runs are the baseline.
+    order = {str(d): i for i, (d, _) in enumerate(found)}
+    df = report.frame(found)
+    df = df.iloc[sorted(range(len(df)), key=lambda i: order[df["run_dir"].iloc[i]])].reset_index(drop=True)
+    cols = columns(df, by)
+    table = Table(title="bench compare" + (f" by {by}" if by else "") + " (×: ratio to the first column of the same scenario)")
+    table.add_column("")
+    for heading, _ in cols:
+        table.add_column(escape(heading), overflow="fold")
+    if by is None:
+        for field in TEXT:
+            table.add_row(field, *(_cell_text(field, runs[field].iloc[0]) for _, runs in cols))
+        base = cols[0][1].iloc[0]
+        for field, heading, better in METRICS:
+            name = heading if field != "metric_value" else "metric value"
+            # A ratio across scenarios means nothing (samples/s of Offline vs SingleStream): same scenario only.
+            table.add_row(name, *(_num(r[field].iloc[0]) + (
+                _ratio(r[field].iloc[0], base[field], better) if i and r["scenario"].iloc[0] == base["scenario"] else "")
+                for i, (_, r) in enumerate(cols)))
+    else:
+        for scenario in sorted(df["scenario"].dropna().unique()):
+            table.add_section()
+            table.add_row(f"[bold]{escape(scenario)}[/]", *("runs: " + _runs_note(r[r["scenario"] == scenario])
+                                                           for _, r in cols))
+            # The baseline of a scenario: the first column that ran it.
+            first = next(i for i, (_, r) in enumerate(cols) if (r["scenario"] == scenario).any())
+            for field, heading, better in METRICS:
+                if field == "metric_value":
+                    continue
+                values = [r.loc[r["scenario"] == scenario, field].median() for _, r in cols]
+                table.add_row(f"  {heading}", *(_num(v) + (_ratio(v, values[first], better) if i > first else "")
+                                                for i, v in enumerate(values)))
+    out.print(table)
+    if (df["validity"] == "INVALID").any() or df["synthetic"].any():
+        out.print("[red]INVALID[/] runs broke LoadGen's rules; [yellow]synthetic[/] runs measure speed only.")
+
+
+def _cell_text(field: str, value) -> str:
+    from rich.markup import escape
+
+    text = escape("—" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value))
+    if field == "validity":
+        return {"VALID": f"[green]{text}[/]", "INVALID": f"[bold red]{text}[/]"}.get(value, f"[yellow]{text}[/]")
+    if field == "accuracy":
+        return {"PASS": f"[green]{text}[/]", "FAIL": f"[bold red]{text}[/]"}.get(value, f"[yellow]{text}[/]")
+    if field == "data" and value == "synthetic":
+        return f"[yellow]{text}[/]"
+    return text
+
+
+def _runs_note(runs: pd.DataFrame) -> str:
+    if runs.empty:
+        return "none"
+    invalid = int((runs["validity"] == "INVALID").sum())
+    synthetic = int(runs["synthetic"].sum())
+    notes = [f"{invalid} INVALID" if invalid else "", f"{synthetic} synthetic" if synthetic else ""]
+    extra = ", ".join(n for n in notes if n)
+    return f"{len(runs)}" + (f" [red]({extra})[/]" if extra else "")
