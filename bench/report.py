@@ -189,11 +189,13 @@ def summary_table(df: pd.DataFrame) -> str:
             elif col == "status" and value != "complete":
                 text = f'<span class="badge bad">{text}</span>'
             sort = value if isinstance(value, (int, float, np.integer, np.floating)) and not pd.isna(value) else ""
-            cells.append(f'<td data-sort="{esc(sort)}">{text}</td>')
+            name = ' class="name"' if col == "system" else ""  # long names wrap; numbers never break
+            cells.append(f'<td{name} data-sort="{esc(sort)}">{text}</td>')
         classes = " ".join(c for c, on in (("invalid", r["validity"] == "INVALID"), ("synthetic", r["synthetic"]))
                            if on)
         body.append(f'<tr class="{classes}">{"".join(cells)}</tr>')
-    return f'<table id="summary" class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (f'<div class="wide"><table id="summary" class="sortable"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def _figure_html(fig, div_id: str) -> str:
@@ -215,12 +217,17 @@ def throughput_charts(df: pd.DataFrame) -> list[str]:
             fig.add_bar(
                 name=chart_text(f"{backend} {precision}"),
                 x=[chart_text(s) for s in runs["system"]], y=runs["samples_per_second"],
-                text=[chart_text(m) for m in marks], textposition="outside",
+                text=[chart_text(f"{v:,.1f} {m}".strip()) for v, m in zip(runs["samples_per_second"], marks)],
+                textposition="outside",
                 marker_pattern_shape=["/" if v == "INVALID" else "" for v in runs["validity"]],
                 customdata=[chart_text(lbl) for lbl in runs["label"]],
                 hovertemplate="%{customdata}<br>%{y:,.1f} samples/s<extra></extra>")
-        fig.update_layout(title=chart_text(f"{scenario}: throughput (samples/s; hatched = INVALID)"),
-                          barmode="group", yaxis_title="samples/s", xaxis_title="system")
+        values = group["samples_per_second"][group["samples_per_second"] > 0]
+        spread = len(values) and values.max() / values.min() > 30  # a CPU beside a GPU: log, or the CPU vanishes
+        fig.update_layout(title=chart_text(f"{scenario}: throughput (samples/s; hatched = INVALID)"
+                                           + ("; log scale" if spread else "")),
+                          barmode="group", yaxis_title="samples/s", xaxis_title="system",
+                          yaxis_type="log" if spread else "linear")
         charts.append(_figure_html(fig, f"throughput-{scenario}"))
     return charts
 
@@ -322,7 +329,8 @@ tr.invalid{background:#fde8e8} tr.synthetic td{font-style:italic}
 .badge{padding:1px 6px;border-radius:8px;font-weight:600;font-style:normal}
 .ok{background:#d6f5d6;color:#14601e} .bad{background:#f8caca;color:#8a1010} .warn{background:#fff0c2;color:#7a5a00}
 .dim{color:#888} .note{color:#555;font-size:13px} table.kv th{width:14em;font-weight:600}
-.problems{color:#8a1010}
+.problems{color:#8a1010} .wide{overflow-x:auto;max-width:100%} td{white-space:nowrap}
+td.name{white-space:normal;min-width:8em;max-width:18em;overflow-wrap:anywhere}
 """
 
 SORT_JS = """
