@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
 from bench import harness
@@ -115,6 +116,7 @@ def _search_server(session: harness.Session, trial_s: float, max_trials: int, ma
                       f"{'pass' if trial.passed else 'fail'}[/] ({trial.why})")
         return trial
 
+    _warm_batch_shapes(session)
     console.print(f"[bold]tuning Server[/]: p99 bound {bound:g} ms; warm-up throughput {estimate:,.2f} samples/s, "
                   f"so the search starts in [{lo:,.2f}, {hi:,.2f}] QPS")
     while not attempt(lo).passed:  # the bottom of the bracket must pass
@@ -146,6 +148,21 @@ def _search_server(session: harness.Session, trial_s: float, max_trials: int, ma
            f"p99 ({best.p99_ms:,.1f} ms) stayed under {P99_MARGIN:.0%} of the {bound:g} ms bound while keeping up "
            "with arrivals" + (f"; {min(above):,.2f} QPS did not" if above else ""))
     return best.target_qps, why
+
+
+def _warm_batch_shapes(session: harness.Session) -> None:
+    """Run every batch size Server's batcher can form once: warm-up ran full batches only, and a runtime's first
+    call at a new shape (memory plans, kernels) would otherwise land in the first short run's p99."""
+    store, size = session.store, session.cfg.batch_size
+    n = min(size, store.total)
+    store.load(range(n))
+    try:
+        with session.console.status("warming every Server batch size (untimed)"):
+            for batch in range(1, size + 1):
+                session.responder.backend.predict(store.batch(np.arange(batch) % n))
+                session.responder.backend.synchronize()
+    finally:
+        store.unload(range(n))
 
 
 def _server_trial(session: harness.Session, qps: float, trial_s: float, number: int) -> Trial:
