@@ -57,7 +57,7 @@ class BenchGroup(click.Group):
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            err.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))} (run with --debug for the traceback)",
                       highlight=False)
             ctx.exit(EXIT_FAILED)
 
@@ -132,7 +132,7 @@ def run(as_json, **options):
     try:
         record = harness.run(cfg, err)
     except harness.Interrupted as exc:
-        err.print(f"[bold yellow]{exc}[/]")
+        err.print(f"[bold yellow]{escape(str(exc))}[/]")
         sys.stderr.flush()
         harness.interrupted_exit()
     if as_json:

@@ -17,6 +17,7 @@ import mlperf_loadgen as lg
 import numpy as np
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 import backends
 import scenarios
@@ -93,7 +94,7 @@ def run(cfg: RunConfig, console: Console | None = None,
     record["system"] = sysinfo.collect(cfg.system_name)
     record["timed_region"] = TIMED_REGION
     results.write(run_dir, record)
-    console.print(f"[bold]run[/] {run_id} -> {run_dir}")
+    console.print(f"[bold]run[/] {run_id} -> {escape(str(run_dir))}")  # a path is text, never rich markup
     if model.synthetic or dataset.synthetic:
         console.print("[yellow]synthetic " + " and ".join(
             [w for w, s in (("weights", model.synthetic), ("images", dataset.synthetic)) if s]) +

@@ -74,7 +74,7 @@ def print_run(record: dict, console: Console) -> None:
     table.add_row("scenario", cfg["scenario"])
     synthetic = (record.get("model") or {}).get("synthetic_weights", cfg["synthetic_weights"])  # known models: real
     table.add_row("model", f"{cfg['model']}" + (" [yellow](synthetic weights)[/]" if synthetic else ""))
-    table.add_row("dataset", "[yellow]synthetic[/]" if cfg["synthetic_data"] else str(cfg["dataset"]))
+    table.add_row("dataset", "[yellow]synthetic[/]" if cfg["synthetic_data"] else escape(str(cfg["dataset"])))
     if perf:
         metric = perf["result_metric"]
         value = metric["value"]
@@ -104,4 +104,4 @@ def print_run(record: dict, console: Console) -> None:
         table.add_row("top-1", f"{acc['top1']:.4f} ({counted}{ci}{threshold}) [{colour}]{verdict}{scope}[/]")
     console.print(table)
     print_verdicts(record, console)
-    console.print(f"result: {record.get('run_dir')}/result.json")
+    console.print(f"result: {escape(str(record.get('run_dir')))}/result.json")

@@ -316,6 +316,18 @@ def test_count_larger_than_the_dataset(refused, tmp_path):
     refused(*NULL, "--count", "4", "--dataset", d, says=("--count 4 is larger than the dataset", "3 images"))
 
 
+def test_paths_that_look_like_markup_are_printed_as_text(bench_cli, tmp_path):
+    """Rich reads '[/]' in a string as a closing tag: a path holding it once crashed the run's first line, then the
+    error printer itself (a traceback). Paths are text."""
+    d, _ = _dataset(tmp_path, 1)
+    data, out = tmp_path / "data[/]x", tmp_path / "out[/]y"  # '/' is also a separator: 'data[' holds ']x'
+    data.parent.mkdir()
+    d.rename(data)
+    result = bench_cli("run", *NULL, "--dataset", data, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.output and "Traceback" not in result.output  # (the dataset cell wraps in the table)
+
+
 # ---- user.conf -------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["missing", "directory", "not-utf8", "bad-line", "no-spaces", "no-permission"])
