@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,7 +157,8 @@ def test_page_renders_in_chromium(report_dir, tmp_path):
 
 def compare(*args) -> str:
     """`bench compare` as a user runs it, in a terminal wide enough that no name wraps."""
-    done = subprocess.run(["bench", "compare", *map(str, args)], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-m", "bench.cli", "compare", *map(str, args)],
+                          capture_output=True, text=True, timeout=120,
                           env={**os.environ, "COLUMNS": "400"})
     assert done.returncode == 0, done.stderr
     return done.stdout
