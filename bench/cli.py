@@ -57,8 +57,8 @@ class BenchGroup(click.Group):
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            err.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))} (run with --debug for the traceback)",
-                      highlight=False)
+            err.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))} "
+                      "(run with --debug for the traceback)", highlight=False)
             ctx.exit(EXIT_FAILED)
 
 
