@@ -1,8 +1,9 @@
 """Every bad input in the README's "Errors and exit codes" table, through the real CLI.
 
 Each case checks the exit code, that the one-line message names the file or the fix, that no traceback is
-shown, and that an earlier run in the same results tree is left byte for byte. Faults during a run (a backend
-raising, Ctrl-C, a full disk, concurrent runs) are in test_reliability.py.
+shown, and that an earlier run in the same results tree is left byte for byte. Also here: a disk filling up
+mid-run, INVALID and accuracy FAIL under --strict, and the security basics. The other faults during a run (a
+backend raising, Ctrl-C, the first write failing, concurrent runs) are in test_reliability.py.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def refused(tree, bench_cli):
         for text in says:
             assert str(text) in result.output, f"{text!r} not in:\n{result.output}"
         assert "Traceback" not in result.output
+        if code:
+            assert sum(line.lower().startswith("error:") for line in result.output.splitlines()) == 1, result.output
         assert _digest(tree.earlier) == tree.digest, "an earlier result was changed"
         assert not list(tree.out.rglob("*.tmp")), "a temporary file was left behind"
         new = tree.runs() - before
