@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,14 @@ from bench.imagenet import NUM_CLASSES, read_val_map
 
 FUZZ = settings(max_examples=150, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
-SCRATCH = Path(tempfile.mkdtemp(prefix="bench-fuzz-"))
+SCRATCH = Path()  # set by _scratch: hypothesis examples reuse one file per reader, pytest cleans the directory
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _scratch(tmp_path_factory):
+    global SCRATCH
+    SCRATCH = tmp_path_factory.mktemp("fuzz")
+
 
 # Text that hits the parsers' edges: separators, digits of other scripts, NULs, odd line breaks.
 EDGY = st.text(st.sampled_from(list(" \t\r\n\x0b\x0c\x1c\u2028\u00a0=#.*-_019٣xOfflineServer\0é")), max_size=80)
