@@ -10,9 +10,10 @@ from backends.precision import calibration_batches, calibration_images, quantize
 from bench.cache import atomic_write
 
 OPENVINO_METHOD = "nncf-ptq-performance"
-# QDQ with per-channel s8 weights and u8 activations: the format ONNX Runtime's CPU provider fuses into
-# VNNI/AMX int8 kernels.
-ORT_METHOD = "ort-qdq-minmax-perchannel"
+# quant_pre_process first (folds the exported graph's constants, so conv biases are initializers), then QDQ
+# with per-channel s8 weights and u8 activations, which ONNX Runtime's CPU provider fuses into int8 kernels.
+# Without the pre-processing the quantized ResNet-18 ran slower than fp32 here (3.9 vs 6.3 samples/s; with it 15.5).
+ORT_METHOD = "ort-pre-qdq-minmax-perchannel"
 
 
 def _calibration(model, options) -> list[Path]:
@@ -68,6 +69,7 @@ def onnxruntime_int8(model, options) -> tuple[Path, dict]:
     """An int8 QDQ ONNX model, quantized by onnxruntime.quantization.quantize_static on the calibration set."""
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from bench.models import onnx_file
 
@@ -78,10 +80,12 @@ def onnxruntime_int8(model, options) -> tuple[Path, dict]:
     start = time.perf_counter()
     source = Path(model.onnx or onnx_file(model))
     name = onnx.load(str(source), load_external_data=False).graph.input[0].name
-    tmp = path.with_name(f".{path.stem}.tmp.onnx")
-    quantize_static(str(source), str(tmp), _Reader(name, calibration_batches(images, model.preprocessing)),
+    tmp, pre = path.with_name(f".{path.stem}.tmp.onnx"), path.with_name(f".{path.stem}.pre.onnx")
+    quant_pre_process(str(source), str(pre), skip_symbolic_shape=True)
+    quantize_static(str(pre), str(tmp), _Reader(name, calibration_batches(images, model.preprocessing)),
                     quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8)
     atomic_write(path, tmp.read_bytes())
     tmp.unlink(missing_ok=True)
+    pre.unlink(missing_ok=True)
     return path, _info(ORT_METHOD, images, path, time.perf_counter() - start)
