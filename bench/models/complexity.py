@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
+
+from bench.cache import atomic_write, cache_dir
 
 
 @cache
 def torch_counts(arch: str, num_classes: int = 1000, input_size: int = 224) -> dict:
-    """Parameters and forward FLOPs (2 x multiply-adds) of one image, on torch's meta device (no memory, no time)."""
+    """Parameters and forward FLOPs (2 x multiply-adds) of one image, counted once per architecture and cached on
+    disk: importing torch costs seconds, which runs that never touch torch (onnxruntime, null) should not pay."""
+    path = cache_dir("complexity") / f"{arch}-{num_classes}-{input_size}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        counts = _count(arch, num_classes, input_size)
+        atomic_write(path, json.dumps(counts))
+        return counts
+
+
+def _count(arch: str, num_classes: int, input_size: int) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
