@@ -95,6 +95,8 @@ class OpenVinoBackend(Backend):
         self.requests = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self.streams = self._property("NUM_STREAMS")
         self.concurrency = 1 if self.mode == hints.PerformanceMode.LATENCY else self.requests
+        # Streams that run batches side by side: the harness scales its one-batch-at-a-time warm-up rate by it.
+        self.parallel_streams = min(self.concurrency, self.streams) if isinstance(self.streams, int) else 1
         self.max_batch = batch
         self.idle: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(self.concurrency):

@@ -179,8 +179,9 @@ def warm_up(backend, store: SampleStore, cfg: RunConfig) -> tuple[Estimate, floa
     store.unload(range(n))
     per_batch = float(np.median(times))
     single = per_batch if batch_size == 1 else per_batch / batch_size
-    # Warm-up runs on one device; a multi-GPU backend's workers run on all of them at once.
-    rate = batch_size / per_batch * getattr(backend, "parallel_devices", 1)
+    # Warm-up runs on one device; a multi-GPU backend's workers run on all of them at once. Likewise one batch
+    # at a time uses one of an OpenVINO THROUGHPUT model's streams; the timed run keeps them all busy.
+    rate = batch_size / per_batch * getattr(backend, "parallel_devices", 1) * getattr(backend, "parallel_streams", 1)
     return Estimate(samples_per_second=rate, single_latency_s=single), time.perf_counter() - start
 
 

@@ -124,6 +124,8 @@ def main(duration, batch_size, threads, count, names, precisions, calibration_co
         table.add_column(column)
     for name, precision, sps, ceiling, validity, load_s, info in rows:
         ran = info.get("inference_precision") or info.get("dtype") or info["precision"]
+        if precision == "int8":
+            ran = f"int8, rest {ran}" if ran != "int8" else ran
         if "streams" in info:
             ran += f", {info['streams']} streams/{info['infer_requests']} req"
         table.add_row(name, precision, f"{sps:.1f}", f"{ceiling:.1f}" if ceiling else "-",

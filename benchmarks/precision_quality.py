@@ -40,7 +40,9 @@ def logits(backend_name: str, spec, precision: str, images: np.ndarray, extra: d
 @click.option("--models", "names", default="resnet50,efficientnet-lite0", show_default=True)
 @click.option("--dataset", type=click.Path(exists=True), default=str(SAMPLE), show_default=True)
 @click.option("--calibration-count", type=int, default=20, show_default=True)
-def main(names, dataset, calibration_count):
+@click.option("--pairs", default=",".join(f"{b}:{p}" for b, p in PAIRS), show_default=True,
+              help="backend:precision pairs to compare with that backend's fp32.")
+def main(names, dataset, calibration_count, pairs):
     import backends
     from bench import models
     from bench.preprocessing import preprocess
@@ -64,7 +66,7 @@ def main(names, dataset, calibration_count):
             spec = models.resolve(name)
             images = np.stack([preprocess(str(folder / f), spec.preprocessing) for f, _ in measured])
             fp32: dict[str, np.ndarray] = {}
-            for backend_name, precision in PAIRS:
+            for backend_name, precision in (pair.split(":") for pair in pairs.split(",")):
                 try:
                     opts = backends.BackendOptions(precision, "cpu", 8, None, "offline", extra)
                     backends.backend_class(backend_name).check_options(opts)
