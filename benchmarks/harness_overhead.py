@@ -130,7 +130,7 @@ def main() -> None:
     print(f"(b) Offline through LoadGen / raw batch loop: {args.model}, batch {args.batch_size}, "
           f"{args.threads} thread(s), {args.duration:g} s runs", flush=True)
     out["ratios"] = {}
-    for name in args.backends.split(","):
+    for name in filter(None, args.backends.split(",")):  # --backends "" measures the null backend only
         row = backend_ratio(name, args.model, args.batch_size, args.threads, args.repeats, args.duration)
         if row is not None:
             out["ratios"][name] = round(row["ratio"], 4)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,12 @@ def throughput(args) -> list[dict]:
     return rows
 
 
+# A child's ru_maxrss starts from its parent's RSS at fork (Linux keeps the high-water mark across exec), and this
+# process holds loaded backends: each run is started from a fresh, small interpreter that reports its child's peak.
+WRAPPER = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+           "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
 def peak_memory(counts: list[int]) -> list[dict]:
     """Peak RSS of `bench run --backend null --count N` (224x224 synthetic images), each in its own process."""
     rows = []
@@ -46,11 +51,11 @@ def peak_memory(counts: list[int]) -> list[dict]:
         with tempfile.TemporaryDirectory() as out:
             cmd = [sys.executable, "-m", "bench.cli", "run", "--backend", "null", "--model", "resnet18",
                    "--count", str(count), "--batch-size", "8", "--duration", "1", "--output", out]
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            _, status, usage = os.wait4(proc.pid, 0)
-            if os.waitstatus_to_exitcode(status) != 0:
-                raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-1000:]}")
-        mib = usage.ru_maxrss / 1024  # KiB on Linux
+            done = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True)
+            code, kib = map(int, done.stdout.split())
+            if code != 0:
+                raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr[-1000:]}")
+        mib = kib / 1024  # KiB on Linux
         rows.append({"dataset_samples": count, "peak_rss_mib": round(mib, 1)})
         print(f"  dataset {count:6d} samples: peak RSS {mib:7.1f} MiB", flush=True)
     return rows
