@@ -92,6 +92,12 @@ class OpenVinoBackend(Backend):
         if self.inference_precision != want:  # never report a precision that did not run
             raise BackendUnavailable(f"OpenVINO compiled {self.ov_device} with inference precision "
                                      f"{self.inference_precision}, not {want} as asked")
+        # The class scores: the first float output of rank 2 (MLPerf's ResNet-50 lists an int64 ArgMax first).
+        self.output = next((o for o in self.compiled.outputs if o.get_element_type().is_real()
+                            and o.get_partial_shape().rank.get_length() == 2), None)
+        if self.output is None:
+            raise BackendUnavailable(f"{self.path} has no class-score output of shape [batch, classes]: "
+                                     "give a ResNet-style classifier")
         self.requests = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self.streams = self._property("NUM_STREAMS")
         self.concurrency = 1 if self.mode == hints.PerformanceMode.LATENCY else self.requests
@@ -127,7 +133,7 @@ class OpenVinoBackend(Backend):
         request = self.idle.get()  # blocks only if more callers than requests: never in the scenarios
         try:
             # The output is copied out before the request goes back to the pool and is reused.
-            return request.infer({0: batch}, share_inputs=True)[0].copy()
+            return request.infer({0: batch}, share_inputs=True)[self.output].copy()
         finally:
             self.idle.put(request)
 
