@@ -8,7 +8,8 @@ model's optimal number of infer requests, so the scenarios run that many worker 
 that many infer requests: each thread takes an idle one, infers its batch (OpenVINO releases the GIL) and
 gives it back, so that many batches are in flight. A pool of requests, not ov.AsyncInferQueue: when an
 inference fails (seen here: a batch beyond the shape bound), AsyncInferQueue never runs the callback and
-the waiting caller hangs; a request's own infer() raises, and the run is recorded failed. SingleStream uses the LATENCY hint and one request.
+the waiting caller hangs; a request's own infer() raises, and the run is recorded failed. SingleStream uses
+the LATENCY hint and one request.
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ def calibration_list(tmp_path):
     return listing
 
 
-needs_bf16 = pytest.mark.skipif(not precision.native_bf16(), reason="this CPU has no native bf16 (avx512_bf16/amx_bf16)")
+needs_bf16 = pytest.mark.skipif(not precision.native_bf16(),
+                                reason="this CPU has no native bf16 (avx512_bf16/amx_bf16)")
 
 
 @needs_bf16
