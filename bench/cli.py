@@ -15,7 +15,7 @@ from bench.config import MODES, PRECISIONS, PROFILES, SCENARIOS, RunConfig
 from bench.errors import EXIT_FAILED, EXIT_STRICT, BenchError
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages carry paths and commands: never break them
 
 
 # Commands that live in their own modules, imported only when used: "name": "module:function".
