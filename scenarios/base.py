@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 
 import mlperf_loadgen as lg
@@ -36,5 +38,24 @@ class Scenario:
         response ids and sample indices as two lists; `close()` afterwards stops any threads."""
         raise NotImplementedError
 
+    def start_workers(self, responder) -> queue.SimpleQueue:
+        """One worker thread per backend slot (`concurrency`), each running `self.work(responder)` on a shared queue;
+        `None` in the queue stops one worker."""
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        slots = getattr(responder.backend, "concurrency", 1)
+        self.threads = [threading.Thread(target=self.work, args=(responder,), daemon=True, name=f"{self.name}-{i}")
+                        for i in range(slots)]
+        for t in self.threads:
+            t.start()
+        return self.queue
+
+    def work(self, responder) -> None:
+        """A worker's loop (scenarios that use start_workers)."""
+        raise NotImplementedError
+
     def close(self) -> None:
-        pass
+        threads, self.threads = getattr(self, "threads", []), []
+        for _ in threads:
+            self.queue.put(None)
+        for t in threads:
+            t.join()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import queue
-import threading
-
 import numpy as np
 
 from scenarios.base import Estimate, Scenario
@@ -24,28 +21,16 @@ class Offline(Scenario):
         return {} if cfg.target_qps is None else {"offline_expected_qps": cfg.target_qps}
 
     def start(self, responder, cfg):
-        self.batches: queue.SimpleQueue = queue.SimpleQueue()
-        workers = getattr(responder.backend, "concurrency", 1)
-        self.threads = [threading.Thread(target=self._work, args=(responder,), daemon=True, name=f"offline-{i}")
-                        for i in range(workers)]
-        for t in self.threads:
-            t.start()
-        batch_size = cfg.batch_size
+        put, batch_size = self.start_workers(responder).put, cfg.batch_size
 
         def issue(ids: list[int], indices: list[int]):
             # LoadGen's fast SUT hands plain id and index lists: no Python object per sample to unpack.
             indices = np.array(indices, dtype=np.int64)
             for start in range(0, len(ids), batch_size):
-                self.batches.put((ids[start:start + batch_size], indices[start:start + batch_size]))
+                put((ids[start:start + batch_size], indices[start:start + batch_size]))
 
         return issue, lambda: None
 
-    def _work(self, responder) -> None:
-        while (item := self.batches.get()) is not None:
+    def work(self, responder) -> None:
+        while (item := self.queue.get()) is not None:
             responder.run(*item)
-
-    def close(self) -> None:
-        for _ in self.threads:
-            self.batches.put(None)
-        for t in self.threads:
-            t.join()

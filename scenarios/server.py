@@ -4,7 +4,6 @@ waiting at most --max-wait-ms for a batch to fill) so LoadGen's issue thread nev
 from __future__ import annotations
 
 import queue
-import threading
 import time
 
 import numpy as np
@@ -31,14 +30,8 @@ class Server(Scenario):
         return settings
 
     def start(self, responder, cfg):
-        self.pending: queue.SimpleQueue = queue.SimpleQueue()
         self.batch_size, self.max_wait = cfg.batch_size, cfg.max_wait_ms / 1000
-        workers = getattr(responder.backend, "concurrency", 1)
-        self.threads = [threading.Thread(target=self._work, args=(responder,), daemon=True, name=f"server-{i}")
-                        for i in range(workers)]
-        for t in self.threads:
-            t.start()
-        put = self.pending.put
+        put = self.start_workers(responder).put
 
         def issue(ids: list[int], indices: list[int]):
             for item in zip(ids, indices):
@@ -46,26 +39,21 @@ class Server(Scenario):
 
         return issue, lambda: None
 
-    def _work(self, responder) -> None:
-        get, size, max_wait = self.pending.get, self.batch_size, self.max_wait
+    def work(self, responder) -> None:
+        pending = self.queue
+        get, size, max_wait = pending.get, self.batch_size, self.max_wait
         while (first := get()) is not None:
             batch = [first]
             deadline = time.perf_counter() + max_wait
             while len(batch) < size:
                 timeout = deadline - time.perf_counter()
                 try:
-                    item = get(timeout=timeout) if timeout > 0 else self.pending.get_nowait()
+                    item = get(timeout=timeout) if timeout > 0 else pending.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:  # shutting down: finish this batch, then stop
-                    self.pending.put(None)
+                    pending.put(None)
                     break
                 batch.append(item)
             ids = [i for i, _ in batch]
             responder.run(ids, np.fromiter((x for _, x in batch), dtype=np.int64, count=len(batch)))
-
-    def close(self) -> None:
-        for _ in self.threads:
-            self.pending.put(None)
-        for t in self.threads:
-            t.join()
