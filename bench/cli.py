@@ -106,7 +106,8 @@ def cli(ctx, debug):
 @click.option("--profile", type=click.Choice(PROFILES), default="quick", show_default=True,
               help="quick: short runs; mlperf: the official minimums (600 s, 24,576 Offline samples, ...).")
 @click.option("--target-qps", type=float, help="Server arrival rate; Offline expected rate (default: from warm-up).")
-@click.option("--latency-bound-ms", type=float, default=15.0, show_default=True, help="Server p99 latency bound.")
+@click.option("--latency-bound-ms", type=float,
+              help="Server p99 latency bound [default: user.conf's target_latency, else MLPerf's 15 ms].")
 @click.option("--max-wait-ms", type=float, default=2.0, show_default=True,
               help="Server: longest a sample waits for its batch to fill.")
 @click.option("--user-conf", type=click.Path(), help="LoadGen user.conf (wins over the profile).")

@@ -40,7 +40,7 @@ class RunConfig:
     duration_s: float | None = None  # None: the profile's minimum
     profile: str = "quick"
     target_qps: float | None = None
-    latency_bound_ms: float = MLPERF_SERVER_LATENCY_MS
+    latency_bound_ms: float | None = None  # None: user.conf's target_latency, else MLPerf's 15 ms
     max_wait_ms: float = 2.0  # Server batcher: longest a sample waits for its batch to fill
     user_conf: str | None = None
     output: str = "results"
@@ -91,6 +91,11 @@ class RunConfig:
                 f"dataset directory {self.dataset} does not exist: give a directory holding val_map.txt "
                 "and the images, or --dataset synthetic"
             )
+
+    @property
+    def latency_bound(self) -> float:
+        """The Server latency bound asked for on the command line, else MLPerf's (a user.conf may still set it)."""
+        return MLPERF_SERVER_LATENCY_MS if self.latency_bound_ms is None else self.latency_bound_ms
 
     @property
     def synthetic_weights(self) -> bool:

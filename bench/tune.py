@@ -89,7 +89,7 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
         "value": state["value"],
         "measured": state.get("measured"),
         "why": state["why"],
-        "latency_bound_ms": cfg.latency_bound_ms if cfg.scenario == "server" else None,
+        "latency_bound_ms": cfg.latency_bound if cfg.scenario == "server" else None,
         "user_conf": str(conf_path),
         "trials": [asdict(t) for t in state["trials"]],
         "confirmations": confirmations,
@@ -103,7 +103,7 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
 
 def _search_server(session: harness.Session, trial_s: float, max_trials: int, max_qps: float | None,
                    trials: list[Trial], console: Console) -> tuple[float, str]:
-    bound = session.cfg.latency_bound_ms
+    bound = session.cfg.latency_bound
     estimate = session.estimate.samples_per_second
     top = min(estimate, max_qps) if max_qps else estimate  # arrivals above the throughput can only queue up
     lo, hi = top * 0.3, top
@@ -172,7 +172,7 @@ def _server_trial(session: harness.Session, qps: float, trial_s: float, number: 
     perf = harness.run_loadgen(cfg, session.scenario, session.responder, session.store, session.estimate,
                                trial_dir, "performance", session.console, overrides=overrides)
     p99, done = perf["latency_ms"]["p99"], perf["samples_per_second"]
-    bound = cfg.latency_bound_ms
+    bound = cfg.latency_bound
     if p99 is None or done is None:
         return Trial(qps, p99, done, False, "LoadGen logged no latency", str(trial_dir))
     if p99 > P99_MARGIN * bound:
@@ -215,8 +215,8 @@ def _write_conf(path: Path, cfg: RunConfig, value: float, why: str) -> None:
              f"# why: {why}",
              f"{cfg.model}.{scenario}.{_setting_name(cfg.scenario)} = {value:g}"]
     if cfg.scenario == "server":
-        # LoadGen reads Server's target_latency as whole milliseconds; `bench run --latency-bound-ms` wins over it.
-        lines.append(f"{cfg.model}.Server.target_latency = {max(1, round(cfg.latency_bound_ms))}")
+        # LoadGen reads Server's target_latency as whole milliseconds; an explicit `--latency-bound-ms` wins over it.
+        lines.append(f"{cfg.model}.Server.target_latency = {max(1, round(cfg.latency_bound))}")
     text = "\n".join(lines) + "\n"
     parse(text, str(path))  # what we write must be what `bench run --user-conf` reads
     atomic_write(path, text)
@@ -235,7 +235,7 @@ def _command(cfg: RunConfig, conf: Path) -> str:
     if cfg.threads:
         parts.append(f"--threads {cfg.threads}")
     if cfg.scenario == "server":
-        parts.append(f"--latency-bound-ms {cfg.latency_bound_ms:g}")
+        parts.append(f"--latency-bound-ms {cfg.latency_bound:g}")
     for flag, value in (("--weights", cfg.weights if cfg.weights != "synthetic" else None), ("--onnx", cfg.onnx),
                         ("--dataset", cfg.dataset if cfg.dataset != "synthetic" else None), ("--count", cfg.count),
                         ("--precision", cfg.precision if cfg.precision != "fp32" else None),

@@ -21,10 +21,12 @@ class Server(Scenario):
 
     def quick_settings(self, cfg, estimate: Estimate) -> dict:
         # 460 queries is the least for which LoadGen's early stopping can confirm a p99 bound (0.99^n <= 0.01).
-        return {"min_query_count": 460, "server_target_qps": estimate.samples_per_second * DEFAULT_LOAD}
+        return {"min_query_count": 460, "server_target_qps": estimate.samples_per_second * DEFAULT_LOAD,
+                "server_target_latency_ns": int(cfg.latency_bound * 1e6)}
 
     def explicit_settings(self, cfg) -> dict:
-        settings = {"server_target_latency_ns": int(cfg.latency_bound_ms * 1e6)}
+        # Only a bound given on the command line overrides a user.conf's target_latency: a CLI default never does.
+        settings = {} if cfg.latency_bound_ms is None else {"server_target_latency_ns": int(cfg.latency_bound_ms * 1e6)}
         if cfg.target_qps is not None:
             settings["server_target_qps"] = cfg.target_qps
         return settings

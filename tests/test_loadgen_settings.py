@@ -48,3 +48,16 @@ def test_user_conf_parser_names_the_bad_line():
 def test_non_positive_numbers_are_refused(field, value):
     with pytest.raises(UsageError, match="must be a positive"):
         RunConfig(**{field: value})
+
+
+def test_user_conf_latency_bound_is_not_overridden_by_a_default(tmp_path):
+    """Only an explicit --latency-bound-ms beats a user.conf's target_latency; the MLPerf default never does."""
+    conf = tmp_path / "user.conf"
+    conf.write_text("*.Server.target_latency = 900\n")
+    ts = make_settings(RunConfig(scenario="server", user_conf=str(conf)), scenarios.get("server"), EST, "performance", 64)
+    assert ts.server_target_latency_ns == 900_000_000
+    ts = make_settings(RunConfig(scenario="server", user_conf=str(conf), latency_bound_ms=50.0),
+                       scenarios.get("server"), EST, "performance", 64)
+    assert ts.server_target_latency_ns == 50_000_000
+    ts = make_settings(RunConfig(scenario="server"), scenarios.get("server"), EST, "performance", 64)
+    assert ts.server_target_latency_ns == 15_000_000
