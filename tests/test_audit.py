@@ -9,10 +9,10 @@ import re
 import pytest
 
 from bench import audit
-from tests.conftest import FAST_RUN, SHARED_DATA
+from tests.conftest import FAST_RUN, TEST_DATA
 
-IMAGES = SHARED_DATA / "imagenet-val-sample"
-needs_images = pytest.mark.skipif(not (IMAGES / "val_map.txt").exists(), reason=f"no shared images at {IMAGES}")
+IMAGES = TEST_DATA / "imagenet"  # bundled, so the suite runs without ../shared
+needs_images = pytest.mark.skipif(not (IMAGES / "val_map.txt").exists(), reason=f"no test images at {IMAGES}")
 
 
 def _record(results) -> dict:

@@ -13,9 +13,9 @@ import re
 import pytest
 
 from bench import submission
-from tests.conftest import FAST_RUN, SHARED_DATA
+from tests.conftest import FAST_RUN, TEST_DATA
 
-IMAGES = SHARED_DATA / "imagenet-val-sample"
+IMAGES = TEST_DATA / "imagenet"  # bundled, so the suite runs without ../shared
 # The checker's pattern for ResNet-50's accuracy.txt (ACC_PATTERN["acc"]) and its `hash=` line.
 ACC_PATTERN = re.compile(r"^(?:\{\"accuracy|accuracy)[\": ]*=?\s*([\d\.]+).*")
 MEASUREMENT_KEYS = {"input_data_types", "retraining", "starting_weights_filename", "weight_data_types",
