@@ -15,46 +15,29 @@ lowering therefore run again each time. describe() records this run's FX-graph-c
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 
 import numpy as np
 
-from backends.base import Availability, Backend, BackendOptions, argmax_classes
-from backends.precision import require_native_bf16
+from backends.base import BackendOptions, argmax_classes
+from backends.torch_backend import TorchBackend
 from bench.cache import cache_dir
-from bench.errors import BackendUnavailable, UsageError
+from bench.errors import UsageError
 
 # A cache directory the user chose before bench started wins; otherwise inductor's caches go under the bench cache.
 _USER_INDUCTOR_CACHE = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
-class TorchCompileBackend(Backend):
+class TorchCompileBackend(TorchBackend):
+    """torch.compile over the eager backend: probing, precision and device rules, and synchronize are torch's."""
+
     name = "torch-compile"
-    extra = "torch"
-    precisions = ("fp32", "bf16", "fp16")
-    devices = ("cpu", "cuda")
-
-    @classmethod
-    def probe(cls) -> Availability:
-        if importlib.util.find_spec("torch") is None:
-            return Availability(False, f"PyTorch is not installed: pip install 'bench[{cls.extra}]'")
-        import torch
-
-        devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-        return Availability(True, version=torch.__version__, devices=devices)
 
     @classmethod
     def check_options(cls, options: BackendOptions) -> None:
         super().check_options(options)
-        on_cuda = options.device.startswith("cuda")
-        if options.precision == "fp16" and not on_cuda:
-            raise BackendUnavailable(f"backend {cls.name} runs fp16 only on CUDA devices; on the CPU it supports: "
-                                     "fp32, bf16")
-        if options.precision == "bf16" and not on_cuda:
-            require_native_bf16(cls.name, ("fp32",))
         mode = options.extra.get("compile_mode") or "default"
         if mode not in COMPILE_MODES:
             raise UsageError(f"--compile-mode {mode!r}: choose one of {', '.join(COMPILE_MODES)}")
@@ -106,10 +89,6 @@ class TorchCompileBackend(Backend):
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return argmax_classes(self._forward(batch))
-
-    def synchronize(self) -> None:
-        if self.device.type == "cuda":
-            self.torch.cuda.synchronize(self.device)
 
     def describe(self) -> dict:
         torch = self.torch
