@@ -100,11 +100,12 @@ def test_runs_record_per_query_latencies(trees):
         assert perf["latencies"]["file"] == "latencies.npy" and perf["latencies"]["count"] == len(lat)
         assert len(lat) == perf["samples"], run_id  # every sample LoadGen counted
         assert (lat > 0).all()
-        # Taken on the SUT side around the same points as LoadGen's. Server's LoadGen latency starts at the
-        # scheduled arrival, before the issue callback, so the SUT side may only be shorter there.
+        # Taken on the SUT side around the same points as LoadGen's. LoadGen's latency starts at the scheduled
+        # issue, before the issue callback: in Server by the arrival lag, in Offline by LoadGen's own lag before
+        # its one big query (140 ms of a 1.1 s p50 seen in CI), so there the SUT side may only be shorter.
         p50, median = perf["latency_ms"]["p50"], float(np.median(lat))
         assert median <= 1.1 * p50 + 0.5, (run_id, median, p50)
-        if record["config"]["scenario"] != "server":
+        if record["config"]["scenario"] == "single-stream":
             assert median >= 0.9 * p50 - 0.5, (run_id, median, p50)
 
 
