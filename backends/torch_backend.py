@@ -95,7 +95,7 @@ class TorchBackend(Backend):
         if self.device.type == "cuda":
             info["gpu"] = torch.cuda.get_device_name(self.device)
             info["cuda"] = torch.version.cuda
-            info.update(self.cuda_info)
+            info.update(getattr(self, "cuda_info", {}))  # streams/pinned buffers: eager CUDA only
         return info
 
     # ---- CUDA --------------------------------------------------------------------------------------------

@@ -91,15 +91,9 @@ class TorchCompileBackend(TorchBackend):
         return argmax_classes(self._forward(batch))
 
     def describe(self) -> dict:
-        torch = self.torch
-        info = {
-            "name": self.name,
-            "version": torch.__version__,
-            "device": str(self.device),
-            "precision": self.options.precision,
+        info = super().describe()  # name, versions, device, precision, threads, batch, GPU identity
+        info.update({
             "dtype": str(self.dtype).removeprefix("torch."),
-            "threads": torch.get_num_threads(),
-            "batch_size": self.options.batch_size,
             "compiled_batch": self.batch,
             "batch_shapes": "static; smaller batches zero-padded to compiled_batch",
             "compile_mode": self.mode,
@@ -110,7 +104,5 @@ class TorchCompileBackend(TorchBackend):
             "reused_from_cache": "compiled kernels" + ("" if self.cache.get("fxgraph_cache_hit") else
                                                        "; FX graph cache bypassed (frozen mkldnn weights)"
                                                        if self.cache.get("fxgraph_cache_bypass") else ""),
-        }
-        if self.device.type == "cuda":
-            info["gpu"] = torch.cuda.get_device_name(self.device)
+        })
         return info
