@@ -14,9 +14,9 @@ from bench.errors import BackendUnavailable
 class BackendOptions:
     precision: str = "fp32"
     device: str = "cpu"
-    batch_size: int = 8
+    batch_size: int = 8  # the largest batch the scenario will hand predict()
     threads: int | None = None
-    scenario: str = "offline"
+    intent: str = "throughput"  # "throughput" or "latency": what the scenario measures, never its name
     extra: dict = field(default_factory=dict)
 
 
@@ -36,6 +36,17 @@ class Backend(ABC):
     precisions: tuple[str, ...] = ("fp32",)
     devices: tuple[str, ...] = ("cpu",)  # device kinds (before any ":N")
     runs_onnx: bool = False  # takes --onnx files as they are
+    # What the scenarios read of a loaded backend; a backend sets them in load() where they differ.
+    concurrency: int = 1  # predict() callers that may run at once (worker threads the scenarios start)
+    parallel_devices: int = 1  # devices the workers spread over (multi-GPU)
+    parallel_streams: int = 1  # streams one device runs at once (OpenVINO THROUGHPUT): warm-up saw only one
+
+    def reset_stats(self) -> None:
+        """Start counting per-device work afresh (called before the timed run)."""
+
+    def device_stats(self) -> list[dict] | None:
+        """Each device's share of the timed run (multi-GPU), or None."""
+        return None
 
     @classmethod
     @abstractmethod

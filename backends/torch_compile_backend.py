@@ -60,7 +60,7 @@ class TorchCompileBackend(TorchBackend):
         self.freezing = self.device.type == "cpu"
         # Freezing folds weights into the graph as constants (and prepacks them for oneDNN): inference only.
         inductor_config.freezing = self.freezing
-        self.batch = 1 if options.scenario == "single-stream" else options.batch_size
+        self.batch = options.batch_size
         eager = build_torch(model).to(self.device, self.dtype)
         counters.clear()
         start = time.perf_counter()

@@ -51,13 +51,11 @@ def audit(cfg: RunConfig, tests: list[str], console: Console) -> dict:
     # TEST01 compares with the accuracy run's answers, so the reference needs both modes.
     cfg = cfg.replace(mode="both" if "TEST01" in tests else "performance")
 
-    def audited_runs(session: harness.Session) -> None:
+    with harness.session(cfg, console) as session:
+        record = session.measure()  # the reference first, as MLPerf's procedure has it
         for test in tests:
             console.print(f"[bold]{test}[/]: performance run with the audit settings")
-            harness.run_loadgen(session.cfg, session.scenario, session.responder, session.store, session.estimate,
-                                session.run_dir / "audit" / test, "performance", console, overrides=AUDITS[test])
-
-    record = harness.run(cfg, console, after=audited_runs)  # the reference first, as MLPerf's procedure has it
+            session.loadgen("performance", root=session.run_dir / "audit" / test, overrides=AUDITS[test])
     run_dir = Path(record["run_dir"])
     record["audit"] = {test: verify(test, run_dir) for test in tests}
     results.write(run_dir, record)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.errors import UsageError
+from scenarios import NAMES as SCENARIOS  # each scenario module declares itself
 
-SCENARIOS = ("offline", "server", "single-stream")
 PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 MODES = ("performance", "accuracy", "both")
 PROFILES = ("quick", "mlperf")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlperf_loadgen as lg
@@ -34,16 +34,15 @@ from scenarios.base import Estimate
 
 TIMED_REGION = ("LoadGen's per-query latency, issue to QuerySamplesComplete: batch assembly (host copy), "
                 "host-to-device copy, inference, argmax and response. Excludes model load, compile and warm-up.")
-# user.conf keys -> the TestSettings fields they set, so profile defaults never override the user's file.
+# user.conf keys -> the TestSettings fields they set, for every scenario (each scenario adds its own), so profile
+# defaults never override the user's file.
 CONF_KEYS = {
     "min_query_count": {"min_query_count"},
     "min_duration_ms": {"min_duration"},
-    "offline_expected_qps": {"target_qps"},
-    "server_target_qps": {"target_qps"},
-    "single_stream_expected_latency_ns": {"target_latency"},
-    "server_target_latency_ns": {"target_latency"},
     "performance_sample_count_override": {"performance_sample_count_override"},
 }
+# --profile quick: the timed run's minimum duration, unless --duration says otherwise.
+QUICK_DURATION_S = 10.0
 # Seconds to let LoadGen wind down after Ctrl-C before the process leaves without it.
 INTERRUPT_GRACE_S = 3.0
 
@@ -52,90 +51,92 @@ class Interrupted(BenchError):
     exit_code = 130
 
 
-@dataclass
 class Session:
-    """A loaded backend and its data, handed to a `prepare` hook for extra LoadGen runs (tune, audit)."""
+    """One loaded, warmed-up backend with its data and its run's record. `bench run` measures on it once;
+    `bench tune` and `bench audit` make their extra LoadGen runs on the same one."""
 
-    cfg: RunConfig
-    scenario: object
-    responder: Responder
-    store: SampleStore
-    estimate: Estimate
-    run_dir: Path
-    console: Console
-    record: dict
+    def __init__(self, cfg: RunConfig, console: Console):
+        self.cfg, self.console = cfg, console
+        self.scenario = scenarios.get(cfg.scenario)
+        self.model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
+        self.options = backends.BackendOptions(cfg.precision, cfg.device, self.scenario.backend_batch(cfg),
+                                               cfg.threads, self.scenario.intent, cfg.extra)
+        self.backend = backends.create(cfg.backend, self.options)  # refuses what it cannot honour, before any run
+        if cfg.onnx is not None and not self.backend.runs_onnx:
+            raise UsageError(f"--onnx: backend {cfg.backend} runs PyTorch models, not ONNX files; "
+                             "use --backend onnxruntime (or openvino, tensorrt), or pass --weights")
+        self.dataset = open_dataset(cfg, self.model)
+        if cfg.count is not None and cfg.count > len(self.dataset):
+            raise UsageError(f"--count {cfg.count} is larger than the dataset ({len(self.dataset)} samples)")
+        self.run_id, self.run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
+        self.record = record = results.new_record(self.run_id, cfg.to_record())
+        record["scenario"] = {"name": self.scenario.name, "loadgen_name": self.scenario.loadgen_name,
+                              "batch_size": self.options.batch_size, "intent": self.scenario.intent}
+        record["model"] = self.model.describe()
+        record["dataset"] = self.dataset.describe()
+        record["system"] = sysinfo.collect(cfg.system_name)
+        record["timed_region"] = TIMED_REGION
+        results.write(self.run_dir, record)
 
-
-def run(cfg: RunConfig, console: Console | None = None,
-        prepare: Callable[[Session], RunConfig | None] | None = None,
-        after: Callable[[Session], None] | None = None) -> dict:
-    """Run one benchmark; returns its record (also written to <output>/<run-id>/result.json).
-
-    `prepare`, if given, runs after warm-up on the loaded backend (so many short LoadGen runs share one
-    load); the RunConfig it returns, if any, replaces `cfg` for the recorded runs. `after`, if given, runs
-    on the same backend after them (audits follow their reference run, as MLPerf's procedure has it).
-    """
-    console = console or Console(stderr=True)
-    model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
-    options = backends.BackendOptions(cfg.precision, cfg.device, cfg.batch_size, cfg.threads, cfg.scenario, cfg.extra)
-    backend = backends.create(cfg.backend, options)  # refuses what it cannot honour, before anything runs
-    if cfg.onnx is not None and not backend.runs_onnx:
-        raise UsageError(f"--onnx: backend {cfg.backend} runs PyTorch models, not ONNX files; "
-                         "use --backend onnxruntime (or openvino, tensorrt), or pass --weights")
-    dataset = open_dataset(cfg, model)
-    if cfg.count is not None and cfg.count > len(dataset):
-        raise UsageError(f"--count {cfg.count} is larger than the dataset ({len(dataset)} samples)")
-    scenario = scenarios.get(cfg.scenario)
-
-    run_id, run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
-    record = results.new_record(run_id, cfg.to_record())
-    record["model"] = model.describe()
-    record["dataset"] = dataset.describe()
-    record["system"] = sysinfo.collect(cfg.system_name)
-    record["timed_region"] = TIMED_REGION
-    results.write(run_dir, record)
-    console.print(f"[bold]run[/] {run_id} -> {escape(str(run_dir))}")  # a path is text, never rich markup
-    if model.synthetic or dataset.synthetic:
-        console.print("[yellow]synthetic " + " and ".join(
-            [w for w, s in (("weights", model.synthetic), ("images", dataset.synthetic)) if s]) +
-            ": performance only, accuracy means nothing[/]")
-    try:
+    def open(self) -> None:
+        """Load the model (untimed) and warm up on real samples (untimed)."""
+        cfg, console, record = self.cfg, self.console, self.record
+        console.print(f"[bold]run[/] {self.run_id} -> {escape(str(self.run_dir))}")  # a path is text, not markup
+        if self.model.synthetic or self.dataset.synthetic:
+            console.print("[yellow]synthetic " + " and ".join(
+                [w for w, s in (("weights", self.model.synthetic), ("images", self.dataset.synthetic)) if s]) +
+                ": performance only, accuracy means nothing[/]")
         t0 = time.perf_counter()
-        console.print(f"loading {model.name} into {cfg.backend} ({cfg.device}, {cfg.precision})")
+        console.print(f"loading {self.model.name} into {cfg.backend} ({cfg.device}, {cfg.precision})")
         with console.status("loading"):
-            backend.load(model, options)
+            self.backend.load(self.model, self.options)
         record["timing"]["load_s"] = time.perf_counter() - t0
-        record["backend"] = backend.describe()
-        store = SampleStore(dataset)
+        record["backend"] = self.backend.describe()
+        self.store = SampleStore(self.dataset)
         console.print("warming up (untimed)")
         with console.status("warming up"):
-            estimate, record["timing"]["warmup_s"] = warm_up(backend, store, cfg)
-        record["timing"]["warmup_estimate"] = vars(estimate)
-        record["backend"] = backend.describe()  # again: some backends settle threads/streams in warm-up
-        responder = Responder(backend, store)
-        if prepare is not None:
-            cfg = prepare(Session(cfg, scenario, responder, store, estimate, run_dir, console, record)) or cfg
-            record["config"] = cfg.to_record()
+            self.estimate, record["timing"]["warmup_s"], batches = warm_up(self.backend, self.store, cfg, self.scenario)
+        record["timing"]["warmup_estimate"] = vars(self.estimate)
+        record["timing"]["warmup_batch_sizes"] = batches
+        record["backend"] = self.backend.describe()  # again: some backends settle threads/streams in warm-up
+        self.responder = Responder(self.backend, self.store)
+
+    def loadgen(self, mode: str, root: Path | None = None, cfg: RunConfig | None = None,
+                overrides: dict | None = None, power: PowerMonitor | None = None) -> dict:
+        """One LoadGen run on this session; logs under <root>/loadgen/<mode>/ (root: the run directory)."""
+        return run_loadgen(cfg or self.cfg, self.scenario, self.responder, self.store, self.estimate,
+                           root or self.run_dir, mode, self.console, power, overrides)
+
+    def measure(self) -> dict:
+        """The recorded runs `cfg.mode` asks for: performance (with power), accuracy, or both."""
+        cfg, record = self.cfg, self.record
+        record["config"] = cfg.to_record()
         if cfg.mode in ("performance", "both"):
-            power = PowerMonitor(run_dir, cfg.device)
-            getattr(backend, "reset_stats", lambda: None)()  # multi-GPU: count only the timed run per device
-            record["performance"] = run_loadgen(cfg, scenario, responder, store, estimate, run_dir, "performance",
-                                                console, power)
-            perf = record["performance"]
-            if hasattr(backend, "device_stats"):
-                perf["per_device"] = backend.device_stats()
+            power = PowerMonitor(self.run_dir, cfg.device)
+            self.backend.reset_stats()  # multi-GPU: count only the timed run per device
+            record["performance"] = perf = self.loadgen("performance", power=power)
+            if (per_device := self.backend.device_stats()) is not None:
+                perf["per_device"] = per_device
             record["power"] = power.summary(perf["samples"], perf["duration_s"], perf.get("per_device"))
         if cfg.mode in ("accuracy", "both"):
-            run_loadgen(cfg, scenario, responder, store, estimate, run_dir, "accuracy", console)
+            self.loadgen("accuracy")
             record["accuracy"] = accuracy.evaluate(
-                run_dir / "loadgen" / "accuracy" / "mlperf_log_accuracy.json", dataset.labels(),
-                model.reference_top1, cfg.accuracy_threshold, model.synthetic or dataset.synthetic)
+                self.run_dir / "loadgen" / "accuracy" / "mlperf_log_accuracy.json", self.dataset.labels(),
+                self.model.reference_top1, cfg.accuracy_threshold, self.model.synthetic or self.dataset.synthetic)
         if record["power"] is None:
-            record["power"] = PowerMonitor(run_dir, cfg.device).summary(None, None)
-        if after is not None:
-            after(Session(cfg, scenario, responder, store, estimate, run_dir, console, record))
-        record["status"] = "complete"
+            record["power"] = PowerMonitor(self.run_dir, cfg.device).summary(None, None)
         return record
+
+
+@contextmanager
+def session(cfg: RunConfig, console: Console | None = None) -> Iterator[Session]:
+    """Open a session; on leaving, the record says how it ended (complete, failed, interrupted) and is written."""
+    s = Session(cfg, console or Console(stderr=True))
+    record, run_dir = s.record, s.run_dir
+    try:
+        s.open()
+        yield s
+        record["status"] = "complete"
     except (KeyboardInterrupt, Interrupted):
         record["status"] = "interrupted"
         record["error"] = "interrupted by the user (Ctrl-C)"
@@ -154,12 +155,20 @@ def run(cfg: RunConfig, console: Console | None = None,
         try:
             results.write(run_dir, record)  # disk full: RunFailed naming the file; never half a file
         finally:
-            backend.close()
+            s.backend.close()
 
 
-def warm_up(backend, store: SampleStore, cfg: RunConfig) -> tuple[Estimate, float]:
-    """Untimed iterations on real samples; the steady-state rate sizes LoadGen's run."""
-    batch_size = 1 if cfg.scenario == "single-stream" else cfg.batch_size
+def run(cfg: RunConfig, console: Console | None = None) -> dict:
+    """Run one benchmark; returns its record (also written to <output>/<run-id>/result.json)."""
+    with session(cfg, console) as s:
+        return s.measure()
+
+
+def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Estimate, float, list[int]]:
+    """Untimed iterations on real samples: the steady-state rate at the scenario's batch sizes LoadGen's run; then
+    every other batch size the scenario can issue runs once, so no first call at a new shape is timed."""
+    batch_size = scenario.backend_batch(cfg)
+    others = [b for b in scenario.warmup_batches(cfg, on_gpu=cfg.device.startswith("cuda")) if b != batch_size]
     n = min(batch_size, store.total)
     store.load(range(n))
     indices = np.arange(batch_size) % n
@@ -176,15 +185,18 @@ def warm_up(backend, store: SampleStore, cfg: RunConfig) -> tuple[Estimate, floa
         total += times[-1]
         if time.perf_counter() - start > 120:  # a very slow device: enough to estimate from
             break
+    for size in others:
+        check_classes(backend, backend.predict(store.batch(np.arange(size) % n)), size)
+        backend.synchronize()
     store.unload(range(n))
     # The fastest turn, not the median: caches and oneDNN primitives keep warming after a few turns (bf16 on AMX
     # ran faster in LoadGen than its warm-up median and ended INVALID), and over-estimating only lengthens a run.
     per_batch = float(np.min(times))
-    single = per_batch if batch_size == 1 else per_batch / batch_size
     # Warm-up runs on one device; a multi-GPU backend's workers run on all of them at once. Likewise one batch
     # at a time uses one of an OpenVINO THROUGHPUT model's streams; the timed run keeps them all busy.
-    rate = batch_size / per_batch * getattr(backend, "parallel_devices", 1) * getattr(backend, "parallel_streams", 1)
-    return Estimate(samples_per_second=rate, single_latency_s=single), time.perf_counter() - start
+    rate = batch_size / per_batch * backend.parallel_devices * backend.parallel_streams
+    estimate = Estimate(samples_per_second=rate, single_latency_s=per_batch / batch_size)
+    return estimate, time.perf_counter() - start, sorted({batch_size, *others})
 
 
 def test_settings(cfg: RunConfig, scenario, estimate: Estimate, mode: str, perf_count: int) -> lg.TestSettings:
@@ -202,12 +214,14 @@ def test_settings(cfg: RunConfig, scenario, estimate: Estimate, mode: str, perf_
             named = keys_for(cfg.user_conf, cfg.model, scenario.loadgen_name)
     defaults = {"performance_sample_count_override": perf_count}
     if cfg.profile == "quick":
-        defaults.update(min_duration_ms=int(1000 * (cfg.duration_s or 10.0)), **scenario.quick_settings(cfg, estimate))
+        defaults.update(min_duration_ms=int(1000 * (cfg.duration_s or QUICK_DURATION_S)),
+                        **scenario.quick_settings(cfg, estimate))
     else:
         defaults.update(
             {k: v for k, v in scenario.quick_settings(cfg, estimate).items() if k != "min_query_count"})
+    conf_keys = {**CONF_KEYS, **scenario.conf_keys}
     for key, value in defaults.items():
-        if not CONF_KEYS.get(key, set()) & named:
+        if not conf_keys.get(key, set()) & named:
             setattr(ts, key, value)
     explicit = scenario.explicit_settings(cfg)
     if cfg.duration_s is not None:
@@ -221,7 +235,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
                 mode: str, console: Console, power: PowerMonitor | None = None,
                 overrides: dict | None = None) -> dict:
     """One LoadGen run; `overrides` are TestSettings fields set last (audit settings, short tuning runs)."""
-    log_dir = run_dir / "loadgen" / mode
+    log_dir = Path(run_dir) / "loadgen" / mode
     log_dir.mkdir(parents=True, exist_ok=True)
     settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
     for key, value in (overrides or {}).items():
@@ -282,7 +296,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     detail = log_dir / "mlperf_log_detail.txt"
     if not detail.exists():
         raise RunFailed(f"LoadGen wrote no detail log in {log_dir}")
-    perf = loadgen_log.performance(loadgen_log.read_detail(detail), cfg.scenario)
+    perf = loadgen_log.performance(loadgen_log.read_detail(detail), scenario)
     perf["latencies"] = responder.latency.save(run_dir)  # per-query latencies for reports
     responder.latency = None
     return perf

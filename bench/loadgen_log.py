@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 PREFIX = ":::MLLOG "
 PERCENTILES = {"p50": "50.00", "p90": "90.00", "p95": "95.00", "p97": "97.00", "p99": "99.00", "p99_9": "99.90"}
-# The metric MLPerf reports for each scenario, as LoadGen logs it.
-METRICS = {
-    "offline": ("result_samples_per_second", "samples_per_second"),
-    "server": ("result_scheduled_samples_per_sec", "scheduled_samples_per_second"),
-    "single-stream": ("result_90.00_percentile_latency_ns", "p90_latency_ms"),
-}
+# LoadGen's wall-clock stamps of the timed run (what MLPerf's power tools slice to), e.g. "11-27-2026 13:59:55.736".
+STAMP = "%m-%d-%Y %H:%M:%S.%f"
 
 
 def read_detail(path: str | Path) -> dict:
@@ -34,49 +31,62 @@ def read_detail(path: str | Path) -> dict:
     return values
 
 
-def performance(detail: dict, scenario: str) -> dict:
-    """The record's performance section from a parsed detail log."""
+def performance(detail: dict, scenario) -> dict:
+    """The record's performance section from a parsed detail log; `scenario` says which field is the headline."""
     ms = lambda key: None if detail.get(key) is None else detail[key] / 1e6  # noqa: E731
     latency = {name: ms(f"result_{p}_percentile_latency_ns") for name, p in PERCENTILES.items()}
     latency["mean"] = ms("result_mean_latency_ns")
     latency["min"] = ms("result_min_latency_ns")
     latency["max"] = ms("result_max_latency_ns")
-    key, metric_name = METRICS[scenario]
-    value = ms(key) if key.endswith("_ns") else detail.get(key)
-    if scenario == "server":
-        sps = detail.get("result_completed_samples_per_sec")
-    elif scenario == "offline":
-        sps = detail.get("result_samples_per_second")
-    else:
-        sps = detail.get("result_qps_with_loadgen_overhead")
-    samples = detail.get("result_query_count")
-    if scenario == "offline":
-        samples = detail.get("generated_query_count", 0) * detail.get("generated_samples_per_query", 1) or samples
+    per_query = detail.get("generated_samples_per_query") or 1  # Offline: its one query holds every sample
+    queries = detail.get("result_query_count")
+    samples = queries * per_query if queries is not None else None
+    # Throughput in samples/s for every scenario (power per sample, charts): LoadGen's own figure where it logs
+    # one, else its query rate with overhead times the samples in a query (SingleStream, MultiStream).
+    sps = detail.get("result_samples_per_second", detail.get("result_completed_samples_per_sec"))
+    if sps is None and detail.get("result_qps_with_loadgen_overhead") is not None:
+        sps = detail["result_qps_with_loadgen_overhead"] * per_query
+    duration = duration_s(detail)
+    if sps is None and samples and duration:  # MultiStream logs no rate: its samples over LoadGen's own window
+        sps = samples / duration
     validity = detail.get("result_validity", "UNKNOWN")
     reasons = invalid_reasons(detail) if validity != "VALID" else []
+    metric = scenario.metric.describe(scenario.metric.read(detail))
+    if metric["value"] == 0 and not metric["higher_is_better"] and detail.get("early_stopping_met") is False:
+        # LoadGen logs 0 when a run has too few queries for its estimate: no figure, never a 0 ms latency.
+        metric.update(value=None, logged=0, note="too few queries for LoadGen's early-stopping estimate")
     return {
         "valid": validity == "VALID",
         "loadgen_validity": validity,
         "invalid_reasons": reasons,
-        "result_metric": {"name": metric_name, "value": value},
+        "result_metric": metric,
+        "secondary": [figure.describe(figure.read(detail)) for figure in scenario.secondary],
         "samples_per_second": sps,
         "latency_ms": latency,
         "samples": samples,
-        "queries": detail.get("result_query_count"),
-        "duration_s": (detail.get("result_min_duration_met") is not None and _duration(detail)) or None,
+        "queries": queries,
+        "samples_per_query": per_query,
+        "duration_s": duration,
+        "power_window": [detail.get("power_begin"), detail.get("power_end")],
         "min_duration_met": detail.get("result_min_duration_met"),
         "min_queries_met": detail.get("result_min_queries_met"),
         "early_stopping_met": detail.get("early_stopping_met"),
         "target_qps": detail.get("effective_target_qps"),
         "target_latency_ms": ms("effective_target_latency_ns"),
         "loadgen_version": detail.get("loadgen_version"),
+        "seeds": {k: detail.get(f"effective_{k}_rng_seed") for k in ("qsl", "sample_index", "schedule")},
         "warnings": detail["_warnings"],
+        "errors": detail["_errors"],
     }
 
 
-def _duration(detail: dict) -> float | None:
-    qps, count = detail.get("result_qps_with_loadgen_overhead"), detail.get("result_query_count")
-    return count / qps if qps and count else None
+def duration_s(detail: dict) -> float | None:
+    """The timed run's wall-clock length, from LoadGen's power_begin/power_end stamps (millisecond resolution)."""
+    try:
+        begin, end = (datetime.strptime(detail[k], STAMP) for k in ("power_begin", "power_end"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (end - begin).total_seconds()
 
 
 def invalid_reasons(detail: dict) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import scenarios
 from bench import latency, results
 from bench.cache import atomic_write
 from bench.errors import UsageError
@@ -21,7 +22,7 @@ PERCENTILES = ("p50", "p90", "p95", "p97", "p99", "p99_9")
 # The summary table's columns: DataFrame column -> heading.
 SUMMARY = {
     "system": "system", "backend": "backend", "device": "device", "precision": "precision", "scenario": "scenario",
-    "model": "model", "batch_size": "batch", "metric": "metric", "metric_value": "value",
+    "model": "model", "batch_size": "batch", "metric": "MLPerf metric", "metric_value": "value", "metric_unit": "unit",
     "samples_per_second": "samples/s", "validity": "LoadGen", "accuracy": "accuracy", "top1": "top-1",
     "data": "data", "avg_watts": "watts", "samples_per_second_per_watt": "samples/s/W",
     "latency_p50_ms": "p50 ms", "latency_p99_ms": "p99 ms", "status": "status", "run_id": "run",
@@ -74,13 +75,12 @@ def row(run_dir: Path, record: dict) -> dict:
         "precision": backend.get("precision", cfg.get("precision")),
         "scenario": cfg.get("scenario"),
         "model": cfg.get("model"),
-        "batch_size": cfg.get("batch_size"),
+        "batch_size": _get(record, "scenario", "batch_size") or cfg.get("batch_size"),  # the batch actually issued
         "threads": backend.get("threads", cfg.get("threads")),
         "profile": cfg.get("profile"),
         "synthetic": synthetic,
         "data": "synthetic" if synthetic else "real",
-        "metric": _get(perf, "result_metric", "name"),
-        "metric_value": _get(perf, "result_metric", "value"),
+        **metric_columns(record),
         "samples_per_second": perf.get("samples_per_second"),
         "valid": perf.get("valid") if perf else None,
         "validity": validity,
@@ -110,6 +110,15 @@ def row(run_dir: Path, record: dict) -> dict:
     }
     flat["label"] = label(flat)
     return flat
+
+
+def metric_columns(record: dict) -> dict:
+    """The headline metric as the scenario defines it (schema-1 records: what they carried, named as such)."""
+    metric = scenarios.headline(record) or {}
+    better = metric.get("higher_is_better")
+    return {"metric": metric.get("name"), "metric_value": metric.get("value"), "metric_unit": metric.get("unit"),
+            "metric_better": None if better is None else ("higher" if better else "lower"),
+            "metric_key": metric.get("key"), "schema": record.get("schema")}
 
 
 def label(r: dict) -> str:
@@ -204,31 +213,33 @@ def _figure_html(fig, div_id: str) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
 
 
-def throughput_charts(df: pd.DataFrame) -> list[str]:
-    """One bar chart per scenario: samples/s by system, one bar per backend and precision; INVALID hatched."""
+def metric_charts(df: pd.DataFrame) -> list[str]:
+    """One bar chart per scenario of its own MLPerf metric (samples/s, or an early-stopping latency in ms), by
+    system, one bar per backend and precision; INVALID hatched."""
     import plotly.graph_objects as go
 
     charts = []
-    for scenario, group in df[df["samples_per_second"].notna()].groupby("scenario", sort=True):
+    for (scenario, metric, unit, better), group in df[df["metric_value"].notna()].groupby(
+            ["scenario", "metric", "metric_unit", "metric_better"], sort=True):
         fig = go.Figure()
         for (backend, precision), runs in group.groupby(["backend", "precision"], sort=True):
             marks = [" ".join(m for m, on in (("INVALID", v == "INVALID"), ("synthetic", s)) if on)
                      for v, s in zip(runs["validity"], runs["synthetic"])]
             fig.add_bar(
                 name=chart_text(f"{backend} {precision}"),
-                x=[chart_text(s) for s in runs["system"]], y=runs["samples_per_second"],
-                text=[chart_text(f"{v:,.1f} {m}".strip()) for v, m in zip(runs["samples_per_second"], marks)],
+                x=[chart_text(s) for s in runs["system"]], y=runs["metric_value"],
+                text=[chart_text(f"{v:,.2f} {m}".strip()) for v, m in zip(runs["metric_value"], marks)],
                 textposition="outside",
                 marker_pattern_shape=["/" if v == "INVALID" else "" for v in runs["validity"]],
                 customdata=[chart_text(lbl) for lbl in runs["label"]],
-                hovertemplate="%{customdata}<br>%{y:,.1f} samples/s<extra></extra>")
-        values = group["samples_per_second"][group["samples_per_second"] > 0]
+                hovertemplate=f"%{{customdata}}<br>%{{y:,.2f}} {chart_text(unit)}<extra></extra>")
+        values = group["metric_value"][group["metric_value"] > 0]
         spread = len(values) and values.max() / values.min() > 30  # a CPU beside a GPU: log, or the CPU vanishes
-        fig.update_layout(title=chart_text(f"{scenario}: throughput (samples/s; hatched = INVALID)"
+        fig.update_layout(title=chart_text(f"{scenario}: {metric} ({unit}, {better} is better; hatched = INVALID)"
                                            + ("; log scale" if spread else "")),
-                          barmode="group", yaxis_title="samples/s", xaxis_title="system",
+                          barmode="group", yaxis_title=chart_text(unit), xaxis_title="system",
                           yaxis_type="log" if spread else "linear")
-        charts.append(_figure_html(fig, f"throughput-{scenario}"))
+        charts.append(_figure_html(fig, f"metric-{scenario}"))
     return charts
 
 
@@ -362,9 +373,10 @@ def page(df: pd.DataFrame, records: dict[str, dict], problems: list[str]) -> str
     if problems:
         sections.append("<h2>Records that could not be read</h2><ul class='problems'>"
                         + "".join(f"<li>{esc(p)}</li>" for p in problems) + "</ul>")
-    charts = throughput_charts(df)
+    charts = metric_charts(df)
     if charts:
-        sections.append("<h2>Throughput by system and backend</h2>" + "".join(charts))
+        sections.append("<h2>MLPerf metric by system and backend</h2><p class='note'>Each scenario's own metric, "
+                        "as MLPerf's submission checker reads it from LoadGen's detail log.</p>" + "".join(charts))
     for title, chart in (("Latency percentiles", percentile_chart(df)),
                          ("Latency distribution", distribution_chart(df)),
                          ("Power", power_chart(df))):

@@ -12,7 +12,7 @@ from pathlib import Path
 from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
 
-SCHEMA = 1
+SCHEMA = 2  # 2: performance.result_metric is MLPerf's headline with its key, unit and direction
 STATUSES = ("running", "complete", "failed", "interrupted")
 
 

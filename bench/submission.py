@@ -22,6 +22,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import scenarios
 from bench import __version__, results
 from bench.cache import atomic_write, file_sha256
 from bench.errors import UsageError
@@ -29,7 +30,6 @@ from bench.errors import UsageError
 BENCHMARK = "resnet50"
 DIVISIONS = ("closed", "open")
 VERSIONS = ("v5.0", "v5.1", "v6.0")
-SCENARIO_DIRS = {"offline": "Offline", "server": "Server", "single-stream": "SingleStream"}
 PERF_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt")
 ACCURACY_FILES = ("mlperf_log_accuracy.json", "mlperf_log_summary.txt", "mlperf_log_detail.txt")
 # Every field the MLCommons submission checker requires in systems/<system>.json.
@@ -81,14 +81,14 @@ def collect(results_dir: str | Path, division: str, system: str | None) -> dict[
         record = results.load(run_dir)
         record["run_dir"] = str(run_dir)
         cfg = record["config"]
-        if record["status"] != "complete" or cfg.get("scenario") not in SCENARIO_DIRS:
+        if record["status"] != "complete" or cfg.get("scenario") not in scenarios.SCENARIOS:
             continue
         if division == "closed" and (cfg.get("model") != BENCHMARK or cfg.get("synthetic_weights")
                                      or cfg.get("synthetic_data")):
             refused.append(f"{run_dir.name} ({cfg.get('model')}, "
                            f"{'synthetic' if cfg.get('synthetic_weights') or cfg.get('synthetic_data') else 'real'})")
             continue
-        key = (system_id(record, system), SCENARIO_DIRS[cfg["scenario"]])
+        key = (system_id(record, system), scenarios.get(cfg["scenario"]).submission_dir)
         entry = entries.setdefault(key, Entry(*key))
         perf = record.get("performance")
         if perf and (run_dir / "loadgen" / "performance" / PERF_FILES[1]).exists():
@@ -201,15 +201,9 @@ def user_conf(record: dict) -> str:
     cfg = record["config"]
     if cfg.get("user_conf") and Path(cfg["user_conf"]).is_file():
         return Path(cfg["user_conf"]).read_text()
-    scenario = SCENARIO_DIRS[cfg["scenario"]]
     perf = record.get("performance") or {}
     lines = [f"# settings of bench run {record['run_id']} (profile {cfg.get('profile')})"]
-    if scenario in ("Offline", "Server") and perf.get("target_qps"):
-        lines.append(f"{BENCHMARK}.{scenario}.target_qps = {perf['target_qps']:g}")
-    if scenario == "Server":
-        lines.append(f"{BENCHMARK}.Server.target_latency = {max(1, round(cfg.get('latency_bound_ms') or 15))}")
-    if scenario == "SingleStream" and perf.get("target_latency_ms"):
-        lines.append(f"{BENCHMARK}.SingleStream.target_latency = {perf['target_latency_ms']:g}")
+    lines += scenarios.get(cfg["scenario"]).conf_lines(BENCHMARK, perf)
     return "\n".join(lines) + "\n"
 
 
@@ -248,7 +242,8 @@ def measurement_readme(entry: Entry, record: dict, division: str) -> str:
                f"--device {cfg.get('device', 'cpu')}", f"--profile {cfg.get('profile', 'quick')}"]
     for flag, key in (("--threads", "threads"), ("--weights", "weights"), ("--onnx", "onnx"), ("--dataset", "dataset"),
                       ("--count", "count"), ("--latency-bound-ms", "latency_bound_ms")):
-        if cfg.get(key) not in (None, "synthetic") and (key != "latency_bound_ms" or cfg["scenario"] == "server"):
+        if cfg.get(key) not in (None, "synthetic") and (
+                key != "latency_bound_ms" or scenarios.get(cfg["scenario"]).has_latency_bound):
             command.append(f"{flag} {cfg[key]}")
     lines = [f"# ResNet-50 {entry.scenario} on {entry.system}", "",
              f"Implementation: `bench` {__version__} (backend `{cfg['backend']}`), see code/{BENCHMARK}/README.md.", "",
@@ -271,11 +266,12 @@ def measurement_readme(entry: Entry, record: dict, division: str) -> str:
 
 
 def _system_type(entries: dict, sys_id: str) -> str:
-    # The datacenter suite has Server; the edge suite has SingleStream (both have Offline).
-    scenarios = {c for s, c in entries if s == sys_id}
-    if "Server" in scenarios and "SingleStream" in scenarios:
-        return "datacenter,edge"
-    return "datacenter" if "Server" in scenarios else "edge"
+    """The suites whose own scenarios (beyond those both share) this system ran."""
+    ran = {c for s, c in entries if s == sys_id}
+    own = {t: set(scenarios.suite(t)) - set(scenarios.suite("datacenter" if t == "edge" else "edge"))
+           for t in ("datacenter", "edge")}
+    types = [t for t in ("datacenter", "edge") if own[t] & ran]
+    return ",".join(types) or "edge"
 
 
 def system_description(record: dict, submitter: str, division: str, system_type: str) -> dict:

@@ -7,12 +7,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-ADVICE = {
-    "server": "lower --target-qps, raise --latency-bound-ms, or use a smaller --batch-size / --max-wait-ms",
-    "offline": "give --target-qps near the real throughput, or a longer --duration",
-    "single-stream": "give a longer --duration, or check that the expected latency is right",
-}
-
+import scenarios
 
 # LoadGen's reason -> what to change, most telling first. Matched on the reasons bench.loadgen_log spells out.
 REASON_ADVICE = (
@@ -29,7 +24,9 @@ def advice(record: dict) -> str:
     """What to change for an INVALID run: from LoadGen's reasons, else the scenario's usual fix."""
     reasons = " ".join(record["performance"].get("invalid_reasons") or [])
     # The first match only: a missed latency bound also fails early stopping, and more queries would not help.
-    return next((fix for reason, fix in REASON_ADVICE if reason in reasons), ADVICE[record["config"]["scenario"]])
+    scenario = record["config"]["scenario"]
+    usual = scenarios.get(scenario).advice if scenario in scenarios.SCENARIOS else "see LoadGen's summary log"
+    return next((fix for reason, fix in REASON_ADVICE if reason in reasons), usual)
 
 
 def failures(record: dict) -> list[str]:
@@ -48,6 +45,7 @@ def print_verdicts(record: dict, console: Console) -> None:
 
     soft_wrap=False: on a soft-wrapping console (the CLI's stderr) a panel would crop its text, LoadGen's reason too.
     """
+    print_loadgen_messages(record, console)
     cfg, perf, acc = record["config"], record.get("performance"), record.get("accuracy")
     if perf and not perf["valid"]:
         reasons = "; ".join(perf.get("invalid_reasons") or ["LoadGen gave no reason"])
@@ -59,6 +57,23 @@ def print_verdicts(record: dict, console: Console) -> None:
             f"{acc['threshold_top1']:.4f} ({acc['threshold']:g} x the reference {acc['reference_top1']:.4f}).\n"
             f"What to check: that --weights are the model's own (--model {cfg['model']}), and the --preprocessing "
             "profile it was trained with", title="ACCURACY FAIL", border_style="red"), soft_wrap=False)
+
+
+def format_figure(figure: dict) -> str:
+    """A figure with its unit and which way is better, e.g. '12.30 ms (lower is better)'."""
+    value = figure.get("value")
+    if value is None:
+        return "n/a"
+    better = "higher" if figure.get("higher_is_better") else "lower"
+    return f"{value:,.3f} {figure.get('unit', '')} ({better} is better)"
+
+
+def print_loadgen_messages(record: dict, console: Console) -> None:
+    """Every warning and error LoadGen logged: a stray setting (an audit.config, a second conf file) shows here."""
+    perf = record.get("performance") or {}
+    for kind, colour in (("errors", "red"), ("warnings", "yellow")):
+        for message in perf.get(kind) or []:
+            console.print(f"[{colour}]LoadGen {kind[:-1]}:[/] {escape(str(message))}", highlight=False)
 
 
 def passed(record: dict) -> bool:
@@ -76,16 +91,20 @@ def print_run(record: dict, console: Console) -> None:
     table.add_row("model", f"{cfg['model']}" + (" [yellow](synthetic weights)[/]" if synthetic else ""))
     table.add_row("dataset", "[yellow]synthetic[/]" if cfg["synthetic_data"] else escape(str(cfg["dataset"])))
     if perf:
-        metric = perf["result_metric"]
-        value = metric["value"]
-        table.add_row(metric["name"], "n/a" if value is None else f"{value:,.3f}")
-        if perf.get("samples_per_second") is not None:
-            table.add_row("samples/s", f"{perf['samples_per_second']:,.2f}")
+        metric = scenarios.headline(record)
+        if metric is not None:
+            table.add_row(f"[bold]{metric['name']}[/] (MLPerf's metric)", format_figure(metric))
+        for figure in perf.get("secondary") or []:
+            table.add_row(figure["name"], format_figure(figure))
+        if perf.get("samples_per_second") is not None and (metric or {}).get("unit") != "samples/s":
+            table.add_row("throughput", f"{perf['samples_per_second']:,.2f} samples/s")
         lat = perf["latency_ms"]
         if lat.get("p50") is not None:
             table.add_row("latency ms p50/p90/p99",
                           " / ".join(f"{lat[p]:.2f}" for p in ("p50", "p90", "p99") if lat.get(p) is not None))
         table.add_row("LoadGen result", "[bold green]VALID[/]" if perf["valid"] else "[bold red]INVALID[/]")
+        if perf.get("duration_s") is not None:
+            table.add_row("timed run", f"{perf['duration_s']:,.1f} s, {perf.get('samples')} samples")
     power = record.get("power") or {}
     if power.get("available"):
         per_watt = power.get("samples_per_second_per_watt")

@@ -1,9 +1,10 @@
 """Auto-tuning: the LoadGen settings a scenario should use on this machine, found with short LoadGen runs on
 one loaded backend, confirmed by a full `bench run`-style run, and written as a user.conf.
 
-Server: the highest target QPS whose short runs keep p99 latency under the bound (a bracket from the warm-up
-throughput, then bisection), then a confirming run with the quick profile's 460-query minimum, so LoadGen's
-early stopping can judge p99 itself. Offline: the measured samples/s. SingleStream: the measured p90 latency.
+Each scenario says what is searched (`Scenario.tune`). A latency-bound scenario (Server): the highest target
+QPS whose short runs keep p99 latency under the bound (a bracket from the warm-up throughput, then bisection),
+then a confirming run with the quick profile's 460-query minimum, so LoadGen's early stopping can judge p99
+itself. The others: one short measuring run gives the expected QPS or latency LoadGen sizes its run with.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 
 from bench import harness
@@ -21,7 +21,7 @@ from bench.cache import atomic_write
 from bench.config import RunConfig
 from bench.errors import RunFailed
 from bench.userconf import parse
-from scenarios.offline import OVERESTIMATE
+import scenarios
 
 # A short Server run passes when p99 stays under this share of the bound (its p99 rests on few queries) ...
 P99_MARGIN = 0.8
@@ -34,9 +34,6 @@ TOLERANCE = 0.05
 MIN_TRIAL_QUERIES = 30
 # If the confirming Server run is INVALID, lower the QPS by this factor and confirm again, this many times.
 BACKOFF, CONFIRM_TRIES = 0.9, 3
-# Offline: ask LoadGen for more than measured, so the run is sure to last its minimum duration: a short measuring
-# run under-reads a backend that keeps speeding up (+10% was not enough in CI), and too much only lengthens a run.
-OFFLINE_HEADROOM = OVERESTIMATE
 
 
 @dataclass
@@ -58,27 +55,28 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
     state: dict = {"trials": []}
     started = time.perf_counter()
 
-    def prepare(session: harness.Session) -> RunConfig:
-        if cfg.scenario == "server":
-            qps, why = _search_server(session, trial_s, max_trials, max_qps, state["trials"], console)
+    scenario = scenarios.get(cfg.scenario)
+    searches_qps = scenario.tune.search == "qps-under-bound"
+    confirm_cfg = cfg.replace(output=str(output), mode="performance", target_qps=None, user_conf=None)
+    with harness.session(confirm_cfg, console) as session:
+        if searches_qps:
+            qps, why = _search_qps(session, trial_s, max_trials, max_qps, state["trials"], console)
             state.update(value=qps, why=why)
         else:
             state.update(_measure(session, trial_s, console))
-        _write_conf(conf_path, cfg, state["value"], state["why"])
+        _write_conf(conf_path, cfg, scenario, state["value"], state["why"])
         console.print(f"[bold]wrote[/] {conf_path}; confirming with a full run")
         # The confirming run reads the user.conf exactly as `bench run --user-conf` would.
-        return session.cfg.replace(user_conf=str(conf_path), target_qps=None, mode="performance")
-
-    confirm_cfg = cfg.replace(output=str(output), mode="performance", target_qps=None, user_conf=None)
-    record = harness.run(confirm_cfg, console, prepare=prepare)
+        session.cfg = session.cfg.replace(user_conf=str(conf_path), target_qps=None, mode="performance")
+        record = session.measure()
     confirmations = [_confirmation(record)]
     # A short run's p99 rests on few queries: if the real run disagrees, step down rather than report INVALID.
-    while cfg.scenario == "server" and not record["performance"]["valid"] and len(confirmations) < CONFIRM_TRIES:
+    while searches_qps and not record["performance"]["valid"] and len(confirmations) < CONFIRM_TRIES:
         state["value"] = round(state["value"] * BACKOFF, 2)
         state["why"] += f"; confirming run INVALID, lowered by {1 - BACKOFF:.0%}"
         console.print(f"[yellow]confirming run INVALID ({'; '.join(record['performance']['invalid_reasons'])}): "
                       f"trying {state['value']:g} QPS[/]")
-        _write_conf(conf_path, cfg, state["value"], state["why"])
+        _write_conf(conf_path, cfg, scenario, state["value"], state["why"])
         # The same settings given on the command line: a second user.conf read in one process makes LoadGen
         # log "Multiple conf files are used", an error the submission checker rejects.
         record = harness.run(confirm_cfg.replace(target_qps=state["value"]), console)
@@ -87,23 +85,23 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
         "scenario": cfg.scenario,
         "backend": cfg.backend,
         "model": cfg.model,
-        "setting": _setting_name(cfg.scenario),
+        "setting": scenario.tune.conf_key,
         "value": state["value"],
         "measured": state.get("measured"),
         "why": state["why"],
-        "latency_bound_ms": cfg.latency_bound if cfg.scenario == "server" else None,
+        "latency_bound_ms": cfg.latency_bound if scenario.has_latency_bound else None,
         "user_conf": str(conf_path),
         "trials": [asdict(t) for t in state["trials"]],
         "confirmations": confirmations,
         "valid": confirmations[-1]["valid"],
         "elapsed_s": round(time.perf_counter() - started, 1),
-        "command": _command(cfg, conf_path),
+        "command": _command(cfg, scenario, conf_path),
     }
     atomic_write(output / "tune.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def _search_server(session: harness.Session, trial_s: float, max_trials: int, max_qps: float | None,
+def _search_qps(session: harness.Session, trial_s: float, max_trials: int, max_qps: float | None,
                    trials: list[Trial], console: Console) -> tuple[float, str]:
     bound = session.cfg.latency_bound
     estimate = session.estimate.samples_per_second
@@ -111,15 +109,14 @@ def _search_server(session: harness.Session, trial_s: float, max_trials: int, ma
     lo, hi = top * 0.3, top
 
     def attempt(qps: float) -> Trial:
-        trial = _server_trial(session, round(qps, 2), trial_s, len(trials) + 1)
+        trial = _qps_trial(session, round(qps, 2), trial_s, len(trials) + 1)
         trials.append(trial)
         colour = "green" if trial.passed else "red"
         console.print(f"  trial {len(trials)}: {trial.target_qps:,.2f} QPS -> [{colour}]"
                       f"{'pass' if trial.passed else 'fail'}[/] ({trial.why})")
         return trial
 
-    _warm_batch_shapes(session)
-    console.print(f"[bold]tuning Server[/]: p99 bound {bound:g} ms; warm-up throughput {estimate:,.2f} samples/s, "
+    console.print(f"[bold]tuning {session.scenario.loadgen_name}[/]: p99 bound {bound:g} ms; warm-up throughput {estimate:,.2f} samples/s, "
                   f"so the search starts in [{lo:,.2f}, {hi:,.2f}] QPS")
     while not attempt(lo).passed:  # the bottom of the bracket must pass
         if len(trials) >= 4:
@@ -152,27 +149,11 @@ def _search_server(session: harness.Session, trial_s: float, max_trials: int, ma
     return best.target_qps, why
 
 
-def _warm_batch_shapes(session: harness.Session) -> None:
-    """Run every batch size Server's batcher can form once: warm-up ran full batches only, and a runtime's first
-    call at a new shape (memory plans, kernels) would otherwise land in the first short run's p99."""
-    store, size = session.store, session.cfg.batch_size
-    n = min(size, store.total)
-    store.load(range(n))
-    try:
-        with session.console.status("warming every Server batch size (untimed)"):
-            for batch in range(1, size + 1):
-                session.responder.backend.predict(store.batch(np.arange(batch) % n))
-                session.responder.backend.synchronize()
-    finally:
-        store.unload(range(n))
-
-
-def _server_trial(session: harness.Session, qps: float, trial_s: float, number: int) -> Trial:
+def _qps_trial(session: harness.Session, qps: float, trial_s: float, number: int) -> Trial:
     cfg = session.cfg.replace(target_qps=qps, duration_s=trial_s)
     trial_dir = session.run_dir / "tune" / f"trial-{number:02d}"
     overrides = {"min_query_count": max(MIN_TRIAL_QUERIES, int(qps * trial_s)), "min_duration_ms": int(trial_s * 1000)}
-    perf = harness.run_loadgen(cfg, session.scenario, session.responder, session.store, session.estimate,
-                               trial_dir, "performance", session.console, overrides=overrides)
+    perf = session.loadgen("performance", root=trial_dir, cfg=cfg, overrides=overrides)
     p99, done = perf["latency_ms"]["p99"], perf["samples_per_second"]
     bound = cfg.latency_bound
     if p99 is None or done is None:
@@ -185,40 +166,33 @@ def _server_trial(session: harness.Session, qps: float, trial_s: float, number: 
 
 
 def _measure(session: harness.Session, trial_s: float, console: Console) -> dict:
-    """Offline: samples/s; SingleStream: p90 latency, each from one short run."""
+    """One short measuring run; the scenario's tune figure (samples/s, or a latency percentile) times its headroom."""
+    target = session.scenario.tune
     cfg = session.cfg.replace(duration_s=trial_s)
-    trial_dir = session.run_dir / "tune" / "trial-01"
     console.print(f"[bold]tuning {session.scenario.loadgen_name}[/]: one {trial_s:g} s measuring run")
-    perf = harness.run_loadgen(cfg, session.scenario, session.responder, session.store, session.estimate,
-                               trial_dir, "performance", session.console)
-    if cfg.scenario == "offline":
-        measured = perf["samples_per_second"]
-        value = round(measured * OFFLINE_HEADROOM, 2)
-        why = (f"measured {measured:,.2f} samples/s in a {trial_s:g} s Offline run; expected QPS set "
-               f"{OFFLINE_HEADROOM - 1:.0%} above it so LoadGen issues enough samples to fill the minimum duration")
+    perf = session.loadgen("performance", root=session.run_dir / "tune" / "trial-01", cfg=cfg)
+    if target.figure == "samples_per_second":
+        measured, unit = perf["samples_per_second"], "samples/s"
     else:
-        measured = perf["latency_ms"]["p90"]
-        value = round(measured, 3)
-        why = (f"p90 latency {measured:,.3f} ms measured in a {trial_s:g} s SingleStream run; LoadGen sizes the "
-               "run's query count from it")
+        measured, unit = perf["latency_ms"][target.figure], f"ms ({target.figure} latency)"
+    if measured is None:
+        raise RunFailed(f"the measuring run logged no {target.figure}: see {session.run_dir / 'tune'}")
+    value = round(measured * target.headroom, 3)
+    why = f"measured {measured:,.3f} {unit} in a {trial_s:g} s {session.scenario.loadgen_name} run"
+    if target.headroom != 1:
+        why += (f"; set {target.headroom - 1:.0%} above it so LoadGen issues enough samples to fill the minimum "
+                "duration")
     return {"value": value, "why": why, "measured": measured}
 
 
-def _setting_name(scenario: str) -> str:
-    return {"server": "target_qps", "offline": "target_qps", "single-stream": "target_latency"}[scenario]
-
-
-def _write_conf(path: Path, cfg: RunConfig, value: float, why: str) -> None:
-    from scenarios import get
-
-    scenario = get(cfg.scenario).loadgen_name
+def _write_conf(path: Path, cfg: RunConfig, scenario, value: float, why: str) -> None:
     lines = [f"# written by `bench tune` for {cfg.model} on {cfg.backend} ({cfg.device}, {cfg.precision}, "
              f"batch {cfg.batch_size}, threads {cfg.threads or 'default'})",
              f"# why: {why}",
-             f"{cfg.model}.{scenario}.{_setting_name(cfg.scenario)} = {value:g}"]
-    if cfg.scenario == "server":
+             f"{cfg.model}.{scenario.loadgen_name}.{scenario.tune.conf_key} = {value:g}"]
+    if scenario.has_latency_bound:
         # LoadGen reads Server's target_latency as whole milliseconds; an explicit `--latency-bound-ms` wins over it.
-        lines.append(f"{cfg.model}.Server.target_latency = {max(1, round(cfg.latency_bound))}")
+        lines.append(f"{cfg.model}.{scenario.loadgen_name}.target_latency = {max(1, round(cfg.latency_bound))}")
     text = "\n".join(lines) + "\n"
     parse(text, str(path))  # what we write must be what `bench run --user-conf` reads
     atomic_write(path, text)
@@ -231,12 +205,12 @@ def _confirmation(record: dict) -> dict:
             "p99_ms": perf["latency_ms"]["p99"], "target_qps": perf.get("target_qps")}
 
 
-def _command(cfg: RunConfig, conf: Path) -> str:
+def _command(cfg: RunConfig, scenario, conf: Path) -> str:
     parts = ["bench run", f"--backend {cfg.backend}", f"--scenario {cfg.scenario}", f"--model {cfg.model}",
              f"--batch-size {cfg.batch_size}", f"--user-conf {conf}"]
     if cfg.threads:
         parts.append(f"--threads {cfg.threads}")
-    if cfg.scenario == "server":
+    if scenario.has_latency_bound:
         parts.append(f"--latency-bound-ms {cfg.latency_bound:g}")
     for flag, value in (("--weights", cfg.weights if cfg.weights != "synthetic" else None), ("--onnx", cfg.onnx),
                         ("--dataset", cfg.dataset if cfg.dataset != "synthetic" else None), ("--count", cfg.count),

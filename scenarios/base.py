@@ -1,4 +1,10 @@
-"""What every scenario provides: LoadGen TestSettings for a run, and the SUT callbacks that dispatch queries."""
+"""What a scenario is: everything about it lives in its own module, and the rest of the harness asks it.
+
+A scenario declares LoadGen's name, MLPerf's headline metric (the detail-log field the official submission
+checker reads), the figures shown beside it, its submission folder, how it sizes a quick run from the
+warm-up, what `bench tune` searches and writes to user.conf, the batch and intent it gives the backend, and
+how it dispatches LoadGen's queries to the backend.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +23,65 @@ class Estimate:
     single_latency_s: float
 
 
+@dataclass(frozen=True)
+class Figure:
+    """One figure read from LoadGen's detail log: `key` as LoadGen logs it, nanoseconds shown as ms."""
+
+    key: str
+    name: str  # what a reader sees, e.g. "completed samples/s"
+    unit: str  # "samples/s" or "ms"
+    higher_is_better: bool
+
+    def read(self, detail: dict) -> float | None:
+        value = detail.get(self.key)
+        if value is None:
+            return None
+        return value / 1e6 if self.unit == "ms" else float(value)  # LoadGen logs latencies in ns
+
+    def describe(self, value) -> dict:
+        return {"key": self.key, "name": self.name, "unit": self.unit, "higher_is_better": self.higher_is_better,
+                "value": value}
+
+
+@dataclass(frozen=True)
+class TuneTarget:
+    """What `bench tune` finds for a scenario and the user.conf key it writes it to."""
+
+    conf_key: str  # user.conf key, e.g. "target_qps"
+    search: str  # "qps-under-bound" (Server's bisection) or "measure" (one short measuring run)
+    figure: str = ""  # for "measure": the record's figure the value comes from (a performance key or latency)
+    headroom: float = 1.0  # the measured value times this is written (Offline asks for more than measured)
+
+
 class Scenario:
-    name: str = ""
-    loadgen_name: str = ""  # as LoadGen and user.conf spell it
+    name: str = ""  # the CLI's name
+    loadgen_name: str = ""  # as LoadGen, user.conf and the submission tree spell it
+    metric: Figure  # MLPerf's headline
+    secondary: tuple[Figure, ...] = ()  # shown beside the metric
+    intent: str = "throughput"  # what the backend should optimise: "throughput" or "latency"
+    tune: TuneTarget
+    # TestSettings fields a quick run sets, and the user.conf keys that name them (a user.conf key wins)
+    conf_keys: dict[str, set[str]] = {}
+    advice: str = ""  # the usual fix for an INVALID run, when LoadGen's reason says nothing more telling
+    has_latency_bound: bool = False  # --latency-bound-ms applies (Server)
+    suites: tuple[str, ...] = ()  # the MLPerf suites (system types) that require this scenario
 
     @property
     def loadgen_scenario(self):
         return getattr(lg.TestScenario, self.loadgen_name)
+
+    @property
+    def submission_dir(self) -> str:
+        return self.loadgen_name
+
+    def backend_batch(self, cfg) -> int:
+        """The largest batch this scenario hands the backend."""
+        return cfg.batch_size
+
+    def warmup_batches(self, cfg, on_gpu: bool) -> list[int]:
+        """Batch sizes to run once, untimed, before LoadGen: every shape the timed run can issue, so no runtime
+        (cuDNN's algorithm search, onnxruntime's memory plans) meets a new shape inside the timed region."""
+        return [self.backend_batch(cfg)]
 
     def quick_settings(self, cfg, estimate: Estimate) -> dict:
         """TestSettings fields for --profile quick (skipped where user.conf names the key)."""
@@ -32,6 +90,10 @@ class Scenario:
     def explicit_settings(self, cfg) -> dict:
         """TestSettings fields the user gave on the command line: these win over user.conf and profile."""
         return {}
+
+    def conf_lines(self, model: str, perf: dict) -> list[str]:
+        """user.conf lines that reproduce a recorded run's LoadGen settings (for a submission's user.conf)."""
+        return []
 
     def start(self, responder, cfg):
         """(issue_queries, flush_queries) for lg.ConstructFastSUT: issue_queries(ids, indices) takes LoadGen's
@@ -42,7 +104,7 @@ class Scenario:
         """One worker thread per backend slot (`concurrency`), each running `self.work(responder)` on a shared queue;
         `None` in the queue stops one worker."""
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
-        slots = getattr(responder.backend, "concurrency", 1)
+        slots = responder.backend.concurrency
         self.threads = [threading.Thread(target=self.work, args=(responder,), daemon=True, name=f"{self.name}-{i}")
                         for i in range(slots)]
         for t in self.threads:
@@ -59,3 +121,8 @@ class Scenario:
             self.queue.put(None)
         for t in threads:
             t.join()
+
+
+# Figures every latency scenario shows beside its metric.
+P90 = Figure("result_90.00_percentile_latency_ns", "p90 latency", "ms", False)
+P99 = Figure("result_99.00_percentile_latency_ns", "p99 latency", "ms", False)

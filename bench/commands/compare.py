@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-# Rows of the table: (DataFrame column, heading, higher is better?).
+# Rows of the table below the MLPerf metric: (DataFrame column, heading, higher is better?).
 METRICS = [
-    ("metric_value", "metric", None),
     ("samples_per_second", "samples/s", True),
     ("latency_p50_ms", "p50 ms", False),
     ("latency_p90_ms", "p90 ms", False),
@@ -75,10 +74,14 @@ def compare_cmd(runs, by):
         for field in TEXT:
             table.add_row(field, *(_cell_text(field, runs[field].iloc[0]) for _, runs in cols))
         base = cols[0][1].iloc[0]
+        # Each run's own MLPerf metric, named with its unit; a ratio only against a run of the same metric.
+        table.add_row("MLPerf metric", *(_cell_text("metric", _metric_name(r.iloc[0])) for _, r in cols))
+        table.add_row("value", *(_metric_cell(r.iloc[0]) + (
+            _ratio(r["metric_value"].iloc[0], base["metric_value"], r["metric_better"].iloc[0] == "higher")
+            if i and r["metric_key"].iloc[0] == base["metric_key"] else "") for i, (_, r) in enumerate(cols)))
         for field, heading, better in METRICS:
-            name = heading if field != "metric_value" else "metric value"
             # A ratio across scenarios means nothing (samples/s of Offline vs SingleStream): same scenario only.
-            table.add_row(name, *(_num(r[field].iloc[0]) + (
+            table.add_row(heading, *(_num(r[field].iloc[0]) + (
                 _ratio(r[field].iloc[0], base[field], better) if i and r["scenario"].iloc[0] == base["scenario"] else "")
                 for i, (_, r) in enumerate(cols)))
     else:
@@ -88,15 +91,34 @@ def compare_cmd(runs, by):
                                                            for _, r in cols))
             # The baseline of a scenario: the first column that ran it.
             first = next(i for i, (_, r) in enumerate(cols) if (r["scenario"] == scenario).any())
+            # Each metric of the scenario (schema-1 records may carry another than MLPerf's): its own row.
+            here = df[df["scenario"] == scenario]
+            for key in dict.fromkeys(here["metric_key"].dropna()):
+                one = here[here["metric_key"] == key].iloc[0]
+                values = [r.loc[(r["scenario"] == scenario) & (r["metric_key"] == key), "metric_value"].median()
+                          for _, r in cols]
+                higher = one["metric_better"] == "higher"
+                table.add_row(f"  {escape(_metric_name(one))}", *(
+                    _num(v) + (_ratio(v, values[first], higher) if i > first else "") for i, v in enumerate(values)))
             for field, heading, better in METRICS:
-                if field == "metric_value":
-                    continue
                 values = [r.loc[r["scenario"] == scenario, field].median() for _, r in cols]
                 table.add_row(f"  {heading}", *(_num(v) + (_ratio(v, values[first], better) if i > first else "")
                                                 for i, v in enumerate(values)))
     out.print(table)
     if (df["validity"] == "INVALID").any() or df["synthetic"].any():
         out.print("[red]INVALID[/] runs broke LoadGen's rules; [yellow]synthetic[/] runs measure speed only.")
+
+
+def _metric_name(run) -> str:
+    """e.g. 'early-stopping p90 latency (ms, lower is better)'."""
+    if run["metric"] is None or pd.isna(run["metric"]):
+        return "—"
+    return f"{run['metric']} ({run['metric_unit']}, {run['metric_better']} is better)"
+
+
+def _metric_cell(run) -> str:
+    value = run["metric_value"]
+    return _num(value) + ("" if value is None or pd.isna(value) else f" {run['metric_unit']}")
 
 
 def _cell_text(field: str, value) -> str:

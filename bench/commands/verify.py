@@ -43,7 +43,7 @@ def compare(backend_names: list[str], cfg, batch_size: int) -> dict:
     for entry in backend_names:
         name, backend_name, precision = parse_backend(entry, cfg.precision)
         precisions[name] = precision
-        options = backends.BackendOptions(precision, cfg.device, batch_size, cfg.threads, "offline", cfg.extra)
+        options = backends.BackendOptions(precision, cfg.device, batch_size, cfg.threads, "throughput", cfg.extra)
         backend = backends.create(backend_name, options)
         backend.load(model, options)
         try:
