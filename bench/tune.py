@@ -179,8 +179,8 @@ def _measure(session: harness.Session, trial_s: float, console: Console) -> dict
         raise RunFailed(f"the measuring run logged no {target.figure}: see {session.run_dir / 'tune'}")
     value = round(measured * target.headroom, 3)
     why = f"measured {measured:,.3f} {unit} in a {trial_s:g} s {session.scenario.loadgen_name} run"
-    if target.headroom != 1:
-        why += (f"; set {target.headroom - 1:.0%} above it so LoadGen issues enough samples to fill the minimum "
+    if target.headroom != 1:  # more samples (a higher rate) or more queries (a lower latency) than measured
+        why += (f"; written as {target.headroom:.2f}x that so LoadGen generates enough work to fill the minimum "
                 "duration")
     return {"value": value, "why": why, "measured": measured}
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from bench.errors import UsageError
+from scenarios import SCENARIOS as ALL_SCENARIOS
 
 # LoadGen splits each line on ASCII whitespace and reads `model.Scenario.key = value` only: `key=value` without
 # spaces is silently ignored, `#word` or a trailing `# comment` is an error, and the value must be a whole C number
@@ -13,7 +14,7 @@ from bench.errors import UsageError
 KEY = re.compile(r"^([\w*.-]+)\.([\w*]+)\.(\w+)$", re.ASCII)
 NUMBER = re.compile(r"^[+-]?(0x[0-9a-f]+|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf(inity)?|nan)$", re.ASCII | re.IGNORECASE)
 SPACE = re.compile(r"[ \t\r\f\v]+")  # C's isspace: what LoadGen's `iss >> token` skips
-SCENARIOS = ("*", "SingleStream", "MultiStream", "Server", "Offline")
+SCENARIOS = ("*", *(s.loadgen_name for s in ALL_SCENARIOS.values()))
 EXAMPLE = "for example 'resnet50.Offline.target_qps = 100'"
 
 

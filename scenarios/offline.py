@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenarios.base import SIZING_HEADROOM as OVERESTIMATE
 from scenarios.base import Estimate, Figure, Scenario, TuneTarget
-
-# Ask LoadGen for more samples than the warm-up rate promises: too few end the run before its minimum duration
-# (INVALID); too many only lengthen it. A short measuring run under-reads a backend that keeps speeding up.
-OVERESTIMATE = 1.5
 
 
 class Offline(Scenario):

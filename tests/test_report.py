@@ -142,7 +142,7 @@ def test_page_renders_in_chromium(report_dir, tmp_path):
     assert not console, console  # no errors, no warnings: the page logs nothing
     html = dom.stdout
     # Every chart drew: plotly's SVG is in the DOM for each of them.
-    for div in ("throughput-offline", "throughput-server", "throughput-single-stream", "latency-percentiles",
+    for div in ("metric-offline", "metric-server", "metric-single-stream", "latency-percentiles",
                 "latency-distribution", "power"):
         start = html.index(f'id="{div}"')
         assert '<svg class="main-svg"' in html[start:start + 20000], f"chart {div} has no SVG"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bench.tune import OFFLINE_HEADROOM
+from scenarios.offline import OVERESTIMATE
 from bench.userconf import parse
 from tests.conftest import FAST_RUN
 
@@ -57,5 +57,5 @@ def test_offline_tune_measures_expected_qps(bench_cli, tmp_path):
     conf = _conf(out / "user.conf")
     assert set(conf) == {"target_qps"} and conf["target_qps"] == summary["value"]
     # Expected QPS sits just above what the short run measured, so the confirming run fills its duration.
-    assert summary["measured"] > 0 and conf["target_qps"] == round(OFFLINE_HEADROOM * summary["measured"], 2)
+    assert summary["measured"] > 0 and conf["target_qps"] == round(OVERESTIMATE * summary["measured"], 3)
     assert summary["valid"] is True
