@@ -1,4 +1,4 @@
-"""Shared test fixtures: an isolated cache and results tree, the CLI runner, the shared and bundled data."""
+"""Test fixtures: an isolated cache and results tree, the CLI runner, the bundled data (tests/data)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = Path(__file__).resolve().parent / "data"
-SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # Small and short: the suite runs on 2 cores within CI's budget.
 FAST_RUN = ["--model", "resnet18", "--count", "16", "--batch-size", "4", "--threads", "1", "--duration", "1"]

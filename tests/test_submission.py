@@ -15,7 +15,7 @@ import pytest
 from bench import submission
 from tests.conftest import FAST_RUN, TEST_DATA
 
-IMAGES = TEST_DATA / "imagenet"  # bundled, so the suite runs without ../shared
+IMAGES = TEST_DATA / "imagenet"  # bundled, so the suite runs from a fresh clone
 # The checker's pattern for ResNet-50's accuracy.txt (ACC_PATTERN["acc"]) and its `hash=` line.
 ACC_PATTERN = re.compile(r"^(?:\{\"accuracy|accuracy)[\": ]*=?\s*([\d\.]+).*")
 MEASUREMENT_KEYS = {"input_data_types", "retraining", "starting_weights_filename", "weight_data_types",
