@@ -81,7 +81,8 @@ def cli(ctx, debug):
 @click.option("--dataset", default="synthetic", show_default=True,
               help="Directory holding val_map.txt and the images, or 'synthetic'.")
 @click.option("--val-map", type=click.Path(), help="val_map.txt elsewhere than DATASET/val_map.txt.")
-@click.option("--count", type=int, help="Use the first N samples of the dataset.")
+@click.option("--count", type=int, help="Use the first N usable samples of the dataset (with --skip-bad, a "
+              "skipped image is replaced by the next line).")
 @click.option("--preprocessing", help="Preprocessing profile: torchvision|torchvision-v2|mlperf (default: the model's).")
 @click.option("--skip-bad", is_flag=True, help="Skip and count missing or undecodable images instead of stopping.")
 @click.option("--accuracy-threshold", type=float, default=0.99, show_default=True,
