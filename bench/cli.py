@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bench import __version__
 from bench.config import MODES, PRECISIONS, PROFILES, SCENARIOS, RunConfig
-from bench.errors import EXIT_FAILED, EXIT_STRICT, BenchError
+from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_STRICT, BenchError
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages carry paths and commands: never break them
@@ -197,7 +197,7 @@ def main() -> None:
         cli.main(prog_name="bench", standalone_mode=True)
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
 
 SCHEMA = 1
-STATUSES = ("running", "complete", "failed", "interrupted")
 
 
 def utc_now() -> str:
