@@ -147,8 +147,8 @@ def test_verdict_pass_and_fail(tmp_path):
     assert none["passed"] is None and none["verdict"] is None
 
 
-@pytest.mark.parametrize("text", ["", "accuracy=75%, good=3, total=4\n", "accuracy=75.000%, good=3, total=4\nhash=xyz\n",
-                                  "{\"accuracy\": 75.0}\n"])
+@pytest.mark.parametrize("text", ["", "accuracy=75%, good=3, total=4\n", "{\"accuracy\": 75.0}\n",
+                                  "accuracy=75.000%, good=3, total=4\nhash=xyz\n"])
 def test_accuracy_txt_not_in_bench_words_exits_2_naming_the_file(tmp_path, text):
     path = tmp_path / accuracy.TXT
     path.write_text(text)
