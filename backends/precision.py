@@ -9,23 +9,13 @@ import numpy as np
 
 from bench.cache import cache_dir, file_sha256
 from bench.errors import BackendUnavailable, UsageError
+from bench.sysinfo import cpu_flags_source, read_cpu_flags
 
 # CPU flags that mean bf16 matrix arithmetic in hardware (AVX-512 BF16 dot products, or AMX tiles).
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".webp"}
 # Post-training quantization needs only a few hundred images; MLPerf's official list has 500.
 MAX_CALIBRATION_IMAGES = 500
-
-
-def read_cpu_flags() -> set[str]:
-    """Every flag the kernel lists for the CPU (empty where /proc/cpuinfo does not exist)."""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def native_bf16(flags: set[str] | None = None) -> bool:
@@ -38,7 +28,7 @@ def require_native_bf16(backend: str, supported_elsewhere: tuple[str, ...], flag
     if not native_bf16(flags):
         raise BackendUnavailable(
             f"backend {backend} cannot run bf16 on this CPU: it lacks native bf16 ({' or '.join(NATIVE_BF16_FLAGS)} "
-            f"is not in /proc/cpuinfo's flags), and an emulated run would not be bf16 performance. On this CPU it "
+            f"is not in {cpu_flags_source()}), and an emulated run would not be bf16 performance. On this CPU it "
             f"supports: {', '.join(supported_elsewhere)}"
         )
 

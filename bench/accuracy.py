@@ -14,18 +14,24 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 
 from bench.cache import atomic_write
-from bench.errors import RunFailed
+from bench.errors import RunFailed, UsageError
 
 # MLPerf's quality target: 99% of the reference fp32 top-1.
 DEFAULT_THRESHOLD = 0.99
 # ImageNet 2012 validation set: what MLPerf's accuracy run covers.
 FULL_SET = 50_000
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
+TXT = "accuracy.txt"
+# accuracy.txt as accuracy-imagenet.py words it, then (in a submission) the accuracy log's sha256 as MLPerf's run
+# scripts append it. The checker reads the first line with ACC_PATTERN["acc"] and the `hash=` line.
+TXT_LINE = re.compile(r"accuracy=(\d+\.\d{3})%, good=(\d+), total=(\d+)")
+HASH_LINE = re.compile(r"hash=([0-9a-f]{64})")
 
 
 def wilson_interval(correct: int, count: int, z: float = Z_95) -> tuple[float, float]:
@@ -118,6 +124,27 @@ def evaluate(path: str | Path, labels: np.ndarray, reference_top1: float | None,
         section["note"] = "synthetic weights or images: top-1 means nothing, so no PASS or FAIL"
     else:
         section["note"] = "no reference top-1 for these weights (not a known model's file): no PASS or FAIL"
-    atomic_write(Path(path).with_name("accuracy.txt"),
-                 f"accuracy={100 * value:.3f}%, good={correct}, total={count}\n")
+    atomic_write(Path(path).with_name(TXT), accuracy_txt(correct, count))
     return section
+
+
+def accuracy_txt(correct: int, count: int, log_sha256: str | None = None) -> str:
+    """accuracy.txt's text; a submission passes the accuracy log's sha256 for the checker's `hash=` line."""
+    text = f"accuracy={100 * (correct / count if count else 0.0):.3f}%, good={correct}, total={count}\n"
+    return text + (f"hash={log_sha256}\n" if log_sha256 else "")
+
+
+def read_accuracy_txt(path: str | Path) -> dict:
+    """accuracy.txt back: {accuracy_percent, correct, count, log_sha256 (None without a hash line)}."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}")
+    first = TXT_LINE.fullmatch(lines[0]) if lines else None
+    hashed = [HASH_LINE.fullmatch(line) for line in lines[1:]]
+    if not first or len(lines) > 2 or not all(hashed):
+        raise UsageError(f"{path} is not an accuracy.txt written by bench (line 1 'accuracy=P%, good=N, total=M', "
+                         "then optionally 'hash=<sha256>'): rerun `bench run --mode accuracy`")
+    return {"accuracy_percent": float(first[1]), "correct": int(first[2]), "count": int(first[3]),
+            "log_sha256": hashed[0][1] if hashed else None}

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bench import __version__
 from bench.config import MODES, PRECISIONS, PROFILES, SCENARIOS, RunConfig
-from bench.errors import EXIT_FAILED, EXIT_STRICT, BenchError
+from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_STRICT, BenchError
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages carry paths and commands: never break them
@@ -81,7 +81,8 @@ def cli(ctx, debug):
 @click.option("--dataset", default="synthetic", show_default=True,
               help="Directory holding val_map.txt and the images, or 'synthetic'.")
 @click.option("--val-map", type=click.Path(), help="val_map.txt elsewhere than DATASET/val_map.txt.")
-@click.option("--count", type=int, help="Use the first N samples of the dataset.")
+@click.option("--count", type=int, help="Use the first N usable samples of the dataset (with --skip-bad, a "
+              "skipped image is replaced by the next line).")
 @click.option("--preprocessing", help="Preprocessing profile: torchvision|torchvision-v2|mlperf (default: the model's).")
 @click.option("--skip-bad", is_flag=True, help="Skip and count missing or undecodable images instead of stopping.")
 @click.option("--accuracy-threshold", type=float, default=0.99, show_default=True,
@@ -196,7 +197,7 @@ def main() -> None:
         cli.main(prog_name="bench", standalone_mode=True)
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,5 @@
 """Errors the CLI turns into one clear message and an exit code (no traceback unless --debug)."""
 
-EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STRICT = 3

@@ -81,14 +81,24 @@ class ImageNetDataset(Dataset):
         """The dataset `cfg` names (--dataset/--val-map/--count/--skip-bad), preprocessed for `model`."""
         val_map = Path(cfg.val_map) if cfg.val_map else Path(cfg.dataset) / "val_map.txt"
         root = Path(cfg.dataset) if cfg.dataset != "synthetic" else val_map.parent
-        entries = read_val_map(val_map)
-        if cfg.count is not None:
-            if cfg.count > len(entries):
-                raise UsageError(f"--count {cfg.count} is larger than the dataset: {val_map} lists "
-                                 f"{len(entries)} images")
-            entries = entries[: cfg.count]
-        return cls.prepare(root, val_map, entries, model.preprocessing, model.input_size,
-                           skip_bad=getattr(cfg, "skip_bad", False))
+        entries, count = read_val_map(val_map), cfg.count
+        if count is not None and count > len(entries):
+            raise UsageError(f"--count {count} is larger than the dataset: {val_map} lists {len(entries)} images")
+        # --count N is the first N usable images (as MLPerf's reference imagenet.py counts): with --skip-bad each
+        # skipped image is replaced by the next line. Only then is the cache rebuilt, over the longer list.
+        take = len(entries) if count is None else count
+        while True:
+            dataset = cls.prepare(root, val_map, entries[:take], model.preprocessing, model.input_size,
+                                  skip_bad=getattr(cfg, "skip_bad", False))
+            short = 0 if count is None else count - len(dataset)
+            if not short or take == len(entries):
+                break
+            dataset.close()
+            take = min(len(entries), take + short)
+        if short:
+            raise UsageError(f"--count {count}: {val_map} has only {len(dataset)} usable images "
+                             f"({len(dataset.bad)} of its {len(entries)} lines are missing or undecodable)")
+        return dataset
 
     @classmethod
     def prepare(cls, root: Path, val_map: Path, entries: list[tuple[str, int]], profile: str, size: int = 224,

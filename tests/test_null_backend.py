@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import backends
+from bench import latency
 from bench.dataset import SyntheticDataset
 from bench.qsl import SampleStore
 from tests.conftest import only_run
@@ -30,6 +31,7 @@ def test_tiny_null_run_times_the_harness_and_records_every_latency(bench_cli, re
     perf = record["performance"]
     # Per-query latency recording (bench.latency) sees every sample LoadGen counted, through the fast SUT's lists.
     assert perf["latencies"]["count"] == perf["samples"] > 0
+    assert len(latency.load(results_dir / record["run_id"])) == perf["samples"]  # the file says the same
     if scenario == "offline":
         assert perf["valid"], perf["invalid_reasons"]
 

@@ -8,7 +8,7 @@ import backends
 import backends.precision as precision
 from bench.errors import BackendUnavailable
 from tests.backend_helpers import IMAGES, cosine, loaded, real_images
-from tests.conftest import FAST_RUN, only_run
+from tests.conftest import FAST_RUN, lacks_native_bf16, needs_native_bf16, only_run
 
 NO_BF16_CPU = {"fpu", "sse4_2", "avx2", "fma", "avx512f", "avx512_vnni"}  # an AVX-512 CPU without bf16
 
@@ -30,14 +30,44 @@ def test_fp16_on_cpu_exits_2(bench_cli, results_dir, backend):
     assert result.exit_code == 2 and "fp16 only on" in result.output
 
 
+@pytest.mark.cpu_features
 @pytest.mark.parametrize("backend", ["torch", "torch-compile", "openvino"])
-def test_bf16_without_native_support_exits_2_saying_why(bench_cli, results_dir, monkeypatch, backend):
-    """The CPU-flag reader is the one input swapped: the refusal path itself runs for real."""
-    monkeypatch.setattr(precision, "read_cpu_flags", lambda: set(NO_BF16_CPU))
+def test_bf16_with_bf16_flags_hidden_exits_2_saying_why(bench_cli, results_dir, monkeypatch, backend):
+    """The test-only override hides bf16 from the harness: the refusal path itself runs for real, on any CPU."""
+    monkeypatch.setenv("BENCH_CPU_FLAGS", " ".join(NO_BF16_CPU))
     result = bench_cli("run", "--backend", backend, "--precision", "bf16", "--output", results_dir, *FAST_RUN)
     assert result.exit_code == 2
-    assert "lacks native bf16" in result.output and "avx512_bf16" in result.output
-    assert "supports: fp32" in result.output
+    text = " ".join(result.output.split())
+    assert "lacks native bf16" in text and "avx512_bf16" in text and "BENCH_CPU_FLAGS" in text
+    assert "supports: fp32" in text
+    assert not list(results_dir.glob("*/result.json")), "refused before anything ran"
+
+
+@lacks_native_bf16
+@pytest.mark.parametrize("backend", ["torch", "openvino"])
+def test_bf16_on_a_cpu_without_it_exits_2_naming_the_flags(bench_cli, results_dir, backend):
+    result = bench_cli("run", "--backend", backend, "--precision", "bf16", "--output", results_dir, *FAST_RUN)
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "lacks native bf16" in text and "avx512_bf16 or amx_bf16" in text and "supports: fp32" in text
+
+
+@pytest.mark.cpu_features
+def test_cpu_flag_override_only_hides_flags_and_the_record_says_so(bench_cli, results_dir, monkeypatch):
+    from bench import sysinfo
+
+    monkeypatch.delenv("BENCH_CPU_FLAGS", raising=False)
+    real = sysinfo.real_cpu_flags()
+    assert precision.read_cpu_flags() == real and sysinfo.collect()["cpu_flags_override"] is None
+    monkeypatch.setenv("BENCH_CPU_FLAGS", "avx2 fma made_up_flag")
+    assert precision.read_cpu_flags() == real & {"avx2", "fma"}  # never a flag the CPU lacks
+    assert not precision.native_bf16()
+    result = bench_cli("run", "--backend", "null", "--output", results_dir, *FAST_RUN)
+    assert result.exit_code == 0, result.output
+    system = only_run(results_dir)["system"]
+    assert system["cpu_flags"] == sorted(real & {"avx2", "fma"})
+    assert system["cpu_flags_override"] == {"env": "BENCH_CPU_FLAGS", "value": "avx2 fma made_up_flag",
+                                            "real_cpu_flags": sorted(real & sysinfo.RECORDED_FLAGS)}
 
 
 def test_native_bf16_detection():
@@ -70,11 +100,7 @@ def calibration_list(tmp_path):
     return listing
 
 
-needs_bf16 = pytest.mark.skipif(not precision.native_bf16(),
-                                reason="this CPU has no native bf16 (avx512_bf16/amx_bf16)")
-
-
-@needs_bf16
+@needs_native_bf16
 def test_openvino_bf16_runs_bf16(bench_cli, results_dir):
     result = bench_cli("run", "--backend", "openvino", "--precision", "bf16", "--scenario", "single-stream",
                        "--output", results_dir, *FAST_RUN)
@@ -83,7 +109,7 @@ def test_openvino_bf16_runs_bf16(bench_cli, results_dir):
     assert info["precision"] == "bf16" and info["inference_precision"] == "bf16"
 
 
-@needs_bf16
+@needs_native_bf16
 def test_torch_bf16_close_to_fp32_on_real_images(bench_cli, results_dir):
     images = real_images(16)
     fp32 = loaded("torch").logits(images)

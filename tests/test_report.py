@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import FAST_RUN, SHARED_DATA
+from tests.conftest import FAST_RUN, TEST_DATA
 
 # Shown as text everywhere, never run: the page would set this attribute if it ran.
 EVIL = "alpha<script>document.body.setAttribute('data-pwned','yes')</script>"
@@ -46,7 +46,7 @@ def trees(tmp_path_factory) -> dict:
     alpha, beta = root / "alpha", root / "beta"
     bench("run", "--backend", "null", "--scenario", "offline", *FAST_RUN, "--output", alpha, "--system-name", EVIL)
     bench("run", "--backend", "torch", "--scenario", "offline", *FAST_RUN, "--output", alpha, "--system-name", EVIL,
-          "--weights", ckpt, "--dataset", SHARED_DATA / "imagenet-val-sample", "--mode", "both")
+          "--weights", ckpt, "--dataset", TEST_DATA / "imagenet", "--mode", "both")
     # A 1 µs latency bound no query meets: LoadGen says INVALID.
     bench("run", "--backend", "null", "--scenario", "server", *FAST_RUN, "--output", beta, "--system-name", "beta",
           "--target-qps", "1000", "--latency-bound-ms", "0.001")
@@ -93,10 +93,12 @@ def test_csv_round_trips_and_merges_both_machines(trees, report_dir):
 
 
 def test_runs_record_per_query_latencies(trees):
+    from bench import latency
+
     for run_id, run_dir in trees["runs"].items():
         record = json.loads((run_dir / "result.json").read_text())
         perf = record["performance"]
-        lat = np.load(run_dir / "latencies.npy")
+        lat = latency.load(run_dir)  # the reader the report draws from, on what real runs wrote
         assert perf["latencies"]["file"] == "latencies.npy" and perf["latencies"]["count"] == len(lat)
         assert len(lat) == perf["samples"], run_id  # every sample LoadGen counted
         assert (lat > 0).all()

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from backends.tensorrt_backend import CalibrationBatches, calibration_cache_path, engine_path, images_id
-from tests.conftest import FAST_RUN, SHARED_DATA, only_run
+from tests.conftest import FAST_RUN, TEST_DATA, only_run
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
-IMAGES = sorted((SHARED_DATA / "imagenet-val-sample").glob("*.JPEG"))
+IMAGES = sorted((TEST_DATA / "imagenet").glob("*.JPEG"))  # bundled: 40 real images
 
 
 @pytest.mark.skipif(HAS_TRT, reason="TensorRT is installed here: this test is about machines without it")
@@ -42,7 +42,6 @@ def test_engine_cache_key_changes_with_every_field(tmp_path):
     assert engine_path(**base, calibration="c0ffee") != path
 
 
-@pytest.mark.skipif(len(IMAGES) < 10, reason=f"the shared ImageNet sample is missing under {SHARED_DATA}")
 def test_calibration_batches_are_full_and_preprocessed_like_samples(tmp_path):
     from bench.preprocessing import preprocess
 
@@ -60,8 +59,6 @@ def test_calibration_batches_are_full_and_preprocessed_like_samples(tmp_path):
 
 
 def test_calibration_with_fewer_images_than_a_batch():
-    if not IMAGES:
-        pytest.skip(f"the shared ImageNet sample is missing under {SHARED_DATA}")
     batches = CalibrationBatches(IMAGES[:3], "mlperf", max_batch=64)
     assert batches.batch_size == 3 and len(list(batches)) == 1
 

@@ -76,7 +76,7 @@ def compare(backend_names: list[str], cfg, batch_size: int) -> dict:
               help="Comma-separated backends; torch (fp32) is the reference when listed.")
 @click.option("--dataset", required=True, help="Directory holding val_map.txt and the images.")
 @click.option("--val-map", type=click.Path(), help="val_map.txt elsewhere than DATASET/val_map.txt.")
-@click.option("--count", type=int, help="Use the first N images.")
+@click.option("--count", type=int, help="Use the first N usable images (--skip-bad replaces a skipped one).")
 @click.option("--model", default="resnet50", show_default=True, help="Architecture or known model.")
 @click.option("--weights", default="synthetic", show_default=True, help="Checkpoint, or 'synthetic'.")
 @click.option("--preprocessing", help="Preprocessing profile (default: the model's).")
