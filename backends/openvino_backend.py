@@ -68,11 +68,11 @@ class OpenVinoBackend(Backend):
         kind, _, index = options.device.partition(":")
         self.ov_device = kind.upper() + (f".{index}" if index else "")
         self.path, ov_model, self.quantization = self._model(model, options)
-        batch = 1 if options.scenario == "single-stream" else options.batch_size
+        batch = options.batch_size
         # Bounded dynamic batch: Server's dynamic batches vary in size; the bound lets the CPU plugin plan memory.
         ov_model.reshape({ov_model.input(0): ov.PartialShape([ov.Dimension(1, batch), 3, model.input_size,
                                                               model.input_size])})
-        self.mode = hints.PerformanceMode.LATENCY if options.scenario == "single-stream" \
+        self.mode = hints.PerformanceMode.LATENCY if options.intent == "latency" \
             else hints.PerformanceMode.THROUGHPUT
         config = {hints.performance_mode: self.mode}
         # int8: the quantized ops run int8, and the rest f32 (not bf16, OpenVINO's default here), so an int8

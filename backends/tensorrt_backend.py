@@ -258,7 +258,7 @@ class TensorRTBackend(Backend):
         props = _ok(cudart, cudart.cudaGetDeviceProperties(self.index))
         gpu_name = props.name.decode() if isinstance(props.name, bytes) else str(props.name)
         gpu_name = gpu_name.split("\x00")[0]
-        single = options.scenario == "single-stream"
+        single = options.intent == "latency"
         self.concurrency = int(options.extra.get("gpu_streams") or (1 if single else 2))
         self.max_batch = options.batch_size
         self.onnx = onnx_file(model)

@@ -109,10 +109,10 @@ class TorchBackend(Backend):
         self.channels_last = bool(extra.get("channels_last", True))
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model = self.model.to(memory_format=self.memory_format)
-        single = options.scenario == "single-stream"
+        single = options.intent == "latency"
         # Two slots let one thread copy its batch while the other's kernels run; SingleStream has one query.
         self.concurrency = int(extra.get("gpu_streams") or (1 if single else 2))
-        self.graph_batch = (1 if single else options.batch_size) if extra.get("cuda_graphs") else None
+        self.graph_batch = options.batch_size if extra.get("cuda_graphs") else None
         self.slots: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(self.concurrency):
             self.slots.put(self._make_slot())

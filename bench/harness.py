@@ -22,7 +22,7 @@ from rich.markup import escape
 import backends
 import scenarios
 from bench import accuracy, loadgen_log, models, results, sysinfo
-from bench.config import RunConfig
+from bench.config import QUICK_DURATION_S, RunConfig
 from bench.dataset import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
 from bench.latency import LatencyRecorder
@@ -77,7 +77,9 @@ def run(cfg: RunConfig, console: Console | None = None,
     """
     console = console or Console(stderr=True)
     model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
-    options = backends.BackendOptions(cfg.precision, cfg.device, cfg.batch_size, cfg.threads, cfg.scenario, cfg.extra)
+    single = cfg.scenario == "single-stream"  # for now: the scenario will say its batch and intent itself
+    options = backends.BackendOptions(cfg.precision, cfg.device, 1 if single else cfg.batch_size, cfg.threads,
+                                      "latency" if single else "throughput", cfg.extra)
     backend = backends.create(cfg.backend, options)  # refuses what it cannot honour, before anything runs
     if cfg.onnx is not None and not backend.runs_onnx:
         raise UsageError(f"--onnx: backend {cfg.backend} runs PyTorch models, not ONNX files; "
@@ -202,7 +204,7 @@ def test_settings(cfg: RunConfig, scenario, estimate: Estimate, mode: str, perf_
             named = keys_for(cfg.user_conf, cfg.model, scenario.loadgen_name)
     defaults = {"performance_sample_count_override": perf_count}
     if cfg.profile == "quick":
-        defaults.update(min_duration_ms=int(1000 * (cfg.duration_s or 10.0)), **scenario.quick_settings(cfg, estimate))
+        defaults.update(min_duration_ms=int(1000 * (cfg.duration_s or QUICK_DURATION_S)), **scenario.quick_settings(cfg, estimate))
     else:
         defaults.update(
             {k: v for k, v in scenario.quick_settings(cfg, estimate).items() if k != "min_query_count"})

@@ -106,7 +106,7 @@ def main(duration, batch_size, threads, count, names, precisions, calibration_co
             for precision in precisions.split(","):
                 extra = {"calibration": str(cal), "calibration_dataset": str(folder)} if precision == "int8" else {}
                 try:
-                    opts = backends.BackendOptions(precision, "cpu", batch_size, threads, "offline", extra)
+                    opts = backends.BackendOptions(precision, "cpu", batch_size, threads, "throughput", extra)
                     backends.backend_class(name).check_options(opts)
                 except Exception as exc:  # a combination this backend or CPU cannot honour: say so, move on
                     console.print(f"[dim]{name} {precision}: {str(exc).split(';')[0]}[/]")

@@ -28,7 +28,7 @@ PAIRS = (("torch", "bf16"), ("openvino", "bf16"), ("openvino", "int8"), ("onnxru
 def logits(backend_name: str, spec, precision: str, images: np.ndarray, extra: dict) -> np.ndarray:
     import backends
 
-    opts = backends.BackendOptions(precision, "cpu", 8, None, "offline", extra)
+    opts = backends.BackendOptions(precision, "cpu", 8, None, "throughput", extra)
     backend = backends.create(backend_name, opts)
     backend.load(spec, opts)
     out = np.concatenate([backend.logits(images[i:i + 8]) for i in range(0, len(images), 8)])
@@ -68,7 +68,7 @@ def main(names, dataset, calibration_count, pairs):
             fp32: dict[str, np.ndarray] = {}
             for backend_name, precision in (pair.split(":") for pair in pairs.split(",")):
                 try:
-                    opts = backends.BackendOptions(precision, "cpu", 8, None, "offline", extra)
+                    opts = backends.BackendOptions(precision, "cpu", 8, None, "throughput", extra)
                     backends.backend_class(backend_name).check_options(opts)
                 except Exception as exc:  # not here (no native bf16, package missing): say so
                     console.print(f"[dim]{backend_name} {precision}: {exc}[/]")

@@ -7,6 +7,17 @@ from rich.table import Table
 
 from bench.commands.shared import config, run_options
 from bench.config import SCENARIOS
+from bench.options import BY_NAME, Option
+
+# tune's own numbers, checked like `bench run`'s (bench/options.py).
+TUNE_OPTIONS = (
+    Option("trial_s", float, low=0, high=600, low_open=True, flag="--trial-seconds",
+           why="MLPerf's whole run is 600 s; a longer short run tunes nothing better"),
+    Option("max_trials", int, low=3, high=100, flag="--max-trials",
+           why="the search needs a bracket and a midpoint; 100 short runs already take hours"),
+    Option("max_qps", float, low=0, high=BY_NAME["target_qps"].high, low_open=True, flag="--max-qps",
+           why=BY_NAME["target_qps"].why),
+)
 
 
 @run_options
@@ -22,10 +33,9 @@ def tune_cmd(scenario, output, trial_seconds, max_trials, max_qps, **options):
     latency. Short LoadGen runs on one loaded backend, then a confirming run; writes OUTPUT/user.conf."""
     from bench import tune
     from bench.cli import err, out
-    from bench.errors import UsageError
 
-    if trial_seconds <= 0 or max_trials < 3 or (max_qps is not None and max_qps <= 0):
-        raise UsageError("--trial-seconds and --max-qps must be > 0, and --max-trials at least 3")
+    for option, value in zip(TUNE_OPTIONS, (trial_seconds, max_trials, max_qps)):
+        option.check_number(value)  # finite and in range, else exit 2 saying the range and why
     cfg = config(options, scenario=scenario, output=output)
     summary = tune.tune(cfg, output, err, trial_s=trial_seconds, max_trials=max_trials,
                           max_qps=max_qps)
