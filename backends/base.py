@@ -10,7 +10,6 @@ import numpy as np
 from bench.errors import BackendUnavailable
 from bench.options import DEFAULTS
 
-
 INTENTS = ("latency", "throughput")
 
 

@@ -70,7 +70,7 @@ def test_help_imports_nothing_heavy():
     code = ("import sys\nfrom bench.cli import cli\ntry:\n    cli.main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in ('torch', 'numpy', 'mlperf_loadgen', 'pandas', 'onnxruntime') if m in sys.modules),"
             " file=sys.stderr)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
     assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr
     assert "--max-wait-ms" in result.stdout and "Range: 0..1,000" in result.stdout
 
@@ -128,7 +128,7 @@ def test_numeric_options_exit_0_or_2(tmp_path_factory, option, text):
     out = tmp_path_factory.mktemp("fuzz")
     args = [sys.executable, "-m", "bench.cli", "run", *BASE, option.cli_flag, text, "--output", str(out), "--json"]
     try:
-        result = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT_S)
+        result = subprocess.run(args, check=False, capture_output=True, text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
         pytest.fail(f"{option.cli_flag} {text!r} did not finish in {TIMEOUT_S} s")
     said = f"{option.cli_flag} {text!r}: exit {result.returncode}\n{result.stderr[-2000:]}"
