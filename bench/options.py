@@ -148,8 +148,9 @@ def _backends_text(names: tuple[str, ...]) -> str:
     return f"the {listed} backend{'s' if len(names) > 1 else ''}"
 
 
-def click_options(names=CLI_NAMES):
-    """A decorator adding the table's click options (those in `names`, in table order) to a command."""
+def click_options(items=CLI_NAMES, **changes):
+    """A decorator adding click options to a command: the table's (by name) or a command's own Option objects, in
+    the order given. `changes` maps an option's name to click keywords that differ for this command."""
     import click
 
     def decorate(command):
@@ -157,17 +158,17 @@ def click_options(names=CLI_NAMES):
             holder = decorate(lambda: None)
             command.params[:0] = list(reversed(holder.__click_params__))
             return command
-        for o in reversed([BY_NAME[n] for n in names]):
+        for o in reversed([BY_NAME[i] if isinstance(i, str) else i for i in items]):
             notes = [f"Range: {o.range_text().split(' ', 2)[2].removeprefix('in ')}."] if o.low is not None else []
             if o.backends:
                 notes.append(f"Backends: {', '.join(o.backends)}" + "".join(f"; {' or '.join(w)} only" for w in (
                     o.precisions, o.devices) if w) + ".")
-            kind = {int: int, float: float, bool: bool, Path: click.Path(), str: str}[o.type]
-            if o.choices:
-                kind = click.Choice(o.choices)
-            show = o.default is not None and o.type is not bool
-            command = click.option(o.cli_flag, o.name, type=kind, is_flag=o.type is bool, default=o.default,
-                                   show_default=show, help=" ".join([o.help, *notes]))(command)
+            kind = click.Choice(o.choices) if o.choices else \
+                {int: int, float: float, bool: bool, Path: click.Path(), str: str}[o.type]
+            keywords = {"type": kind, "is_flag": o.type is bool, "default": o.default,
+                        "show_default": o.default is not None and o.type is not bool,
+                        "help": " ".join([o.help, *notes]), **changes.get(o.name, {})}
+            command = click.option(o.cli_flag, o.name, **keywords)(command)
         return command
 
     return decorate
