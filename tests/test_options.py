@@ -75,6 +75,19 @@ def test_help_imports_nothing_heavy():
     assert "--max-wait-ms" in result.stdout and "Range: 0..1,000" in result.stdout
 
 
+@pytest.mark.parametrize("args,says", [
+    (("verify", "--threshold", "nan"), "--threshold must be a number in 0..1 (a share of the images), got nan"),
+    (("verify", "--low-precision-threshold", "2"), "--low-precision-threshold must be a number in 0..1"),
+    (("verify", "--count", "0"), "--count must be an integer in 1..1,000,000"),
+    (("tune", "--scenario", "server", "--max-trials", "1000"), "--max-trials must be an integer in 3..100"),
+    (("tune", "--scenario", "server", "--max-qps", "inf"), "--max-qps must be a number > 0 and <= 1,000,000"),
+])
+def test_other_commands_check_their_numbers(bench_cli, tmp_path, args, says):
+    """Every command's numbers are checked the same way, before any work."""
+    result = bench_cli(*args, "--dataset", tmp_path) if args[0] == "verify" else bench_cli(*args, "--output", tmp_path)
+    assert result.exit_code == 2 and says in result.output, result.output
+
+
 # ---- fuzz ------------------------------------------------------------------------------------------------------
 
 NUMERIC = [o for o in options.OPTIONS if o.cli and o.low is not None]

@@ -96,6 +96,10 @@ def verify_cmd(backend_list, dataset, val_map, count, model, weights, preprocess
     from bench.config import RunConfig
     from bench.errors import RunFailed, UsageError
 
+    from bench.options import Option
+
+    for flag, value in (("--threshold", threshold), ("--low-precision-threshold", low_precision_threshold)):
+        Option(flag, float, low=0, high=1, flag=flag, why="a share of the images").check_number(value)  # nan: exit 2
     names = [n.strip() for n in backend_list.split(",") if n.strip()]
     if len(names) < 2:
         raise UsageError("--backends needs at least two backends to compare, e.g. torch,onnxruntime")
