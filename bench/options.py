@@ -211,7 +211,8 @@ def run_config(values: Mapping[str, Any], **fields):
     if "calibration" in extra:  # a calibration list names images under the dataset
         extra["calibration_dataset"] = merged.get("dataset", BY_NAME["dataset"].default)
     plain = {n: v for n, v in merged.items() if n not in BY_NAME or not BY_NAME[n].backend_option}
-    return RunConfig(**plain, extra={**plain.pop("extra", {}), **extra})
+    given = plain.pop("extra", None) or {}  # programmatic extras (channels_last, ...) are kept
+    return RunConfig(**plain, extra={**given, **extra})
 
 
 def to_command(config, **changes) -> str:
