@@ -24,10 +24,11 @@ from backends.base import BackendOptions, argmax_classes
 from backends.torch_backend import TorchBackend
 from bench.cache import cache_dir
 from bench.errors import UsageError
+from bench.options import BY_NAME
 
 # A cache directory the user chose before bench started wins; otherwise inductor's caches go under the bench cache.
 _USER_INDUCTOR_CACHE = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+COMPILE_MODES = BY_NAME["compile_mode"].choices
 
 
 class TorchCompileBackend(TorchBackend):

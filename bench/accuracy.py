@@ -22,8 +22,6 @@ import numpy as np
 from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
 
-# MLPerf's quality target: 99% of the reference fp32 top-1.
-DEFAULT_THRESHOLD = 0.99
 # ImageNet 2012 validation set: what MLPerf's accuracy run covers.
 FULL_SET = 50_000
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile

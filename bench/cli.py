@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
-from bench.config import MODES, PRECISIONS, PROFILES, SCENARIOS, RunConfig
+from bench import options as options_table
 from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_STRICT, BenchError
 
 out = Console()
@@ -72,65 +72,13 @@ def cli(ctx, debug):
 
 
 @cli.command()
-@click.option("--backend", default="torch", show_default=True, help="Backend name (see `bench backends`).")
-@click.option("--scenario", type=click.Choice(SCENARIOS), default="offline", show_default=True)
-@click.option("--model", default="resnet50", show_default=True, help="resnet18|34|50|101|152.")
-@click.option("--weights", default="synthetic", show_default=True,
-              help="Checkpoint (.pth/.safetensors, torchvision keys), or 'synthetic' for seeded random weights.")
-@click.option("--onnx", type=click.Path(), help="Run this ONNX classifier as it is (ONNX backends only).")
-@click.option("--dataset", default="synthetic", show_default=True,
-              help="Directory holding val_map.txt and the images, or 'synthetic'.")
-@click.option("--val-map", type=click.Path(), help="val_map.txt elsewhere than DATASET/val_map.txt.")
-@click.option("--count", type=int, help="Use the first N usable samples of the dataset (with --skip-bad, a "
-              "skipped image is replaced by the next line).")
-@click.option("--preprocessing", help="Preprocessing profile: torchvision|torchvision-v2|mlperf (default: the model's).")
-@click.option("--skip-bad", is_flag=True, help="Skip and count missing or undecodable images instead of stopping.")
-@click.option("--accuracy-threshold", type=float, default=0.99, show_default=True,
-              help="Accuracy PASSes at top-1 >= this fraction of the model's reference top-1.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
-@click.option("--batch-size", type=int, default=8, show_default=True,
-              help="Offline batch; Server's largest dynamic batch.")
-@click.option("--threads", type=int, help="Inference threads (default: the backend's own choice).")
-@click.option("--cuda-graphs", is_flag=True, help="torch on CUDA: replay a CUDA graph captured at the batch size.")
-@click.option("--gpu-streams", type=click.IntRange(1, 64), help="torch/tensorrt on CUDA: concurrent streams (execution contexts).")
-@click.option("--ort-provider", type=click.Choice(["cuda", "tensorrt"]),
-              help="onnxruntime on CUDA: its CUDA or TensorRT execution provider (default cuda).")
-@click.option("--compile-mode", help="torch-compile: torch.compile mode (default, reduce-overhead, max-autotune, ...).")
-@click.option("--calibration", type=click.Path(),
-              help="int8: a directory of calibration images, or an MLPerf calibration list (names under --dataset).")
-@click.option("--null-image-size", type=click.IntRange(1, 4096),
-              help="null backend: side of its synthetic images (default: the model's, 224); 1 times the harness "
-                   "without the per-image copy (see README, Performance).")
-@click.option("--mode", type=click.Choice(MODES), default="performance", show_default=True)
-@click.option("--duration", "duration_s", type=float, help="Minimum timed duration in seconds (quick: 10).")
-@click.option("--profile", type=click.Choice(PROFILES), default="quick", show_default=True,
-              help="quick: short runs; mlperf: the official minimums (600 s, 24,576 Offline samples, ...).")
-@click.option("--target-qps", type=float, help="Server arrival rate; Offline expected rate (default: from warm-up).")
-@click.option("--latency-bound-ms", type=float,
-              help="Server p99 latency bound [default: user.conf's target_latency, else MLPerf's 15 ms].")
-@click.option("--max-wait-ms", type=float, default=2.0, show_default=True,
-              help="Server: longest a sample waits for its batch to fill.")
-@click.option("--user-conf", type=click.Path(), help="LoadGen user.conf (wins over the profile).")
-@click.option("--output", default="results", show_default=True, type=click.Path(), help="Results tree.")
-@click.option("--system-name", help="Name of this system in reports (default: host name).")
-@click.option("--strict", is_flag=True, help="Exit 3 if LoadGen says INVALID or accuracy FAILs.")
+@options_table.click_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON on stdout.")
 def run(as_json, **options):
     """Run one benchmark through MLCommons LoadGen and write <output>/<run-id>/result.json."""
     from bench import harness, summary
 
-    gpu_extra = {k: v for k in ("cuda_graphs", "gpu_streams", "ort_provider") if (v := options.pop(k))}
-    null_image_size = options.pop("null_image_size")
-    # Backend-specific options travel in RunConfig.extra (recorded with the config).
-    extra = {k: v for k in ("compile_mode", "calibration") if (v := options.pop(k)) is not None}
-    if "calibration" in extra:
-        extra["calibration_dataset"] = options["dataset"]
-    cfg = RunConfig(**options, extra=extra)
-    if gpu_extra:  # GPU options travel in RunConfig.extra too
-        cfg = cfg.replace(extra={**cfg.extra, **gpu_extra})
-    if null_image_size is not None:  # the null backend's measuring option travels in RunConfig.extra too
-        cfg = cfg.replace(extra={**cfg.extra, "null_image_size": null_image_size})
+    cfg = options_table.run_config(options)
     try:
         record = harness.run(cfg, err)
     except harness.Interrupted as exc:

@@ -1,82 +1,33 @@
-"""RunConfig: every option of one run, validated once at the edge; inner code trusts it."""
+"""RunConfig: every option of one run, validated once at the edge; inner code trusts it.
+
+Its fields, defaults and checks come from the option table in bench/options.py; this module adds the checks that
+read files, and the derived properties.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import options
 from bench.errors import UsageError
-from scenarios import NAMES as SCENARIOS  # each scenario module declares itself
+from bench.options import MLPERF_SERVER_LATENCY_MS, MODES, PRECISIONS, PROFILES, QUICK_DURATION_S, SCENARIOS
 
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")
-MODES = ("performance", "accuracy", "both")
-PROFILES = ("quick", "mlperf")
-
-# --profile quick: a first run ends in about a minute on a 2-core laptop CPU.
-QUICK_DURATION_S = 10.0
-# MLPerf's latency bound for ResNet-50 Server.
-MLPERF_SERVER_LATENCY_MS = 15.0
+__all__ = ["MLPERF_SERVER_LATENCY_MS", "MODES", "PRECISIONS", "PROFILES", "QUICK_DURATION_S", "SCENARIOS",
+           "RunConfig"]
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    backend: str = "torch"
-    scenario: str = "offline"
-    model: str = "resnet50"
-    weights: str = "synthetic"  # "synthetic" (seeded random) or a checkpoint path
-    onnx: str | None = None  # an ONNX classifier to run instead of exporting `model`
-    dataset: str = "synthetic"  # "synthetic" or a directory holding val_map.txt
-    val_map: str | None = None
-    count: int | None = None  # first N samples of the dataset
-    preprocessing: str | None = None  # a bench.preprocessing profile; None: the model's own
-    skip_bad: bool = False  # skip (and count) missing or undecodable images instead of stopping
-    accuracy_threshold: float = 0.99  # accuracy PASSes at top-1 >= threshold x the model's reference
-    precision: str = "fp32"
-    device: str = "cpu"
-    batch_size: int = 8
-    threads: int | None = None  # None: the backend's default (all cores)
-    mode: str = "performance"
-    duration_s: float | None = None  # None: the profile's minimum
-    profile: str = "quick"
-    target_qps: float | None = None
-    latency_bound_ms: float | None = None  # None: user.conf's target_latency, else MLPerf's 15 ms
-    max_wait_ms: float = 2.0  # Server batcher: longest a sample waits for its batch to fill
-    user_conf: str | None = None
-    output: str = "results"
-    system_name: str | None = None
-    strict: bool = False
-    seed: int = 0
-    extra: dict = field(default_factory=dict)  # backend-specific options (compile mode, calibration, ...)
+class _RunConfig:
+    """RunConfig's behaviour; its fields are made from the option table below."""
 
     def __post_init__(self):
         from bench.devices import validate as validate_device
 
         validate_device(self.device)  # cuda:x, cuda:0,0, cpu:1 ... stop here, exit 2
-        if self.scenario not in SCENARIOS:
-            raise UsageError(f"unknown scenario {self.scenario!r}: choose one of {', '.join(SCENARIOS)}")
-        if self.precision not in PRECISIONS:
-            raise UsageError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
-        if self.mode not in MODES:
-            raise UsageError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
-        if self.profile not in PROFILES:
-            raise UsageError(f"unknown profile {self.profile!r}: choose one of {', '.join(PROFILES)}")
-        for name in ("batch_size", "threads", "count"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
-        for name in ("duration_s", "target_qps", "latency_bound_ms"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                flag = {"duration_s": "duration"}.get(name, name.replace("_", "-"))
-                raise UsageError(f"--{flag} must be a positive number, got {value}")
-        if not 0 < self.accuracy_threshold <= 1:
-            raise UsageError(f"--accuracy-threshold must be in (0, 1], got {self.accuracy_threshold}")
+        options.check(self)  # choices, ranges, options this backend or device does not honour
         if self.val_map is not None and not Path(self.val_map).is_file():
             raise UsageError(f"val_map {self.val_map} does not exist: give the path of a val_map.txt file "
                              "(lines '<image path> <label>')")
-        if self.max_wait_ms < 0:
-            raise UsageError(f"--max-wait-ms must be >= 0, got {self.max_wait_ms}")
         if self.user_conf is not None:
             path = Path(self.user_conf)
             try:
@@ -113,3 +64,16 @@ class RunConfig:
         record["synthetic_weights"] = self.synthetic_weights
         record["synthetic_data"] = self.synthetic_data
         return record
+
+
+# Paths are kept as the strings given (records and commands show them as typed).
+_TYPES = {Path: str}
+RunConfig = dataclasses.make_dataclass(
+    "RunConfig",
+    [(o.name, _TYPES.get(o.type, o.type) | None if o.default is None else _TYPES.get(o.type, o.type),
+      dataclasses.field(default=o.default)) for o in options.OPTIONS if not o.backend_option]
+    # backend options (set ones only) and programmatic extras (calibration_dataset, channels_last, ...)
+    + [("extra", dict, dataclasses.field(default_factory=dict))],
+    bases=(_RunConfig,), frozen=True, namespace={"__module__": __name__},
+)
+RunConfig.__doc__ = "Every option of one run (fields: bench/options.py's table, less backend options, plus extra)."

@@ -22,7 +22,7 @@ from rich.markup import escape
 import backends
 import scenarios
 from bench import accuracy, loadgen_log, models, results, sysinfo
-from bench.config import RunConfig
+from bench.config import QUICK_DURATION_S, RunConfig
 from bench.dataset import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
 from bench.latency import LatencyRecorder
@@ -41,8 +41,6 @@ CONF_KEYS = {
     "min_duration_ms": {"min_duration"},
     "performance_sample_count_override": {"performance_sample_count_override"},
 }
-# --profile quick: the timed run's minimum duration, unless --duration says otherwise.
-QUICK_DURATION_S = 10.0
 # Seconds to let LoadGen wind down after Ctrl-C before the process leaves without it.
 INTERRUPT_GRACE_S = 3.0
 

@@ -20,12 +20,14 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import scenarios
 from bench import __version__, accuracy, results
 from bench.cache import atomic_write, file_sha256
 from bench.errors import UsageError
+from bench.options import DEFAULTS, to_command
 
 BENCHMARK = "resnet50"
 DIVISIONS = ("closed", "open")
@@ -233,18 +235,12 @@ def measurements(record: dict) -> dict:
 
 def measurement_readme(entry: Entry, record: dict, division: str) -> str:
     cfg = record["config"]
-    command = ["bench run", f"--backend {cfg['backend']}", f"--scenario {cfg['scenario']}", f"--model {cfg['model']}",
-               f"--batch-size {cfg['batch_size']}", f"--precision {cfg.get('precision', 'fp32')}",
-               f"--device {cfg.get('device', 'cpu')}", f"--profile {cfg.get('profile', 'quick')}"]
-    for flag, key in (("--threads", "threads"), ("--weights", "weights"), ("--onnx", "onnx"), ("--dataset", "dataset"),
-                      ("--count", "count"), ("--latency-bound-ms", "latency_bound_ms")):
-        if cfg.get(key) not in (None, "synthetic") and (
-                key != "latency_bound_ms" or scenarios.get(cfg["scenario"]).has_latency_bound):
-            command.append(f"{flag} {cfg[key]}")
+    # The run's own options, every one (bench/options.py), with this folder's user.conf; results go to the default tree.
+    command = partial(to_command, cfg, output=DEFAULTS["output"])
     lines = [f"# ResNet-50 {entry.scenario} on {entry.system}", "",
              f"Implementation: `bench` {__version__} (backend `{cfg['backend']}`), see code/{BENCHMARK}/README.md.", "",
-             "## Reproduce", "", "```", " ".join(command) + " --user-conf user.conf",
-             " ".join(command) + " --mode accuracy", "```", "",
+             "## Reproduce", "", "```", command(mode="performance", user_conf="user.conf"),
+             command(mode="accuracy", user_conf=None), "```", "",
              "## Runs in this folder", ""]
     if entry.performance:
         perf = entry.performance["performance"]

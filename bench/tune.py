@@ -16,12 +16,13 @@ from pathlib import Path
 
 from rich.console import Console
 
+import scenarios
 from bench import harness
 from bench.cache import atomic_write
 from bench.config import RunConfig
 from bench.errors import RunFailed
+from bench.options import DEFAULTS, to_command
 from bench.userconf import parse
-import scenarios
 
 # A short Server run passes when p99 stays under this share of the bound (its p99 rests on few queries) ...
 P99_MARGIN = 0.8
@@ -95,7 +96,8 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
         "confirmations": confirmations,
         "valid": confirmations[-1]["valid"],
         "elapsed_s": round(time.perf_counter() - started, 1),
-        "command": _command(cfg, scenario, conf_path),
+        # What reproduces the confirming run, every option included (results go to the default tree).
+        "command": to_command(cfg, user_conf=str(conf_path), output=DEFAULTS["output"]),
     }
     atomic_write(output / "tune.json", json.dumps(summary, indent=2) + "\n")
     return summary
@@ -203,19 +205,3 @@ def _confirmation(record: dict) -> dict:
     return {"run_dir": record["run_dir"], "valid": perf["valid"], "loadgen_validity": perf["loadgen_validity"],
             "invalid_reasons": perf["invalid_reasons"], "metric": perf["result_metric"],
             "p99_ms": perf["latency_ms"]["p99"], "target_qps": perf.get("target_qps")}
-
-
-def _command(cfg: RunConfig, scenario, conf: Path) -> str:
-    parts = ["bench run", f"--backend {cfg.backend}", f"--scenario {cfg.scenario}", f"--model {cfg.model}",
-             f"--batch-size {cfg.batch_size}", f"--user-conf {conf}"]
-    if cfg.threads:
-        parts.append(f"--threads {cfg.threads}")
-    if scenario.has_latency_bound:
-        parts.append(f"--latency-bound-ms {cfg.latency_bound:g}")
-    for flag, value in (("--weights", cfg.weights if cfg.weights != "synthetic" else None), ("--onnx", cfg.onnx),
-                        ("--dataset", cfg.dataset if cfg.dataset != "synthetic" else None), ("--count", cfg.count),
-                        ("--precision", cfg.precision if cfg.precision != "fp32" else None),
-                        ("--device", cfg.device if cfg.device != "cpu" else None)):
-        if value is not None:
-            parts.append(f"{flag} {value}")
-    return " ".join(parts)

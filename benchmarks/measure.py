@@ -76,7 +76,9 @@ def load(backend: str, scenario: str = "offline", model: str = "resnet18", batch
     cfg = RunConfig(backend=backend, scenario=scenario, model=model, batch_size=batch_size, threads=threads,
                     count=count, **cfg)
     spec = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed)
-    options = backends.BackendOptions(cfg.precision, cfg.device, cfg.batch_size, cfg.threads, cfg.scenario, cfg.extra)
+    single = cfg.scenario == "single-stream"
+    options = backends.BackendOptions(cfg.precision, cfg.device, 1 if single else cfg.batch_size, cfg.threads,
+                                      "latency" if single else "throughput", cfg.extra)
     instance = backends.create(backend, options)
     instance.load(spec, options)
     store = SampleStore(ArrayDataset(count, image_size or spec.input_size, cfg.seed))

@@ -12,8 +12,6 @@ import queue
 import threading
 from dataclasses import dataclass
 
-import mlperf_loadgen as lg
-
 
 # Size LoadGen's runs for 1.5x the work the measured rate promises: too few samples or queries end a run before its
 # minimum duration (INVALID); too many only lengthen it. A short measurement under-reads a backend that keeps
@@ -77,6 +75,8 @@ class Scenario:
 
     @property
     def loadgen_scenario(self):
+        import mlperf_loadgen as lg  # here, not at the top: `bench --help` reads the registry without LoadGen
+
         return getattr(lg.TestScenario, self.loadgen_name)
 
     @property

@@ -9,8 +9,6 @@ from __future__ import annotations
 import queue
 import time
 
-import numpy as np
-
 from scenarios.base import P99, Estimate, Figure, Scenario, TuneTarget
 
 # Without --target-qps, ask for this share of the throughput measured in warm-up: a Server run near
@@ -56,6 +54,8 @@ class Server(Scenario):
         return lines
 
     def start(self, responder, cfg):
+        import numpy as np  # here: the CLI reads the registry without numpy
+
         self.batch_size, self.max_wait = cfg.batch_size, cfg.max_wait_ms / 1000
         put = self.start_workers(responder).put
 
@@ -66,6 +66,8 @@ class Server(Scenario):
         return issue, lambda: None
 
     def work(self, responder) -> None:
+        import numpy as np
+
         pending = self.queue
         get, size, max_wait = pending.get, self.batch_size, self.max_wait
         while (first := get()) is not None:

@@ -165,19 +165,74 @@ def test_precision_the_backend_cannot_run(refused, backend, precision, says):
 
 
 @pytest.mark.parametrize("flag,value,says", [
-    ("--batch-size", "0", "--batch-size must be a positive integer, got 0"),
-    ("--batch-size", "-4", "--batch-size must be a positive integer, got -4"),
-    ("--threads", "0", "--threads must be a positive integer, got 0"),
-    ("--threads", "-1", "--threads must be a positive integer, got -1"),
-    ("--target-qps", "0", "--target-qps must be a positive number"),
-    ("--target-qps", "-10", "--target-qps must be a positive number"),
-    ("--duration", "0", "--duration must be a positive number"),
-    ("--duration", "-1", "--duration must be a positive number"),
-    ("--count", "0", "--count must be a positive integer"),
+    ("--batch-size", "0", "--batch-size must be an integer in 1..4,096 (larger batches only exhaust memory"),
+    ("--batch-size", "-4", "--batch-size must be an integer in 1..4,096"),
+    ("--batch-size", "5000", "got 5000"),
+    ("--threads", "0", "--threads must be an integer in 1.."),
+    ("--threads", "-1", "4 per CPU core here; more threads only contend for the cores"),
+    ("--threads", "100000", "got 100000"),
+    ("--target-qps", "0", "--target-qps must be a number > 0 and <= 1,000,000"),
+    ("--target-qps", "-10", "--target-qps must be a number > 0"),
+    ("--target-qps", "1e9", "LoadGen allocates every query it schedules up front), got 1000000000.0"),
+    ("--target-qps", "nan", "got nan"),
+    ("--duration", "0", "--duration must be a number > 0 and <= 86,400 (one day"),
+    ("--duration", "-1", "--duration must be a number > 0"),
+    ("--duration", "inf", "got inf"),
+    ("--count", "0", "--count must be an integer in 1..1,000,000"),
+    ("--count", "10000000", "got 10000000"),
+    ("--max-wait-ms", "inf", "--max-wait-ms must be a number in 0..1,000 (a sample waiting longer than a second"),
+    ("--max-wait-ms", "-1", "got -1.0"),
+    ("--max-wait-ms", "nan", "got nan"),
+    ("--latency-bound-ms", "-inf", "--latency-bound-ms must be a number > 0 and <= 60,000"),
+    ("--latency-bound-ms", "1e300", "got 1e+300"),
+    ("--accuracy-threshold", "0", "--accuracy-threshold must be a number > 0 and <= 1 (a fraction of the model's"),
+    ("--accuracy-threshold", "1.5", "got 1.5"),
+    ("--accuracy-threshold", "nan", "got nan"),
+    ("--null-image-size", "0", "--null-image-size must be an integer in 1..4,096"),
+    ("--gpu-streams", "65", "--gpu-streams must be an integer in 1..64"),
     ("--batch-size", "eight", "'eight' is not a valid integer"),
+    ("--count", "1e3", "'1e3' is not a valid integer"),
 ])
-def test_non_positive_numbers(refused, flag, value, says):
+def test_numbers_outside_their_range(refused, flag, value, says):
+    """Every number is finite and within a stated range, and the message says the range and why (bench/options.py)."""
     refused(*NULL, flag, value, says=(says,))
+
+
+@pytest.mark.parametrize("args,says", [
+    (("--backend", "onnxruntime", "--gpu-streams", "2"),
+     "--gpu-streams applies to the torch and tensorrt backends only, not onnxruntime"),
+    (("--backend", "onnxruntime", "--cuda-graphs"), "--cuda-graphs applies to the torch backend only, not onnxruntime"),
+    (("--backend", "torch", "--compile-mode", "max-autotune"), "--compile-mode applies to the torch-compile backend only"),
+    (("--backend", "torch", "--ort-provider", "tensorrt"), "--ort-provider applies to the onnxruntime backend only"),
+    (("--backend", "torch", "--precision", "int8", "--calibration", "cal"),
+     "--calibration applies to the onnxruntime, openvino and tensorrt backends only, not torch"),
+    (("--backend", "onnxruntime", "--null-image-size", "4"), "--null-image-size applies to the null backend only"),
+])
+def test_option_the_backend_does_not_honour(refused, args, says):
+    """Never silently ignored: exit 2 naming the backends that honour the option."""
+    refused(*args, "--model", "resnet18", "--count", "8", says=(says, "Nothing is ignored silently"))
+
+
+@pytest.mark.parametrize("args,says", [
+    (("--backend", "torch", "--cuda-graphs"), "--cuda-graphs needs --device cuda (a CUDA graph is captured and replayed"),
+    (("--backend", "torch", "--gpu-streams", "2"), "--gpu-streams needs --device cuda (streams are a CUDA GPU's"),
+    (("--backend", "onnxruntime", "--ort-provider", "cuda"), "--ort-provider needs --device cuda (both are GPU"),
+    (("--backend", "torch", "--precision", "tf32"), "--precision tf32 needs --device cuda (TensorFloat-32"),
+    (("--backend", "onnxruntime", "--calibration", "cal"), "--calibration applies to --precision int8 only, not fp32"),
+])
+def test_option_the_device_or_precision_cannot_use(refused, args, says):
+    """Options that need a CUDA device (or int8) are refused elsewhere, with the reason."""
+    refused(*args, "--model", "resnet18", "--count", "8", says=(says,))
+
+
+def test_tune_and_audit_refuse_what_run_refuses(bench_cli, tmp_path):
+    """The three commands share the option table, so its checks too."""
+    for command in (("tune", "--scenario", "server"), ("audit", "TEST04")):
+        result = bench_cli(*command, "--backend", "onnxruntime", "--gpu-streams", "2", "--output", tmp_path)
+        assert result.exit_code == 2 and "--gpu-streams applies to the torch and tensorrt backends" in result.output
+    result = bench_cli("tune", "--scenario", "server", *NULL, "--trial-seconds", "nan", "--output", tmp_path)
+    assert result.exit_code == 2 and "--trial-seconds must be a number > 0 and <= 600" in result.output
+    assert not list(tmp_path.iterdir())
 
 
 # ---- model files -----------------------------------------------------------------------------------------------

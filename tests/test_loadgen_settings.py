@@ -44,9 +44,11 @@ def test_user_conf_parser_names_the_bad_line():
 
 
 @pytest.mark.parametrize("field,value", [("batch_size", 0), ("threads", -1), ("target_qps", 0.0),
-                                         ("duration_s", -5.0), ("count", 0)])
-def test_non_positive_numbers_are_refused(field, value):
-    with pytest.raises(UsageError, match="must be a positive"):
+                                         ("duration_s", -5.0), ("count", 0), ("max_wait_ms", float("inf")),
+                                         ("accuracy_threshold", float("nan")), ("batch_size", 8.0)])
+def test_numbers_outside_their_range_are_refused(field, value):
+    """RunConfig checks what code passes as well as what the CLI does (bench/options.py's ranges)."""
+    with pytest.raises(UsageError, match=r"must be (an integer|a number) .*\(.+\), got"):
         RunConfig(**{field: value})
 
 

@@ -59,6 +59,7 @@ def test_v5_tree_has_every_file_the_checker_reads(bench_cli, results, tmp_path):
     (per_run,) = list(meas.glob("box_torch_*_Offline.json"))
     assert set(json.loads(per_run.read_text())) == MEASUREMENT_KEYS
     assert (meas / "README.md").read_text().count("bench run") >= 2 and (meas / "user.conf").is_file()
+    _reproduce_lines_give_the_runs_config(meas, results)
     # compliance/<system>/resnet50/<Scenario>/TEST01/ as the official run_verification.py leaves it.
     comp = root / "compliance" / "box_torch" / "resnet50" / "Offline" / "TEST01"
     for name in ("verify_accuracy.txt", "verify_performance.txt", "accuracy/mlperf_log_accuracy.json",
@@ -72,6 +73,26 @@ def test_v5_tree_has_every_file_the_checker_reads(bench_cli, results, tmp_path):
     fill_in = (out / "FILL_IN.md").read_text()
     assert "status" in fill_in and "submission_checker" in fill_in
     assert (root / "code" / "resnet50" / "README.md").is_file()
+
+
+def _reproduce_lines_give_the_runs_config(meas, results):
+    """The README's commands are bench/options.py's to_command(): parsed, they give the run's own config back."""
+    import os
+
+    from tests.test_options import parse
+
+    readme = (meas / "README.md").read_text()
+    performance, accuracy = [line for line in readme.splitlines() if line.startswith("bench run")]
+    run_id = re.search(r"- performance: (\S+):", readme).group(1)
+    config = json.loads((results / run_id / "result.json").read_text())["config"]
+    here = os.getcwd()
+    os.chdir(meas)  # --user-conf user.conf: the folder's own
+    try:
+        for line, mode, conf in ((performance, "performance", "user.conf"), (accuracy, "accuracy", None)):
+            want = {**config, "mode": mode, "user_conf": conf, "output": "results"}
+            assert parse(line).to_record() == want, line
+    finally:
+        os.chdir(here)
 
 
 def test_v6_layout_moves_measurements_and_compliance_under_results(bench_cli, results, tmp_path):

@@ -4,10 +4,12 @@ measured QPS; a latency bound nothing can meet stops with a clear message."""
 from __future__ import annotations
 
 import json
+import shlex
+from pathlib import Path
 
 from scenarios.offline import OVERESTIMATE
 from bench.userconf import parse
-from tests.conftest import FAST_RUN
+from tests.conftest import FAST_RUN, only_run
 
 # The null backend answers at once, so a Server search costs LoadGen's time only; --max-qps keeps it modest.
 NULL_SERVER = ["--backend", "null", "--scenario", "server", "--model", "resnet18", "--count", "16",
@@ -59,3 +61,24 @@ def test_offline_tune_measures_expected_qps(bench_cli, tmp_path):
     # Expected QPS sits just above what the short run measured, so the confirming run fills its duration.
     assert summary["measured"] > 0 and conf["target_qps"] == round(OVERESTIMATE * summary["measured"], 3)
     assert summary["valid"] is True
+
+
+def test_printed_command_reproduces_the_tuned_run(bench_cli, tmp_path):
+    """`use it` is bench/options.py's to_command(): run as printed, it repeats the confirming run's every setting,
+    --max-wait-ms and backend options included."""
+    out = tmp_path / "tune"
+    result = bench_cli("tune", *NULL_SERVER, "--latency-bound-ms", "50", "--max-wait-ms", "5", "--batch-size", "4",
+                       "--null-image-size", "8", "--output", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "tune.json").read_text())
+    words = shlex.split(summary["command"])
+    assert words[:2] == ["bench", "run"] and "--max-wait-ms" in words and "--null-image-size" in words
+
+    runs = tmp_path / "runs"
+    again = bench_cli(*words[1:], "--output", runs)
+    assert again.exit_code == 0, again.output
+    tuned = json.loads((Path(summary["confirmations"][0]["run_dir"]) / "result.json").read_text())["config"]
+    rerun = only_run(runs)["config"]
+    assert {**rerun, "output": None} == {**tuned, "output": None}
+    assert rerun["max_wait_ms"] == 5 and rerun["batch_size"] == 4 and rerun["extra"] == {"null_image_size": 8}
+    assert rerun["user_conf"] == str(out / "user.conf") and rerun["latency_bound_ms"] == 50

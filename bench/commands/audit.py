@@ -6,18 +6,14 @@ import click
 from rich.table import Table
 
 from bench.commands.shared import config, run_options
-from bench.config import PROFILES, SCENARIOS
+from bench.options import click_options
 
 
 @run_options
 @click.command("audit")
 @click.argument("tests", nargs=-1, required=True, type=click.Choice(["TEST01", "TEST04", "TEST05"],
                                                                       case_sensitive=False))
-@click.option("--scenario", type=click.Choice(SCENARIOS), default="offline", show_default=True)
-@click.option("--profile", type=click.Choice(PROFILES), default="quick", show_default=True)
-@click.option("--target-qps", type=float, help="Server arrival rate; Offline expected rate (default: from warm-up).")
-@click.option("--user-conf", type=click.Path(), help="LoadGen user.conf (for example from `bench tune`).")
-@click.option("--output", default="results", show_default=True, type=click.Path(), help="Results tree.")
+@click_options(("scenario", "profile", "target_qps", "user_conf", "output"))
 def audit_cmd(tests, scenario, profile, target_qps, user_conf, output, **options):
     """Run the reference and the audited LoadGen runs on one loaded backend and judge them. TEST01: sampled
     performance-mode answers equal the accuracy run's; TEST04: the same sample again is no faster; TEST05:

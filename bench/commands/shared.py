@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-
-from bench.config import RunConfig
+from bench import options as table
 
 # Options of `bench run` that these commands decide themselves (or that make no sense for them).
-OWN = {"scenario", "mode", "output", "profile", "target_qps", "user_conf", "strict", "as_json"}
-FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
+OWN = {"scenario", "mode", "output", "profile", "target_qps", "user_conf", "strict"}
+SHARED = tuple(n for n in table.CLI_NAMES if n not in OWN)
 
 
 def run_options(command):
     """Add `bench run`'s model, data, backend and batching options to a click command (decorator)."""
-    from bench.cli import run
-
-    shared = [copy.copy(p) for p in run.params if p.name in FIELDS and p.name not in OWN]
-    command.params[:0] = shared
-    return command
+    return table.click_options(SHARED)(command)
 
 
-def config(options: dict, **fields) -> RunConfig:
+def config(options: dict, **fields):
     """A RunConfig from the shared options (popped from `options`) and the command's own fields."""
-    shared = {k: options.pop(k) for k in list(options) if k in FIELDS and k not in OWN}
-    return RunConfig(**shared, **fields)
+    shared = {k: options.pop(k) for k in list(options) if k in SHARED}
+    return table.run_config(shared, **fields)

@@ -6,26 +6,31 @@ import click
 from rich.table import Table
 
 from bench.commands.shared import config, run_options
-from bench.config import SCENARIOS
+from bench.options import BY_NAME, Option, click_options
+
+# tune's own options, declared and checked like `bench run`'s (bench/options.py).
+TUNE_OPTIONS = (
+    Option("trial_seconds", float, 3.0, "Length of each short search run.", low=0, high=600, low_open=True,
+           why="MLPerf's whole run is 600 s; a longer short run tunes nothing better"),
+    Option("max_trials", int, 8, "Most short runs in a Server search.", low=3, high=100,
+           why="the search needs a bracket and a midpoint; 100 short runs already take hours"),
+    Option("max_qps", float, None, "Server: search no higher than this (default: the warm-up throughput).", low=0,
+           high=BY_NAME["target_qps"].high, low_open=True, why=BY_NAME["target_qps"].why),
+)
 
 
 @run_options
 @click.command("tune")
-@click.option("--scenario", type=click.Choice(SCENARIOS), required=True)
-@click.option("--output", default="results/tune", show_default=True, type=click.Path(),
-              help="Where user.conf, tune.json and the confirming runs go.")
-@click.option("--trial-seconds", type=float, default=3.0, show_default=True, help="Length of each short search run.")
-@click.option("--max-trials", type=int, default=8, show_default=True, help="Most short runs in a Server search.")
-@click.option("--max-qps", type=float, help="Server: search no higher than this (default: the warm-up throughput).")
+@click_options(("scenario", "output", *TUNE_OPTIONS), scenario={"required": True, "default": None},
+               output={"default": "results/tune", "help": "Where user.conf, tune.json and the confirming runs go."})
 def tune_cmd(scenario, output, trial_seconds, max_trials, max_qps, **options):
     """Server: highest VALID --target-qps under the latency bound; Offline: expected QPS; SingleStream: expected
     latency. Short LoadGen runs on one loaded backend, then a confirming run; writes OUTPUT/user.conf."""
     from bench import tune
     from bench.cli import err, out
-    from bench.errors import UsageError
 
-    if trial_seconds <= 0 or max_trials < 3 or (max_qps is not None and max_qps <= 0):
-        raise UsageError("--trial-seconds and --max-qps must be > 0, and --max-trials at least 3")
+    for option, value in zip(TUNE_OPTIONS, (trial_seconds, max_trials, max_qps), strict=True):
+        option.check_number(value)  # finite and in range, else exit 2 saying the range and why
     cfg = config(options, scenario=scenario, output=output)
     summary = tune.tune(cfg, output, err, trial_s=trial_seconds, max_trials=max_trials,
                           max_qps=max_qps)

@@ -26,7 +26,7 @@ def parse_backend(entry: str, default_precision: str = "fp32") -> tuple[str, str
     return (name if precision == "fp32" else f"{name}:{precision}"), name, precision
 
 
-def compare(backend_names: list[str], cfg, batch_size: int) -> dict:
+def compare(backend_names: list[str], cfg, batch_size: int, extra: dict | None = None) -> dict:
     """Run every backend over the dataset `cfg` names; the agreement of each with the reference."""
     import backends
     from backends.base import argmax_classes
@@ -43,7 +43,7 @@ def compare(backend_names: list[str], cfg, batch_size: int) -> dict:
     for entry in backend_names:
         name, backend_name, precision = parse_backend(entry, cfg.precision)
         precisions[name] = precision
-        options = backends.BackendOptions(precision, cfg.device, batch_size, cfg.threads, "throughput", cfg.extra)
+        options = backends.BackendOptions(precision, cfg.device, batch_size, cfg.threads, "throughput", extra or {})
         backend = backends.create(backend_name, options)
         backend.load(model, options)
         try:
@@ -96,14 +96,17 @@ def verify_cmd(backend_list, dataset, val_map, count, model, weights, preprocess
     from bench.config import RunConfig
     from bench.errors import RunFailed, UsageError
 
+    from bench.options import Option
+
+    for flag, value in (("--threshold", threshold), ("--low-precision-threshold", low_precision_threshold)):
+        Option(flag, float, low=0, high=1, flag=flag, why="a share of the images").check_number(value)  # nan: exit 2
     names = [n.strip() for n in backend_list.split(",") if n.strip()]
     if len(names) < 2:
         raise UsageError("--backends needs at least two backends to compare, e.g. torch,onnxruntime")
     extra = {"calibration": calibration, "calibration_dataset": dataset} if calibration else {}
     cfg = RunConfig(dataset=dataset, val_map=val_map, count=count, model=model, weights=weights,
-                    preprocessing=preprocessing, skip_bad=skip_bad, batch_size=batch_size, threads=threads,
-                    extra=extra)
-    result = compare(names, cfg, batch_size)
+                    preprocessing=preprocessing, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
+    result = compare(names, cfg, batch_size, extra)  # calibration: for the int8 entries
     limit = lambda r: threshold if r["precision"] == "fp32" else low_precision_threshold  # noqa: E731
     failing = [n for n, r in result["backends"].items() if r["agreement"] < limit(r)]
     result.update(threshold=threshold, low_precision_threshold=low_precision_threshold, passed=not failing)
