@@ -54,8 +54,14 @@ class TorchCompileBackend(TorchBackend):
         self.options, self.torch = options, torch
         if options.threads:
             torch.set_num_threads(options.threads)
-        self.device = torch.device(options.device)
-        self.dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[options.precision]
+        from backends.torch_backend import set_tf32
+        from bench.devices import canonical
+
+        self.device = torch.device(canonical(options.device))
+        self.dtype = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16,
+                      "fp16": torch.float16}[options.precision]
+        if self.device.type == "cuda":
+            set_tf32(torch, options.precision)
         self.mode = options.extra.get("compile_mode") or "default"
         self.freezing = self.device.type == "cpu"
         # Freezing folds weights into the graph as constants (and prepacks them for oneDNN): inference only.

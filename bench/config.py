@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.errors import UsageError
 
 SCENARIOS = ("offline", "server", "single-stream")
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "int8")
 MODES = ("performance", "accuracy", "both")
 PROFILES = ("quick", "mlperf")
 
