@@ -292,3 +292,51 @@ def test_two_gpus_give_per_gpu_figures(bench_cli, results_dir):
     per_device = record["performance"]["per_device"]
     assert len(per_device) == GPUS and all(d["samples"] > 0 for d in per_device)
     assert len(record["power"]["channels"]) == GPUS
+
+
+def test_device_thread_runs_every_call_on_its_own_thread():
+    """torch-compile's CUDA calls go through one thread per device, whichever thread calls (pytorch#123177)."""
+    from backends.torch_compile_backend import DeviceThread
+
+    worker = DeviceThread("test-device")
+    seen: list[str] = []
+    callers = [threading.Thread(target=lambda: seen.append(worker.call(lambda: threading.current_thread().name)))
+               for _ in range(4)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert seen == ["test-device"] * 4
+    with pytest.raises(ZeroDivisionError):  # an error on the device thread reaches the caller
+        worker.call(lambda: 1 / 0)
+    assert worker.call(lambda x: x + 1, 41) == 42  # and the thread lives on
+    worker.close()
+    assert not worker.thread.is_alive()
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("mode", ["reduce-overhead", "max-autotune"])
+def test_torch_compile_cudagraph_modes_from_worker_threads(mode):
+    from backends import BackendOptions
+    from backends.torch_backend import TorchBackend
+    from backends.torch_compile_backend import TorchCompileBackend
+    from bench.models import resolve
+
+    model = resolve("resnet18")
+    compiled, eager = TorchCompileBackend(), TorchBackend()
+    compiled.load(model, BackendOptions(device="cuda", batch_size=4, extra={"compile_mode": mode}))
+    eager.load(model, BackendOptions(device="cuda", batch_size=4))
+    batches = [np.random.default_rng(k).standard_normal((n, 3, 224, 224), dtype=np.float32)
+               for k, n in enumerate((4, 3, 1, 4))]
+    results: dict[int, np.ndarray] = {}
+    workers = [threading.Thread(target=lambda k=k: results.__setitem__(k, compiled.logits(batches[k])))
+               for k in range(len(batches))]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    for k, batch in enumerate(batches):
+        np.testing.assert_allclose(results[k], eager.logits(batch), rtol=1e-2, atol=1e-2)
+    assert compiled.describe()["device"] == "cuda:0" and "dedicated thread" in compiled.describe()["calling_thread"]
+    compiled.close()
