@@ -65,8 +65,21 @@ class _Reader:
         return next(self.items, None)
 
 
-def onnxruntime_int8(model, options) -> tuple[Path, dict]:
-    """An int8 QDQ ONNX model, quantized by onnxruntime.quantization.quantize_static on the calibration set."""
+# TensorRT's explicit quantization takes signed int8 with zero points of 0 (symmetric), fp32 weights under a
+# Q/DQ pair (TensorRT quantizes them itself) and an fp32 bias; it fuses the Q/DQ into int8 kernels.
+TENSORRT_METHOD = "ort-qdq-symmetric-s8-tensorrt"
+_SETTINGS = {
+    ORT_METHOD: {"activation": "QUInt8", "extra": {}},
+    TENSORRT_METHOD: {"activation": "QInt8", "extra": {"ActivationSymmetric": True, "WeightSymmetric": True,
+                                                       "AddQDQPairToWeight": True, "QuantizeBias": False}},
+}
+
+
+def onnxruntime_int8(model, options, method: str = ORT_METHOD) -> tuple[Path, dict]:
+    """An int8 QDQ ONNX model, quantized by onnxruntime.quantization.quantize_static on the calibration set.
+
+    `method` TENSORRT_METHOD makes the Q/DQ flavour TensorRT's strongly typed networks consume.
+    """
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -74,18 +87,20 @@ def onnxruntime_int8(model, options) -> tuple[Path, dict]:
     from bench.models import onnx_file
 
     images = _calibration(model, options)
-    path = quantized_path(_model_id(model), images, ORT_METHOD, model.preprocessing, ".onnx")
+    path = quantized_path(_model_id(model), images, method, model.preprocessing, ".onnx")
     if path.exists():
-        return path, _info(ORT_METHOD, images, path, None)
+        return path, _info(method, images, path, None)
     start = time.perf_counter()
     source = Path(model.onnx or onnx_file(model))
     name = onnx.load(str(source), load_external_data=False).graph.input[0].name
     tmp, pre = path.with_name(f".{path.stem}.tmp.onnx"), path.with_name(f".{path.stem}.pre.onnx")
     quant_pre_process(str(source), str(pre), skip_symbolic_shape=True)
+    settings = _SETTINGS[method]
     quantize_static(str(pre), str(tmp), _Reader(name, calibration_batches(images, model.preprocessing)),
-                    quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8)
+                    quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=getattr(QuantType, settings["activation"]), weight_type=QuantType.QInt8,
+                    extra_options=settings["extra"])
     atomic_write(path, tmp.read_bytes())
     tmp.unlink(missing_ok=True)
     pre.unlink(missing_ok=True)
-    return path, _info(ORT_METHOD, images, path, time.perf_counter() - start)
+    return path, _info(method, images, path, time.perf_counter() - start)

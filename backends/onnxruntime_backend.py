@@ -19,13 +19,16 @@ GPU_PROVIDERS = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecution
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     extra = "onnxruntime"
-    precisions = ("fp32", "fp16", "int8")
+    precisions = ("fp32", "tf32", "fp16", "int8")
     devices = ("cpu", "cuda")
     runs_onnx = True
 
     @classmethod
     def check_options(cls, options: BackendOptions) -> None:
         super().check_options(options)
+        from backends.precision import refuse_tf32_off_cuda
+
+        refuse_tf32_off_cuda(cls.name, options, "fp32, int8")
         if options.precision == "int8":
             if not options.device.startswith("cpu"):
                 raise BackendUnavailable(f"backend {cls.name} runs int8 only on the CPU; on {options.device} it "
@@ -34,6 +37,10 @@ class OnnxRuntimeBackend(Backend):
         gpu_provider = options.extra.get("ort_provider") or "cuda"
         if gpu_provider not in GPU_PROVIDERS:
             raise BackendUnavailable(f"--ort-provider {gpu_provider!r}: choose one of {', '.join(GPU_PROVIDERS)}")
+        if options.precision == "fp32" and options.device.startswith("cuda") and gpu_provider == "tensorrt":
+            raise BackendUnavailable(f"backend {cls.name}'s TensorRT provider has no switch for TF32, which TensorRT "
+                                     "turns on by default, so it cannot promise strict fp32: use --precision tf32 "
+                                     "or fp16 with it, or --ort-provider cuda for fp32")
         if options.precision == "fp16" and not (options.device.startswith("cuda") and gpu_provider == "tensorrt"):
             raise BackendUnavailable(f"backend {cls.name} runs fp16 only through its TensorRT execution provider "
                                      "(--device cuda --ort-provider tensorrt); here it supports: fp32, and int8 on "
@@ -56,8 +63,11 @@ class OnnxRuntimeBackend(Backend):
 
         from bench.models import onnx_file
 
+        from bench.devices import canonical
+
         self.options = options
-        kind, _, index = options.device.partition(":")
+        self.device = canonical(options.device)  # `cuda` is recorded as the cuda:0 it ran on
+        kind, _, index = self.device.partition(":")
         provider = DEVICE_PROVIDERS[kind]
         if kind == "cuda":
             provider = GPU_PROVIDERS[options.extra.get("ort_provider") or "cuda"]
@@ -89,6 +99,8 @@ class OnnxRuntimeBackend(Backend):
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = logits_output(self.session.get_outputs())
         self.ort = ort
+        # TF32 only on CUDA: the CUDA provider's use_tf32 follows --precision; TensorRT's is on (no switch).
+        self.tf32 = kind == "cuda" and (options.precision == "tf32" or provider == "TensorrtExecutionProvider")
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([self.output_name], {self.input_name: batch})[0]
@@ -101,9 +113,10 @@ class OnnxRuntimeBackend(Backend):
         return {
             "name": self.name,
             "version": self.ort.__version__,
-            "device": self.options.device,
+            "device": self.device,
             "providers": self.session.get_providers(),
             "precision": self.options.precision,
+            "tf32": self.tf32,
             "threads": so.intra_op_num_threads or None,
             "batch_size": self.options.batch_size,
             "model_file": str(self.path),
@@ -113,23 +126,26 @@ class OnnxRuntimeBackend(Backend):
 
     @staticmethod
     def _gpu_providers(provider: str, device_id: int, options: BackendOptions, path) -> list:
-        cuda = ("CUDAExecutionProvider", {"device_id": device_id, "cudnn_conv_algo_search": "EXHAUSTIVE"})
+        # EXHAUSTIVE benchmarks every cuDNN algorithm once per input shape: the harness's warm-up runs every
+        # batch size the scenario can issue, so no search happens inside the timed run.
+        cuda = ("CUDAExecutionProvider", {"device_id": device_id, "cudnn_conv_algo_search": "EXHAUSTIVE",
+                                          "use_tf32": int(options.precision == "tf32")})
         if provider == "CUDAExecutionProvider":
             return [cuda]
-        import onnx
-
+        from backends.onnx_files import onnx_input
         from bench.cache import cache_dir
 
-        input_name = onnx.load(str(path), load_external_data=False).graph.input[0].name
+        shape = onnx_input(path)  # the model's own sample shape, never a fixed 3x224x224
+        shape.check_batch(path, options.batch_size)
         # TensorRT builds engines for the subgraphs it takes (cached on disk: the first run pays the build);
         # what it cannot take runs on the CUDA provider, never on the CPU.
         trt = ("TensorrtExecutionProvider", {
             "device_id": device_id, "trt_fp16_enable": options.precision == "fp16",
             "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_dir("ort-trt")),
             "trt_timing_cache_enable": True,
-            "trt_profile_min_shapes": f"{input_name}:1x3x224x224",
-            "trt_profile_max_shapes": f"{input_name}:{options.batch_size}x3x224x224",
-            "trt_profile_opt_shapes": f"{input_name}:{options.batch_size}x3x224x224",
+            "trt_profile_min_shapes": f"{shape.name}:{shape.shape(1)}",
+            "trt_profile_max_shapes": f"{shape.name}:{shape.shape(options.batch_size)}",
+            "trt_profile_opt_shapes": f"{shape.name}:{shape.shape(options.batch_size)}",
         })
         return [trt, cuda]
 
@@ -137,8 +153,8 @@ class OnnxRuntimeBackend(Backend):
         from bench.devices import gpu_identity
 
         return {
-            **gpu_identity(int(self.options.device.partition(":")[2] or 0)),
-            "ran_on": self.options.device,
+            **gpu_identity(int(self.device.partition(":")[2])),
+            "ran_on": self.device,
             "cpu_ep_fallback": "disabled (session.disable_cpu_ep_fallback=1)",
             "h2d_copy_in_timed_region": True,
             "h2d": "session.run copies the numpy batch to the GPU and the logits back, inside predict",

@@ -33,6 +33,13 @@ def require_native_bf16(backend: str, supported_elsewhere: tuple[str, ...], flag
         )
 
 
+def refuse_tf32_off_cuda(backend: str, options, supported: str) -> None:
+    """TF32 is a CUDA tensor-core format (Ampere and later): on any other device there is nothing to run."""
+    if options.precision == "tf32" and not options.device.startswith("cuda"):
+        raise BackendUnavailable(f"backend {backend} runs tf32 only on CUDA GPUs (--device cuda); on "
+                                 f"{options.device} it supports: {supported}")
+
+
 def require_calibration(backend: str, options) -> None:
     if not options.extra.get("calibration"):
         raise BackendUnavailable(

@@ -19,10 +19,17 @@ from backends.precision import require_native_bf16
 from bench.errors import BackendUnavailable
 
 
+def set_tf32(torch, precision: str) -> None:
+    """fp32 on CUDA is strict fp32: cuDNN convolutions default to TF32, so both switches are set either way."""
+    tf32 = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+
+
 class TorchBackend(Backend):
     name = "torch"
     extra = "torch"
-    precisions = ("fp32", "bf16", "fp16")
+    precisions = ("fp32", "tf32", "bf16", "fp16")
     devices = ("cpu", "cuda")
 
     @classmethod
@@ -37,6 +44,9 @@ class TorchBackend(Backend):
     @classmethod
     def check_options(cls, options: BackendOptions) -> None:
         super().check_options(options)
+        from backends.precision import refuse_tf32_off_cuda
+
+        refuse_tf32_off_cuda(cls.name, options, "fp32, and bf16 where the CPU has it natively")
         if options.precision == "fp16" and not options.device.startswith("cuda"):
             raise BackendUnavailable(
                 f"backend {cls.name} runs fp16 only on CUDA devices; on the CPU it supports: fp32, and bf16 where the CPU has it natively"
@@ -52,7 +62,9 @@ class TorchBackend(Backend):
         self.options = options
         if options.threads:
             torch.set_num_threads(options.threads)
-        self.device = torch.device(options.device)
+        from bench.devices import canonical
+
+        self.device = torch.device(canonical(options.device))  # `cuda` is recorded as the cuda:0 it ran on
         # bf16: weights and activations converted once (.to), so oneDNN runs bf16 (AMX/AVX-512 BF16) kernels.
         self.dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(options.precision, torch.float32)
         self.model = build_torch(model).to(self.device, self.dtype)
@@ -91,10 +103,12 @@ class TorchBackend(Backend):
             "precision": self.options.precision,
             "threads": torch.get_num_threads(),
             "batch_size": self.options.batch_size,
+            "tf32": False,
         }
         if self.device.type == "cuda":
             info["gpu"] = torch.cuda.get_device_name(self.device)
             info["cuda"] = torch.version.cuda
+            info["tf32"] = bool(torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32)
             info.update(getattr(self, "cuda_info", {}))  # streams/pinned buffers: eager CUDA only
         return info
 
@@ -105,6 +119,7 @@ class TorchBackend(Backend):
         from bench.devices import gpu_identity
 
         torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest conv algorithms once
+        set_tf32(torch, options.precision)
         extra = options.extra
         self.channels_last = bool(extra.get("channels_last", True))
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format

@@ -70,11 +70,54 @@ def validate(device: str) -> None:
     parse_cuda(device)
 
 
+def canonical(device: str) -> str:
+    """`cuda` is `cuda:0`: the record names the GPU that ran, whatever the user typed."""
+    cuda = parse_cuda(device)
+    return device if cuda is None or cuda.multi else f"cuda:{cuda.indices[0]}"
+
+
+def cuda_pci_bus_id(cuda_ordinal: int) -> str | None:
+    """The PCI bus id CUDA gives its device `cuda_ordinal` ("00000000:1B:00.0"), from a CUDA binding this
+    process already uses (torch, else cuda-python); None where neither can say."""
+    import sys
+
+    try:
+        if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+            p = sys.modules["torch"].cuda.get_device_properties(cuda_ordinal)
+            return f"{p.pci_domain_id:08X}:{p.pci_bus_id:02X}:{p.pci_device_id:02X}.0"
+    except Exception:
+        pass
+    try:
+        from cuda.bindings import runtime
+
+        err, bus = runtime.cudaDeviceGetPCIBusId(32, cuda_ordinal)
+        if int(err) == 0:
+            return (bus.decode() if isinstance(bus, bytes) else str(bus)).split("\x00")[0]
+    except Exception:
+        pass
+    return None
+
+
+def nvml_handle(nvml, cuda_ordinal: int):
+    """NVML's handle for a CUDA device, and how it was matched.
+
+    By PCI bus id where a CUDA binding gives it (CUDA's default order is fastest-first, NVML's is PCI order:
+    on a mixed machine the indices differ); else through CUDA_VISIBLE_DEVICES, assuming the same order.
+    """
+    bus = cuda_pci_bus_id(cuda_ordinal)
+    if bus:
+        return nvml.nvmlDeviceGetHandleByPciBusId_v2(bus), "pci_bus_id"
+    target = nvml_index(cuda_ordinal)
+    if isinstance(target, int):
+        return nvml.nvmlDeviceGetHandleByIndex(target), "index (CUDA_VISIBLE_DEVICES, same order assumed)"
+    return nvml.nvmlDeviceGetHandleByUUID(target), "uuid (CUDA_VISIBLE_DEVICES)"
+
+
 def nvml_index(cuda_ordinal: int) -> int | str:
     """The NVML index (or UUID) of a CUDA ordinal, through CUDA_VISIBLE_DEVICES when it renumbers GPUs.
 
-    Assumes CUDA_DEVICE_ORDER=PCI_BUS_ID or a machine whose GPUs are all alike (CUDA's default
-    "fastest first" order matches NVML's PCI order then).
+    Used where no CUDA binding gives the PCI bus id: assumes CUDA_DEVICE_ORDER=PCI_BUS_ID or GPUs that are
+    all alike (CUDA's default "fastest first" order matches NVML's PCI order then).
     """
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if not visible:
@@ -101,9 +144,7 @@ def gpu_identity(cuda_ordinal: int) -> dict:
     """What a GPU run ran on, through NVML: name, UUID, PCI bus, memory, driver and the driver's CUDA version."""
     try:
         nvml = _nvml()
-        target = nvml_index(cuda_ordinal)
-        handle = (nvml.nvmlDeviceGetHandleByIndex(target) if isinstance(target, int)
-                  else nvml.nvmlDeviceGetHandleByUUID(target))
+        handle, _ = nvml_handle(nvml, cuda_ordinal)
         cuda = nvml.nvmlSystemGetCudaDriverVersion_v2()
         return {
             "gpu_name": _text(nvml.nvmlDeviceGetName(handle)),

@@ -1,63 +1,37 @@
-"""Power and energy during the timed region: NVML for the GPUs a run uses, RAPL (powercap) on CPUs.
+"""Power and energy over LoadGen's run: NVML for the GPUs a run uses, RAPL (powercap) for CPUs.
 
-A sampler thread reads every channel at >= 10 Hz between `start()` and `stop()`. Energy comes from a
-channel's energy counter where it has one (NVML's total-energy counter, RAPL's energy_uj, with
-wrap-around), else from integrating the sampled watts. Power never fails a run: whatever cannot be
-read gives `available: false` and the reason. Readers are injectable (a powercap root; channels with
-a read callable) so the arithmetic is tested without the hardware.
+A sampler thread reads every channel at 20 Hz; each row carries a wall-clock time, and the summary is sliced
+to LoadGen's power_begin/power_end. Energy comes from a channel's energy counter where it has one (NVML's
+total-energy counter, RAPL's energy_uj, with wrap-around), else from integrating the sampled watts. Power
+never fails a run: what cannot be read gives `available: false` and the reason. Channels are injectable, so
+the arithmetic is tested on recorded readings. power.csv's writer and reader (`read_csv`) live here together.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-from bench.cache import atomic_write
+import pandas as pd
 
-POWERCAP_ROOT = Path("/sys/class/powercap")
+from bench.cache import atomic_write
+from bench.power_readers import (PEAK_INSTANT, POWERCAP_ROOT, Channel, Reading, counter_delta, integrate,
+                                 nvml_channels, rapl_channels, throttle_reasons)
+
 INTERVAL_S = 0.05  # 20 Hz: NVML refreshes board power about every 20-100 ms; RAPL every ~1 ms
 CSV_NAME = "power.csv"
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One read of one channel: instantaneous watts and/or a cumulative energy counter in joules."""
-
-    watts: float | None = None
-    counter_j: float | None = None
-
-
-@dataclass
-class Channel:
-    """Something that can be read for power: one GPU through NVML, one RAPL package."""
-
-    name: str
-    kind: str  # "gpu" or "cpu"
-    read: Callable[[], Reading]
-    wrap_j: float | None = None  # the counter's range: it restarts from 0 after this many joules
-    state: Callable[[], dict] = field(default=lambda: {})  # clocks, temperature, throttle reasons
-    info: dict = field(default_factory=dict)
+CSV_HEADER = "t_s,wall_s,channel,kind,watts,instant_watts,counter_j"
+LABELS = {"gpu": "GPU board power (NVML)", "cpu": "CPU package power (RAPL)"}
+__all__ = ["Channel", "Reading", "PowerMonitor", "counter_delta", "integrate", "nvml_channels", "rapl_channels",
+           "throttle_reasons", "power_window", "read_csv"]
 
 
 # ---- arithmetic (pure, tested with made-up readings) ---------------------------------------------------------
-
-
-def counter_delta(start: float, end: float, wrap: float | None) -> float:
-    """Energy between two counter reads; a counter that went backwards wrapped once (or was reset)."""
-    if end >= start:
-        return end - start
-    if wrap is None:  # a 64-bit counter does not wrap: it was reset (driver reload); count from zero
-        return end
-    return wrap - start + end
-
-
-def integrate(times: list[float], watts: list[float]) -> float:
-    """Energy (J) under sampled power by the trapezoidal rule."""
-    return sum((t1 - t0) * (w0 + w1) / 2 for t0, t1, w0, w1 in zip(times, times[1:], watts, watts[1:]))
 
 
 def channel_figures(times: list[float], readings: list[Reading], wrap: float | None) -> dict:
@@ -73,8 +47,11 @@ def channel_figures(times: list[float], readings: list[Reading], wrap: float | N
     sampled = [(t, r.watts) for t, r in zip(times, readings) if r.watts is not None]
     if energy is None and len(sampled) >= 2:
         energy, method = integrate([t for t, _ in sampled], [w for _, w in sampled]), "samples"
-    # Peak: the sampled instantaneous watts where the channel gives them (NVML), else counter intervals (RAPL).
-    series = [w for _, w in sampled] if len(sampled) == len(readings) else interval_watts
+    # Peak: NVML's instantaneous field where the driver has it, else its (1 s average) watts, else RAPL's
+    # counter intervals.
+    instant = [r.instant_watts for r in readings if r.instant_watts is not None]
+    series = (instant if instant and len(instant) == len(readings) else
+              [w for _, w in sampled] if len(sampled) == len(readings) else interval_watts)
     return {"energy_j": energy, "method": method, "max_watts": max(series) if series else None, "series": series}
 
 
@@ -90,122 +67,68 @@ def figures(energy_j: float, window_s: float, samples: int | None, duration_s: f
     }
 
 
-# ---- readers -----------------------------------------------------------------------------------------------
+# ---- LoadGen's power window and the CSV ------------------------------------------------------------------
 
 
-def rapl_channels(root: Path = POWERCAP_ROOT) -> tuple[list[Channel], str]:
-    """RAPL package zones under a powercap root (intel-rapl:N; AMD's zones use the same driver and names).
+def power_window(detail: Path) -> tuple[float, float] | None:
+    """LoadGen's `power_begin`/`power_end` from mlperf_log_detail.txt, as Unix times (None where absent).
 
-    Only top-level package zones are summed: subzones (core, uncore, dram as intel-rapl:N:M) are parts of
-    their package, and `psys` covers the packages too. Returns the channels and, when there are none, why.
+    LoadGen writes them as local wall-clock time, "%m-%d-%Y %H:%M:%S.mmm" (its DateTimeStringForPower), spanning
+    the performance run's first issue to its last completion: MLPerf's power tools slice their samples there.
     """
-    root = Path(root)
-    if not root.is_dir():
-        return [], f"{root} does not exist (no RAPL here: a VM, a container without it, or a non-x86 CPU)"
-    zones = sorted(p for p in root.glob("*-rapl:*") if p.name.count(":") == 1)
-    if not zones:
-        return [], f"{root} has no RAPL zones (no intel-rapl:N directories)"
-    channels, problems = [], []
-    for zone in zones:
-        try:
-            name = (zone / "name").read_text().strip()
-            if not name.startswith("package"):
-                continue
-            wrap = int((zone / "max_energy_range_uj").read_text()) / 1e6
-            (zone / "energy_uj").read_text()  # readable? (root-only on many kernels since CVE-2020-8694)
-        except (OSError, ValueError) as exc:
-            problems.append(f"{zone}: {getattr(exc, 'strerror', None) or exc}")
-            continue
-        path = zone / "energy_uj"
-        channels.append(Channel(f"{name}", "cpu", lambda p=path: Reading(counter_j=int(p.read_text()) / 1e6),
-                                wrap_j=wrap, info={"zone": str(zone)}))
-    if not channels:
-        why = "; ".join(problems) or "no package zone"
-        return [], f"RAPL energy is not readable under {root} ({why}); reading it usually needs root"
-    return channels, ""
-
-
-THROTTLE_NAMES = {
-    0x1: "gpu_idle", 0x2: "applications_clocks", 0x4: "sw_power_cap", 0x8: "hw_slowdown", 0x10: "sync_boost",
-    0x20: "sw_thermal", 0x40: "hw_thermal", 0x80: "hw_power_brake", 0x100: "display_clocks",
-}
-
-
-def throttle_reasons(mask: int) -> list[str]:
-    names = [name for bit, name in THROTTLE_NAMES.items() if mask & bit]
-    rest = mask & ~sum(THROTTLE_NAMES)
-    return names + ([f"0x{rest:x}"] if rest else [])
-
-
-def nvml_channels(cuda_ordinals: list[int]) -> tuple[list[Channel], str]:
-    """One channel per GPU the run uses, through nvidia-ml-py (module pynvml)."""
     try:
-        import pynvml
-    except ImportError:
-        return [], "nvidia-ml-py is not installed: pip install 'bench[gpu]'"
+        text = Path(detail).read_text(errors="replace")
+    except OSError:
+        return None
+    found = {}
+    for key in ("power_begin", "power_end"):
+        match = re.search(rf'"key": "{key}", "value": "([^"]+)"', text)
+        if not match:
+            return None
+        found[key] = datetime.strptime(match.group(1), "%m-%d-%Y %H:%M:%S.%f").timestamp()  # local time
+    return found["power_begin"], found["power_end"]
+
+
+def read_csv(path: Path) -> pd.DataFrame | None:
+    """power.csv as the sampler writes it, tidy: one row per reading, `channel` names the series, `watts` filled
+    from the energy counter's intervals where a channel has no watts (RAPL). None when absent or unreadable."""
     try:
-        pynvml.nvmlInit()
-    except Exception as exc:
-        return [], f"NVML cannot start ({type(exc).__name__}: {exc}): no NVIDIA driver here"
-    from bench.devices import nvml_index
-
-    channels = []
-    for ordinal in cuda_ordinals:
-        target = nvml_index(ordinal)
-        try:
-            handle = (pynvml.nvmlDeviceGetHandleByIndex(target) if isinstance(target, int)
-                      else pynvml.nvmlDeviceGetHandleByUUID(target))
-            name = pynvml.nvmlDeviceGetName(handle)
-        except Exception as exc:
-            return [], f"NVML has no GPU for cuda:{ordinal} ({exc})"
-        try:
-            pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)
-            has_counter = True
-        except Exception:  # older than Volta: power samples only
-            has_counter = False
-
-        def read(h=handle, counter=has_counter) -> Reading:
-            watts = pynvml.nvmlDeviceGetPowerUsage(h) / 1000.0
-            energy = pynvml.nvmlDeviceGetTotalEnergyConsumption(h) / 1000.0 if counter else None
-            return Reading(watts, energy)
-
-        def state(h=handle) -> dict:
-            out = {}
-            for key, call in (
-                ("sm_clock_mhz", lambda: pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM)),
-                ("mem_clock_mhz", lambda: pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_MEM)),
-                ("temperature_c", lambda: pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU)),
-                ("power_limit_w", lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(h) / 1000.0),
-                ("throttle_reasons", lambda: throttle_reasons(pynvml.nvmlDeviceGetCurrentClocksEventReasons(h))),
-            ):
-                try:
-                    out[key] = call()
-                except Exception:
-                    out[key] = None
-            return out
-
-        name = name.decode() if isinstance(name, bytes) else name
-        channels.append(Channel(f"gpu{ordinal}", "gpu", read, None, state,
-                                {"cuda_device": f"cuda:{ordinal}", "nvml_index": target, "name": name,
-                                 "energy_counter": has_counter}))
-    return channels, ""
+        frame = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None
+    if not set(CSV_HEADER.split(",")) <= set(frame.columns) or frame.empty:
+        return None
+    parts = []
+    for _, rows in frame.groupby("channel", sort=False):
+        rows = rows.sort_values("t_s").copy()
+        if rows["watts"].isna().all():
+            rows["watts"] = rows["counter_j"].diff() / rows["t_s"].diff()  # wrap-arounds give a negative: dropped
+            rows = rows[rows["watts"] >= 0]
+        parts.append(rows)
+    return pd.concat(parts, ignore_index=True)[["t_s", "wall_s", "channel", "kind", "watts"]]
 
 
 # ---- the monitor -------------------------------------------------------------------------------------------
 
 
 class PowerMonitor:
-    """Sampled over the timed region; `summary()` gives the record's power section."""
+    """Sampled around the timed region, summarised over LoadGen's power window; `summary()` is the record's section.
+
+    On a GPU run the GPUs' board power is the headline and the CPU's RAPL, where readable, stands beside it
+    (never added in). Each row carries a wall-clock time, so the summary is sliced to LoadGen's
+    `power_begin`/`power_end`: sample loading and teardown, inside the sampler's own window, do not dilute it.
+    """
 
     def __init__(self, run_dir: Path, device: str, *, channels: list[Channel] | None = None,
                  powercap_root: Path = POWERCAP_ROOT, interval_s: float = INTERVAL_S,
-                 clock: Callable[[], float] = time.perf_counter):
-        self.run_dir, self.device, self.interval_s, self.clock = Path(run_dir), device, interval_s, clock
-        self.reason = ""
-        self.rows: list[tuple[float, int, Reading]] = []  # (time since start, channel index, reading)
+                 clock: Callable[[], float] = time.perf_counter, wall: Callable[[], float] = time.time):
+        self.run_dir, self.device, self.interval_s = Path(run_dir), device, interval_s
+        self.clock, self.wall = clock, wall
+        self.reason, self.cpu_reason = "", ""
+        self.rows: list[tuple[float, float, int, Reading]] = []  # (since start, wall clock, channel, reading)
         self.state_start: list[dict] = []
         self.state_end: list[dict] = []
-        self.window_s: float | None = None
+        self.stopped = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if channels is not None:
@@ -217,27 +140,17 @@ class PowerMonitor:
                 self.channels, self.source, self.reason = [], None, f"power discovery failed: {exc}"
 
     def _discover(self, powercap_root: Path) -> tuple[list[Channel], str | None, str]:
-        from bench.devices import parse_cuda
+        from bench.devices import nvml_gpu_count, parse_cuda
 
         cuda = parse_cuda(self.device)
-        if cuda is not None:  # a GPU run: the GPUs' board power. The host CPU is not counted.
-            try:
-                import pynvml
-
-                pynvml.nvmlInit()
-                count = pynvml.nvmlDeviceGetCount()
-            except Exception as exc:
-                return [], None, f"NVML cannot start ({type(exc).__name__}: {exc}): no NVIDIA driver here"
-            channels, reason = nvml_channels(cuda.resolve(count) if cuda.every else list(cuda.indices))
-            return channels, "nvml" if channels else None, reason
+        rapl, self.cpu_reason = rapl_channels(powercap_root)
+        if cuda is not None:  # a GPU run: the GPUs' board power, the CPU's package power beside it
+            # cuda:all is every GPU CUDA shows (CUDA_VISIBLE_DEVICES honoured), not every GPU NVML knows.
+            channels, reason = nvml_channels(cuda.resolve(nvml_gpu_count()) if cuda.every else list(cuda.indices))
+            return (channels + rapl, "nvml", "") if channels else ([], None, reason)
         if self.device == "cpu":
-            channels, reason = rapl_channels(powercap_root)
-            return channels, "rapl" if channels else None, reason
+            return rapl, "rapl" if rapl else None, self.cpu_reason
         return [], None, f"no power reader for device {self.device}"
-
-    @property
-    def available(self) -> bool:
-        return bool(self.channels)
 
     def start(self) -> None:
         if not self.channels:
@@ -254,7 +167,7 @@ class PowerMonitor:
     def _sample(self) -> None:
         for i, channel in enumerate(self.channels):
             reading = channel.read()
-            self.rows.append((self.clock() - self._t0, i, reading))
+            self.rows.append((self.clock() - self._t0, self.wall(), i, reading))
 
     def _loop(self) -> None:
         try:
@@ -277,27 +190,36 @@ class PowerMonitor:
             return
         try:
             self._sample()  # the last reading at the window's end
-            self.window_s = self.rows[-1][0] - self.rows[0][0]  # first to last reading: what the energy spans
+            self.stopped = True
             self.state_end = [c.state() for c in self.channels]
             self.write_csv()
         except Exception as exc:
             self._fail(exc)
 
     def write_csv(self) -> Path:
+        """Long form, one row per reading: read back by `read_csv` (the report's power chart)."""
         path = self.run_dir / CSV_NAME
         buf = io.StringIO()
-        buf.write("t_s,channel,kind,watts,counter_j\n")
-        for t, i, r in self.rows:
+        buf.write(CSV_HEADER + "\n")
+
+        def num(value: float | None, digits: int) -> str:
+            return "" if value is None else f"{value:.{digits}f}"
+
+        for t, wall, i, r in self.rows:
             c = self.channels[i]
-            buf.write(f"{t:.4f},{c.name},{c.kind},{'' if r.watts is None else f'{r.watts:.3f}'},"
-                      f"{'' if r.counter_j is None else f'{r.counter_j:.6f}'}\n")
+            buf.write(f"{t:.4f},{wall:.4f},{c.name},{c.kind},{num(r.watts, 3)},{num(r.instant_watts, 3)},"
+                      f"{num(r.counter_j, 6)}\n")
         atomic_write(path, buf.getvalue())
         return path
 
-    def summary(self, samples: int | None, duration_s: float | None, per_device: list[dict] | None = None) -> dict:
-        """The record's power section; `per_device` (multi-GPU runs) adds each GPU's samples/s per watt."""
+    def summary(self, samples: int | None, duration_s: float | None, per_device: list[dict] | None = None,
+                window: tuple[float, float] | None = None) -> dict:
+        """The record's power section, over LoadGen's window (`window`, else read from the run's detail log);
+        `per_device` (multi-GPU runs) adds each GPU's samples/s per watt."""
         try:
-            out = self._summary(samples, duration_s)
+            if window is None:
+                window = power_window(self.run_dir / "loadgen" / "performance" / "mlperf_log_detail.txt")
+            out = self._summary(samples, duration_s, window)
             if out["available"] and per_device:
                 rates = {d["device"]: d.get("samples_per_second") for d in per_device}
                 for channel in out["channels"]:
@@ -311,43 +233,66 @@ class PowerMonitor:
         return {"available": False, "reason": reason, "source": self.source, "avg_watts": None, "max_watts": None,
                 "energy_j": None, "joules_per_sample": None, "samples_per_second_per_watt": None}
 
-    def _summary(self, samples: int | None, duration_s: float | None) -> dict:
+    def _channel(self, i: int, rows: list[tuple[float, Reading]]) -> dict:
+        channel = self.channels[i]
+        fig = channel_figures([t for t, _ in rows], [r for _, r in rows], channel.wrap_j)
+        if fig["energy_j"] is None:
+            raise ValueError(f"{channel.name}: too few readings in the window to measure energy")
+        span = rows[-1][0] - rows[0][0]
+        entry = {"channel": channel.name, "kind": channel.kind, "label": LABELS.get(channel.kind, channel.kind),
+                 **channel.info, "method": fig["method"], "energy_j": fig["energy_j"],
+                 "avg_watts": fig["energy_j"] / span if span > 0 else None, "max_watts": fig["max_watts"],
+                 "readings": len(rows), "series": fig["series"]}
+        if channel.kind == "gpu":
+            entry["state_start"] = self.state_start[i] if i < len(self.state_start) else {}
+            entry["state_end"] = self.state_end[i] if i < len(self.state_end) else {}
+        return entry
+
+    def _summary(self, samples: int | None, duration_s: float | None, window: tuple[float, float] | None) -> dict:
         if not self.channels:
             return self._unavailable(self.reason or "no power source is readable on this machine")
-        if self.window_s is None:
+        if not self.stopped:
             return self._unavailable("power is sampled during the performance run only; none ran")
-        per_channel, series, total = [], [], 0.0
-        for i, channel in enumerate(self.channels):
-            rows = [(t, r) for t, k, r in self.rows if k == i]
-            fig = channel_figures([t for t, _ in rows], [r for _, r in rows], channel.wrap_j)
-            if fig["energy_j"] is None:
-                return self._unavailable(f"{channel.name}: too few readings to measure energy")
-            total += fig["energy_j"]
-            entry = {"channel": channel.name, "kind": channel.kind, **channel.info, "method": fig["method"],
-                     "energy_j": fig["energy_j"], "avg_watts": fig["energy_j"] / self.window_s,
-                     "max_watts": fig["max_watts"], "readings": len(rows)}
-            if channel.kind == "gpu":
-                entry["state_start"] = self.state_start[i] if i < len(self.state_start) else {}
-                entry["state_end"] = self.state_end[i] if i < len(self.state_end) else {}
-            per_channel.append(entry)
-            series.append(fig["series"])
+        # Slice to LoadGen's window (wall clock, ms resolution); without one, the sampler's own window, said so.
+        inside = [row for row in self.rows if window is None or window[0] <= row[1] <= window[1]]
+        try:
+            entries = [self._channel(i, [(wall, r) for _, wall, k, r in inside if k == i])
+                       for i in range(len(self.channels))]
+        except ValueError as exc:
+            return self._unavailable(str(exc))
+        head_kind = "cpu" if self.source == "rapl" else "gpu"
+        head = [e for e in entries if e["kind"] == head_kind or self.source == "injected"]
         # Peak of the sum: the channels are read together, tick by tick, so their series line up.
-        length = min(len(x) for x in series)
-        peak = max((sum(x[k] for x in series) for k in range(length)), default=None)
-        ticks = len(self.rows) // len(self.channels)
-        return {
+        series = [e.pop("series") for e in entries]
+        head_series = [s for s, e in zip(series, entries) if e in head]
+        length = min(len(x) for x in head_series)
+        energy = sum(e["energy_j"] for e in head)
+        span = max(wall for _, wall, _, _ in inside) - min(wall for _, wall, _, _ in inside)
+        beside = [e for e in entries if e not in head]
+        out = {
             "available": True,
             "reason": None,
             "source": self.source,
-            "scope": ("GPU board power of the GPUs used (host CPU not counted)" if self.source == "nvml" else
-                      "CPU package energy through RAPL (DRAM, GPUs and the rest of the system not counted)"
-                      if self.source == "rapl" else self.source),
-            **figures(total, self.window_s, samples, duration_s),
-            "max_watts": peak,
-            "window_s": self.window_s,
+            "label": LABELS[head_kind] if self.source != "injected" else "injected channels",
+            "scope": ("GPU board power of the GPUs used, from NVML (not wall power: MLPerf Power measures the "
+                      "system at the wall with PTDaemon); the host CPU is not counted in it" if head_kind == "gpu"
+                      else "CPU package energy through RAPL (DRAM, GPUs and the rest of the system not counted)"),
+            **figures(energy, span, samples, duration_s),
+            "max_watts": max((sum(x[k] for x in head_series) for k in range(length)), default=None),
+            "max_watts_is": (head[0].get("peak", PEAK_INSTANT) if head_kind == "gpu" and head else
+                             "highest counter interval (~50 ms)"),
+            "window": ({"from": "LoadGen power_begin/power_end", "begin": window[0], "end": window[1]} if window else
+                       {"from": "sampler start/stop (no LoadGen power_begin/power_end found)"}),
+            "window_s": span,
             "interval_s": self.interval_s,
-            "readings": ticks,
-            "sample_rate_hz": (ticks - 1) / self.window_s if self.window_s and ticks > 1 else None,
-            "channels": per_channel,
+            "readings": len(inside) // len(self.channels),
+            "channels": entries,
             "csv": CSV_NAME,
         }
+        out["sample_rate_hz"] = (out["readings"] - 1) / span if span > 0 and out["readings"] > 1 else None
+        if beside:  # the CPU's package power on a GPU run: its own figures, never added to the GPUs'
+            cpu = sum(e["energy_j"] for e in beside)
+            out["cpu_rapl"] = {"label": LABELS["cpu"], "energy_j": cpu, "avg_watts": cpu / span if span else None}
+        elif head_kind == "gpu":
+            out["cpu_rapl"] = {"label": LABELS["cpu"], "available": False, "reason": self.cpu_reason}
+        return out

@@ -280,38 +280,21 @@ def distribution_chart(df: pd.DataFrame) -> str | None:
     return _figure_html(fig, "latency-distribution")
 
 
-def read_power(run_dir: str | Path) -> pd.DataFrame | None:
-    """power.csv as (t_s, one column per device in watts), or None when absent or unreadable."""
-    path = Path(run_dir) / "power.csv"
-    if not path.is_file():
-        return None
-    try:
-        power = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError):
-        return None
-    if "t_s" not in power.columns:
-        return None
-    watts = [c for c in power.columns if "watt" in c.lower() and pd.api.types.is_numeric_dtype(power[c])]
-    if "device" in power.columns and "watts" in power.columns:  # long form: one row per device and sample
-        power = power.pivot_table(index="t_s", columns="device", values="watts").reset_index()
-        power.columns = ["t_s", *[f"{c} W" for c in power.columns[1:]]]
-        watts = list(power.columns[1:])
-    return power[["t_s", *watts]] if watts else None
-
-
 def power_chart(df: pd.DataFrame) -> str | None:
     import plotly.graph_objects as go
 
+    from bench.power import LABELS, read_csv
+
     fig = go.Figure()
     for _, r in df.iterrows():
-        power = read_power(r["run_dir"])
-        if power is None:
-            continue
-        for col in power.columns[1:]:
-            fig.add_scatter(x=power["t_s"], y=power[col], mode="lines", name=chart_text(f"{r['label']} · {col}"))
+        power = read_csv(Path(r["run_dir"]) / "power.csv")  # the sampler's own reader: one series per channel
+        for channel, rows in ([] if power is None else power.groupby("channel", sort=False)):
+            name = f"{r['label']} · {channel} · {LABELS.get(rows['kind'].iloc[0], rows['kind'].iloc[0])}"
+            fig.add_scatter(x=rows["t_s"], y=rows["watts"], mode="lines", name=chart_text(name))
     if not fig.data:
         return None
-    fig.update_layout(title="Power over the timed region (power.csv)", xaxis_title="s", yaxis_title="W")
+    fig.update_layout(title="Power over the run (power.csv): GPU board power (NVML) and CPU package power (RAPL), "
+                            "per channel, never summed", xaxis_title="s", yaxis_title="W")
     return _figure_html(fig, "power")
 
 

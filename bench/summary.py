@@ -108,7 +108,7 @@ def print_run(record: dict, console: Console) -> None:
     power = record.get("power") or {}
     if power.get("available"):
         per_watt = power.get("samples_per_second_per_watt")
-        table.add_row("power", f"{power['avg_watts']:.1f} W avg ({power.get('source')})"
+        table.add_row("power", f"{power['avg_watts']:.1f} W avg ({power.get('label') or power.get('source')})"
                                + ("" if per_watt is None else f", {per_watt:.3f} samples/s/W"))
     elif power:
         table.add_row("power", f"[dim]n/a: {power.get('reason')}[/]")

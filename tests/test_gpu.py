@@ -147,7 +147,81 @@ def test_onnxruntime_gpu_provider_options_name_the_real_input():
     assert trt["device_id"] == 1 and trt["trt_fp16_enable"] is True
     assert trt["trt_profile_min_shapes"] == "input:1x3x224x224" and trt["trt_profile_max_shapes"] == "input:32x3x224x224"
     cuda_only = OnnxRuntimeBackend._gpu_providers("CUDAExecutionProvider", 0, BackendOptions(device="cuda"), path)
-    assert cuda_only == [("CUDAExecutionProvider", {"device_id": 0, "cudnn_conv_algo_search": "EXHAUSTIVE"})]
+    assert cuda_only == [("CUDAExecutionProvider", {"device_id": 0, "cudnn_conv_algo_search": "EXHAUSTIVE",
+                                                    "use_tf32": 0})]  # fp32 is strict fp32
+    tf32 = OnnxRuntimeBackend._gpu_providers("CUDAExecutionProvider", 0, BackendOptions(device="cuda",
+                                                                                         precision="tf32"), path)
+    assert tf32[0][1]["use_tf32"] == 1
+
+
+def test_tensorrt_provider_profiles_follow_the_models_input_shape(tmp_path):
+    """A 3x32x32 classifier gets 3x32x32 profiles, not a hard-coded 3x224x224."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from backends import BackendOptions
+    from backends.onnxruntime_backend import OnnxRuntimeBackend
+
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["image"], ["flat"]), helper.make_node("Identity", ["flat"], ["scores"])], "tiny",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, 32, 32])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n", 3072])])
+    path = tmp_path / "tiny.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    options = BackendOptions(device="cuda", precision="fp16", batch_size=16, extra={"ort_provider": "tensorrt"})
+    trt = OnnxRuntimeBackend._gpu_providers("TensorrtExecutionProvider", 0, options, path)[0][1]
+    assert trt["trt_profile_min_shapes"] == "image:1x3x32x32" and trt["trt_profile_opt_shapes"] == "image:16x3x32x32"
+
+
+@pytest.mark.parametrize("backend", ["torch", "torch-compile", "onnxruntime"])
+def test_tf32_on_the_cpu_exits_2(bench_cli, results_dir, backend):
+    result = bench_cli("run", "--backend", backend, "--precision", "tf32", *FAST_RUN, "--output", results_dir)
+    assert result.exit_code == 2, result.output
+    assert "tf32 needs --device cuda" in result.output and not list(results_dir.glob("*/result.json"))
+
+
+def test_onnxruntime_tensorrt_provider_refuses_strict_fp32():
+    from backends import BackendOptions
+    from backends.onnxruntime_backend import OnnxRuntimeBackend
+    from bench.errors import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable, match="no switch for TF32"):
+        OnnxRuntimeBackend.check_options(BackendOptions(device="cuda", extra={"ort_provider": "tensorrt"}))
+    OnnxRuntimeBackend.check_options(BackendOptions(device="cuda", precision="tf32", extra={"ort_provider": "tensorrt"}))
+
+
+@pytest.mark.parametrize("text, recorded", [("cuda", "cuda:0"), ("cuda:1", "cuda:1"), ("cpu", "cpu"),
+                                            ("cuda:0,1", "cuda:0,1"), ("cuda:all", "cuda:all")])
+def test_device_names_record_the_gpu_that_ran(text, recorded):
+    from bench.devices import canonical
+
+    assert canonical(text) == recorded
+
+
+class FakeNvml:
+    """NVML's handle look-ups, recorded (no driver here)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda arg: self.calls.append((name, arg)) or f"handle({arg})"
+
+
+def test_nvml_handle_maps_by_pci_bus_id_else_through_cuda_visible_devices(monkeypatch):
+    from bench import devices
+
+    nvml = FakeNvml()
+    monkeypatch.setattr(devices, "cuda_pci_bus_id", lambda ordinal: "00000000:C1:00.0" if ordinal == 0 else None)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,GPU-abc")
+    assert devices.nvml_handle(nvml, 0) == ("handle(00000000:C1:00.0)", "pci_bus_id")
+    assert nvml.calls == [("nvmlDeviceGetHandleByPciBusId_v2", "00000000:C1:00.0")]
+    assert devices.nvml_handle(nvml, 1)[1].startswith("uuid") and nvml.calls[-1] == ("nvmlDeviceGetHandleByUUID",
+                                                                                    "GPU-abc")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    monkeypatch.setattr(devices, "cuda_pci_bus_id", lambda ordinal: None)
+    devices.nvml_handle(nvml, 0)
+    assert nvml.calls[-1] == ("nvmlDeviceGetHandleByIndex", 3)
 
 
 def test_onnxruntime_fp16_only_through_its_tensorrt_provider(bench_cli, results_dir):
@@ -167,7 +241,8 @@ def test_torch_fp16_on_cuda_records_what_ran_where(bench_cli, results_dir, scena
     assert result.exit_code == 0, result.output
     record = only_run(results_dir)
     backend = record["backend"]
-    assert backend["device"] == "cuda:0" and backend["precision"] == "fp16"
+    assert backend["device"] == "cuda:0" and backend["precision"] == "fp16"  # `--device cuda` ran on cuda:0
+    assert backend["tf32"] is False
     assert backend["gpu"] and backend["cuda"] and backend.get("driver")
     assert backend["h2d_copy_in_timed_region"] is True and backend["pinned_host_buffers"] is True
     power = record["power"]
@@ -189,6 +264,7 @@ def test_cuda_graphs_agree_with_eager():
     eager.load(model, BackendOptions(device="cuda", batch_size=4))
     graphed.load(model, BackendOptions(device="cuda", batch_size=4, extra={"cuda_graphs": True}))
     assert graphed.describe()["cuda_graphs"]["batch"] == 4
+    assert graphed.describe()["tf32"] is False  # strict fp32: 1e-3 holds (TF32 would need about 1e-2)
     # A partial batch (3 of 4) goes through the padded graph.
     np.testing.assert_allclose(graphed.logits(batch), eager.logits(batch), rtol=1e-3, atol=1e-3)
 
@@ -216,3 +292,51 @@ def test_two_gpus_give_per_gpu_figures(bench_cli, results_dir):
     per_device = record["performance"]["per_device"]
     assert len(per_device) == GPUS and all(d["samples"] > 0 for d in per_device)
     assert len(record["power"]["channels"]) == GPUS
+
+
+def test_device_thread_runs_every_call_on_its_own_thread():
+    """torch-compile's CUDA calls go through one thread per device, whichever thread calls (pytorch#123177)."""
+    from backends.torch_compile_backend import DeviceThread
+
+    worker = DeviceThread("test-device")
+    seen: list[str] = []
+    callers = [threading.Thread(target=lambda: seen.append(worker.call(lambda: threading.current_thread().name)))
+               for _ in range(4)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert seen == ["test-device"] * 4
+    with pytest.raises(ZeroDivisionError):  # an error on the device thread reaches the caller
+        worker.call(lambda: 1 / 0)
+    assert worker.call(lambda x: x + 1, 41) == 42  # and the thread lives on
+    worker.close()
+    assert not worker.thread.is_alive()
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("mode", ["reduce-overhead", "max-autotune"])
+def test_torch_compile_cudagraph_modes_from_worker_threads(mode):
+    from backends import BackendOptions
+    from backends.torch_backend import TorchBackend
+    from backends.torch_compile_backend import TorchCompileBackend
+    from bench.models import resolve
+
+    model = resolve("resnet18")
+    compiled, eager = TorchCompileBackend(), TorchBackend()
+    compiled.load(model, BackendOptions(device="cuda", batch_size=4, extra={"compile_mode": mode}))
+    eager.load(model, BackendOptions(device="cuda", batch_size=4))
+    batches = [np.random.default_rng(k).standard_normal((n, 3, 224, 224), dtype=np.float32)
+               for k, n in enumerate((4, 3, 1, 4))]
+    results: dict[int, np.ndarray] = {}
+    workers = [threading.Thread(target=lambda k=k: results.__setitem__(k, compiled.logits(batches[k])))
+               for k in range(len(batches))]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    for k, batch in enumerate(batches):
+        np.testing.assert_allclose(results[k], eager.logits(batch), rtol=1e-2, atol=1e-2)
+    assert compiled.describe()["device"] == "cuda:0" and "dedicated thread" in compiled.describe()["calling_thread"]
+    compiled.close()

@@ -34,7 +34,7 @@ def bench(*args) -> str:
 @pytest.fixture(scope="session")
 def trees(tmp_path_factory) -> dict:
     """Two results trees, as if copied from two machines: four real `bench run`s (one INVALID, synthetic ones,
-    one torch run on real images with a checkpoint), plus a power.csv laid out like the power sampler's.
+    one torch run on real images with a checkpoint), plus a power.csv from the real power sampler.
     The null backend keeps the rest quick: the report reads records, whatever produced them."""
     import torch
 
@@ -54,9 +54,10 @@ def trees(tmp_path_factory) -> dict:
           "--system-name", "beta")
     runs = {json.loads(p.read_text())["run_id"]: p.parent for p in root.rglob("result.json")}
     offline_null = next(d for r, d in runs.items() if "null-offline" in r)
-    # power.csv as issue 5's sampler writes it: a time column and watts per device.
-    pd.DataFrame({"t_s": np.arange(10) * 0.1, "gpu0_watts": 100 + np.arange(10.0),
-                  "gpu1_watts": 90 + np.arange(10.0)}).to_csv(offline_null / "power.csv", index=False)
+    # power.csv written by the real sampler from recorded NVML and RAPL readings (tests/test_power.py).
+    from tests.test_power import recorded_monitor
+
+    recorded_monitor(offline_null, with_cpu=True)
     return {"alpha": alpha, "beta": beta, "runs": runs}
 
 
@@ -209,17 +210,6 @@ def test_report_without_runs_exits_2(tmp_path):
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(cli, ["report", str(tmp_path / "empty"), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "no readable result.json" in result.output
-
-
-def test_power_csv_is_read_defensively(tmp_path):
-    from bench.report import read_power
-
-    assert read_power(tmp_path) is None  # absent
-    (tmp_path / "power.csv").write_text("garbage\x00,\n\"unclosed")
-    assert read_power(tmp_path) is None
-    (tmp_path / "power.csv").write_text("t_s,device,watts\n0,gpu0,100\n0,gpu1,90\n0.1,gpu0,110\n0.1,gpu1,95\n")
-    long = read_power(tmp_path)
-    assert list(long.columns) == ["t_s", "gpu0 W", "gpu1 W"] and long["gpu0 W"].tolist() == [100, 110]
 
 
 def test_sysinfo_records_the_machine():
