@@ -27,6 +27,7 @@ SCENARIOS = {  # scenario -> (batch size, extra flags)
     "offline": (128, []),
     "server": (16, ["--max-wait-ms", "2"]),
     "single-stream": (1, []),
+    "multi-stream": (8, []),
 }
 COLUMNS = ("backend", "options", "scenario", "valid", "samples/s", "p50 ms", "p90 ms", "p99 ms", "avg W", "max W",
            "J/sample", "samples/s/W", "power source", "device")
