@@ -105,8 +105,11 @@ def nvml_handle(nvml, cuda_ordinal: int):
     on a mixed machine the indices differ); else through CUDA_VISIBLE_DEVICES, assuming the same order.
     """
     bus = cuda_pci_bus_id(cuda_ordinal)
-    if bus:
-        return nvml.nvmlDeviceGetHandleByPciBusId_v2(bus), "pci_bus_id"
+    # nvidia-ml-py builds differ: some have only the un-suffixed call (seen on an H200 machine with torch 2.11).
+    by_bus = getattr(nvml, "nvmlDeviceGetHandleByPciBusId_v2", None) or getattr(nvml, "nvmlDeviceGetHandleByPciBusId",
+                                                                                 None)
+    if bus and by_bus is not None:
+        return by_bus(bus), "pci_bus_id"
     target = nvml_index(cuda_ordinal)
     if isinstance(target, int):
         return nvml.nvmlDeviceGetHandleByIndex(target), "index (CUDA_VISIBLE_DEVICES, same order assumed)"

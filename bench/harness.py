@@ -69,7 +69,8 @@ class Session:
         self.run_id, self.run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
         self.record = record = results.new_record(self.run_id, cfg.to_record())
         record["scenario"] = {"name": self.scenario.name, "loadgen_name": self.scenario.loadgen_name,
-                              "batch_size": self.options.batch_size, "intent": self.scenario.intent}
+                              "batch_size": self.options.batch_size, "intent": self.scenario.intent,
+                              "pads_partial_batches": self.scenario.pads(cfg)}
         record["model"] = self.model.describe()
         record["dataset"] = self.dataset.describe()
         record["system"] = sysinfo.collect(cfg.system_name)

@@ -35,12 +35,14 @@ class Responder:
         self.latency = None  # a bench.latency.LatencyRecorder while a performance run records latencies
 
     def run(self, ids: list[int], indices: np.ndarray) -> None:
-        """Predict the samples at `indices` and complete the queries `ids` (same order)."""
+        """Predict the samples at `indices` and complete the queries `ids` (same order). `indices` may be longer than
+        `ids` (a batch padded to a shape the device has already run): the padding is computed, never answered."""
         if self.error is not None or self.stop.is_set():
             return self.answer_empty(ids)
         try:
             classes = self.backend.predict(self.store.batch(indices, reuse=True))
-            check_classes(self.backend, classes, len(ids))
+            check_classes(self.backend, classes, len(indices))
+            classes = classes[:len(ids)]
         except BaseException as exc:  # noqa: BLE001 - recorded, and the run ends failed
             with self._lock:
                 self.error = self.error or exc

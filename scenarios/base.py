@@ -87,6 +87,10 @@ class Scenario:
         """The largest batch this scenario hands the backend."""
         return cfg.batch_size
 
+    def pads(self, cfg) -> bool:
+        """Whether partial batches are padded to the full batch (computed, never answered)."""
+        return False
+
     def warmup_batches(self, cfg, on_gpu: bool) -> list[int]:
         """Batch sizes to run once, untimed, before LoadGen: every shape the timed run can issue, so no runtime
         (cuDNN's algorithm search, onnxruntime's memory plans) meets a new shape inside the timed region."""

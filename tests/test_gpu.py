@@ -340,3 +340,21 @@ def test_torch_compile_cudagraph_modes_from_worker_threads(mode):
         np.testing.assert_allclose(results[k], eager.logits(batch), rtol=1e-2, atol=1e-2)
     assert compiled.describe()["device"] == "cuda:0" and "dedicated thread" in compiled.describe()["calling_thread"]
     compiled.close()
+
+
+class OldNvml(FakeNvml):
+    """An nvidia-ml-py build without the _v2 call (the H200 machine's had only nvmlDeviceGetHandleByPciBusId)."""
+
+    def __getattr__(self, name):
+        if name == "nvmlDeviceGetHandleByPciBusId_v2":
+            raise AttributeError(name)
+        return super().__getattr__(name)
+
+
+def test_nvml_handle_takes_the_unsuffixed_pci_call_where_v2_is_missing(monkeypatch):
+    from bench import devices
+
+    nvml = OldNvml()
+    monkeypatch.setattr(devices, "cuda_pci_bus_id", lambda ordinal: "00000000:C1:00.0")
+    assert devices.nvml_handle(nvml, 0) == ("handle(00000000:C1:00.0)", "pci_bus_id")
+    assert nvml.calls == [("nvmlDeviceGetHandleByPciBusId", "00000000:C1:00.0")]

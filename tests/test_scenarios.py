@@ -70,7 +70,7 @@ def test_multistream_issues_8_samples_per_query_and_is_valid(bench_cli, results_
     assert perf["valid"], perf["invalid_reasons"]
     assert perf["samples_per_query"] == 8 and perf["samples"] == 8 * perf["queries"] >= 8 * 662
     assert record["scenario"] == {"name": "multi-stream", "loadgen_name": "MultiStream", "batch_size": 8,
-                                  "intent": "latency"}
+                                  "intent": "latency", "pads_partial_batches": False}
     assert perf["result_metric"]["value"] >= perf["latency_ms"]["p99"] * 0.999  # the estimate bounds p99
 
 
@@ -110,3 +110,39 @@ def test_no_module_outside_scenarios_names_a_scenario():
                            capture_output=True, text=True)
     assert found.returncode in (0, 1), found.stderr
     assert found.stdout == "", "scenario names outside scenarios/:\n" + found.stdout
+
+
+def test_padding_is_computed_but_never_answered():
+    """A GPU Offline run pads its last batch to the shape already warmed: every query answered once, with the
+    prediction of its own sample."""
+    import numpy as np
+
+    from bench.sut import Responder
+    from scenarios.offline import Offline
+
+    class Echo:  # class id = the sample's own value: shows which sample each answer came from
+        name, concurrency = "echo", 1
+
+        def predict(self, batch):
+            return batch[:, 0].astype(np.int64)
+
+    class Store:
+        def batch(self, indices, reuse=False):
+            return np.asarray(indices, dtype=np.float32).reshape(-1, 1)
+
+    answered = []
+    responder = Responder(Echo(), Store())
+    import bench.sut as sut
+
+    real = sut.lg.QuerySamplesComplete
+    sut.lg.QuerySamplesComplete = lambda responses: answered.extend(responses)
+    try:
+        cfg = type("Cfg", (), {"batch_size": 4, "device": "cuda:0"})()
+        offline = Offline()
+        issue, _ = offline.start(responder, cfg)
+        issue(list(range(100, 106)), [10, 11, 12, 13, 14, 15])  # 6 samples: a full batch and a partial one
+        offline.close()
+    finally:
+        sut.lg.QuerySamplesComplete = real
+    assert sorted(r.id for r in answered) == list(range(100, 106))
+    assert responder.completed == 6
