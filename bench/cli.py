@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -51,9 +52,18 @@ class BenchGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            if getattr(exc, "leave_now", False):  # LoadGen threw: its teardown at exit may crash (bench/endings.py)
+                sys.stdout.flush(), sys.stderr.flush()
+                os._exit(exc.exit_code)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except KeyboardInterrupt as exc:  # before a run's record exists (e.g. preprocessing): click would exit 1
+            from bench import signals
+
+            signals.note_interrupt(exc)
+            err.print(f"interrupted ({signals.reason(exc)})", highlight=False)
+            ctx.exit(signals.exit_code())
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -192,11 +202,15 @@ def sysinfo(system_name, as_json):
 
 
 def main() -> None:
+    from bench import signals
+
+    signals.install()  # SIGTERM and SIGHUP stop a run as Ctrl-C does (bench/signals.py)
     try:
         cli.main(prog_name="bench", standalone_mode=True)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        signals.note_interrupt(exc)
+        err.print(f"interrupted ({signals.reason(exc)})", highlight=False)
+        sys.exit(signals.exit_code())
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from rich.markup import escape
 
 import backends
 import scenarios
-from bench import accuracy, loadgen_log, models, results, sysinfo
+from bench import accuracy, endings, loadgen_log, models, results, signals, sysinfo
 from bench.config import RunConfig
 from bench.dataset import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
@@ -136,10 +136,11 @@ def run(cfg: RunConfig, console: Console | None = None,
             after(Session(cfg, scenario, responder, store, estimate, run_dir, console, record))
         record["status"] = "complete"
         return record
-    except (KeyboardInterrupt, Interrupted):
+    except (KeyboardInterrupt, Interrupted) as exc:
         record["status"] = "interrupted"
-        record["error"] = "interrupted by the user (Ctrl-C)"
-        raise Interrupted(f"interrupted; what was measured so far is in {run_dir}")
+        signals.note_interrupt(exc)  # hook (issue 18): SIGTERM/SIGHUP end a run as Ctrl-C does
+        record["error"] = signals.reason(exc)  # hook (issue 18)
+        raise Interrupted(f"interrupted; what was measured so far is in {run_dir}", signals.exit_code())
     except BenchError as exc:
         record["status"] = "failed"
         record["error"] = str(exc)
@@ -240,9 +241,13 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     done_before = responder.completed
     finished = threading.Event()
 
+    raised: list[BaseException] = []
+
     def loadgen() -> None:
         try:
             lg.StartTestWithLogSettings(sut, qsl, settings, log_settings)
+        except BaseException as exc:  # noqa: BLE001 - hook (issue 18): reported below as a failed run
+            raised.append(exc)
         finally:
             finished.set()
 
@@ -277,6 +282,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     if responder.error is not None:
         exc = responder.error
         raise RunFailed(f"backend {cfg.backend} raised during the run: {type(exc).__name__}: {exc}") from exc
+    endings.check_loadgen(raised, log_dir, mode)  # hook (issue 18): LoadGen raised or gave no result: failed
     if mode == "accuracy":
         return {}
     detail = log_dir / "mlperf_log_detail.txt"
@@ -290,4 +296,4 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
 
 def interrupted_exit() -> None:
     """Leave now, even if LoadGen's thread is still winding down (the record is already written)."""
-    os._exit(130)
+    os._exit(signals.exit_code())  # hook (issue 18): 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP

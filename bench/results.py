@@ -9,11 +9,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench import signals
 from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
 
 SCHEMA = 1
-STATUSES = ("running", "complete", "failed", "interrupted")
+# `died` is never written: readers show it for a `running` record whose process no longer exists.
+STATUSES = ("running", "complete", "failed", "interrupted", "died")
 
 
 def utc_now() -> str:
@@ -59,6 +61,7 @@ def new_record(run_id: str, config: dict) -> dict:
         "accuracy": None,
         "power": None,
         "error": None,
+        "process": signals.identity(),  # pid, host, start time: a reader tells a dead run from a live one
     }
 
 
@@ -92,6 +95,16 @@ def load(path: str | Path) -> dict:
             raise UsageError(f"{path}: result record lacks {key!r}")
     if not isinstance(record["config"], dict):
         raise UsageError(f"{path}: result record's config is not an object")
+    return mark_died(record)
+
+
+def mark_died(record: dict) -> dict:
+    """A `running` record whose process is gone (SIGKILL, the OOM killer) reads as `died`; the file is left as is."""
+    if record.get("status") == "running" and signals.alive(record.get("process")) is False:
+        process = record["process"]
+        record = {**record, "status": "died",
+                  "error": f"process {process['pid']} on {process['host']} ended without finishing this record "
+                           "(killed: SIGKILL, out of memory, power loss?)"}
     return record
 
 
