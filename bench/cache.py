@@ -24,13 +24,32 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux says it (os.umask must set it to read it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, data: bytes | str) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
+    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file.
+
+    The file gets the mode open() would give it (0666 less the umask: 0644 under umask 022), not mkstemp's
+    private 0600, so a teammate's `bench report` reads result.json and latencies.npy as it reads LoadGen's logs.
+    """
     path = Path(path)
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode) as f:
+            os.fchmod(f.fileno(), 0o666 & ~current_umask())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -30,13 +30,7 @@ SUMMARY = {
 
 def load_runs(paths) -> tuple[list[tuple[Path, dict]], list[str]]:
     """(run_dir, record) for every run found under `paths`, and one line per record that could not be read."""
-    runs, problems = [], []
-    for run_dir in results.find_runs(paths):
-        try:
-            runs.append((run_dir, results.load(run_dir)))
-        except UsageError as exc:
-            problems.append(str(exc))
-    return runs, problems
+    return results.load_records(paths, check=row)  # issue 18: total; a record row() cannot read is skipped
 
 
 def _get(d, *keys):
