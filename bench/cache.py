@@ -12,8 +12,33 @@ def cache_dir(*parts: str) -> Path:
     """$BENCH_CACHE, else $XDG_CACHE_HOME/bench, else ~/.cache/bench."""
     root = os.environ.get("BENCH_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bench"
     path = Path(root, *parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from bench.errors import UsageError
+
+        raise UsageError(f"cannot use the cache directory {path}: {exc.strerror or exc}. Point BENCH_CACHE at a "
+                         "writable directory (it is a file, read-only or full?)") from exc
     return path
+
+
+def npy_damage(path: Path, shape: tuple, meta_ok: bool = True) -> str | None:
+    """What is wrong with a float32 .npy cache file (cut short, another shape, a broken header); None if whole."""
+    import numpy as np
+
+    try:
+        mapped = np.load(path, mmap_mode="r")  # reads the header; mapping fails if the file is shorter than it says
+        found, dtype, offset = mapped.shape, mapped.dtype, mapped.offset
+        del mapped
+        actual = path.stat().st_size
+    except (OSError, ValueError, EOFError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if found != shape or dtype != np.float32 or not meta_ok:
+        return f"holds {found} {dtype}, expected {shape} float32"
+    expected = offset + int(np.prod(shape)) * 4
+    if actual != expected:
+        return f"{actual:,} bytes, expected {expected:,}: cut short or appended to"
+    return None
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:

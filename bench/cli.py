@@ -13,7 +13,7 @@ from rich.table import Table
 
 from bench import __version__
 from bench.config import MODES, PRECISIONS, PROFILES, SCENARIOS, RunConfig
-from bench.errors import EXIT_FAILED, EXIT_STRICT, BenchError
+from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages carry paths and commands: never break them
@@ -64,6 +64,13 @@ class BenchGroup(click.Group):
             signals.note_interrupt(exc)
             err.print(f"interrupted ({signals.reason(exc)})", highlight=False)
             ctx.exit(signals.exit_code())
+        except OSError as exc:  # a path the user can fix: one line naming it and the fix (bench/oserrors.py)
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            from bench import oserrors
+
+            err.print(f"[bold red]error:[/] {escape(oserrors.describe(exc))}", highlight=False)
+            ctx.exit(EXIT_USAGE)
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise

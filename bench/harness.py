@@ -21,7 +21,7 @@ from rich.markup import escape
 
 import backends
 import scenarios
-from bench import accuracy, endings, loadgen_log, models, results, signals, sysinfo
+from bench import accuracy, endings, loadgen_log, models, onnx_input, results, signals, sysinfo
 from bench.config import RunConfig
 from bench.dataset import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
@@ -77,12 +77,14 @@ def run(cfg: RunConfig, console: Console | None = None,
     """
     console = console or Console(stderr=True)
     model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
+    model = onnx_input.apply(model, cfg)  # hook (issue 18): an --onnx file's declared input/classes, or refused
     options = backends.BackendOptions(cfg.precision, cfg.device, cfg.batch_size, cfg.threads, cfg.scenario, cfg.extra)
     backend = backends.create(cfg.backend, options)  # refuses what it cannot honour, before anything runs
     if cfg.onnx is not None and not backend.runs_onnx:
         raise UsageError(f"--onnx: backend {cfg.backend} runs PyTorch models, not ONNX files; "
                          "use --backend onnxruntime (or openvino, tensorrt), or pass --weights")
     dataset = open_dataset(cfg, model)
+    onnx_input.check_labels(model, dataset, cfg)  # hook (issue 18): accuracy needs a class for every label
     if cfg.count is not None and cfg.count > len(dataset):
         raise UsageError(f"--count {cfg.count} is larger than the dataset ({len(dataset)} samples)")
     scenario = scenarios.get(cfg.scenario)
@@ -90,6 +92,7 @@ def run(cfg: RunConfig, console: Console | None = None,
     run_id, run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
     record = results.new_record(run_id, cfg.to_record())
     record["model"] = model.describe()
+    record["model"].update(onnx_input.identity(model))  # hook (issue 18): the file's name, sha256, declared shapes
     record["dataset"] = dataset.describe()
     record["system"] = sysinfo.collect(cfg.system_name)
     record["timed_region"] = TIMED_REGION
