@@ -21,7 +21,7 @@ from rich.markup import escape
 
 import backends
 import scenarios
-from bench import accuracy, endings, loadgen_log, models, onnx_input, results, signals, sysinfo
+from bench import accuracy, endings, loadgen_log, models, onnx_input, results, signals, snapshot, sysinfo
 from bench.config import RunConfig
 from bench.dataset import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
@@ -96,6 +96,7 @@ def run(cfg: RunConfig, console: Console | None = None,
     record["dataset"] = dataset.describe()
     record["system"] = sysinfo.collect(cfg.system_name)
     record["timed_region"] = TIMED_REGION
+    record["snapshot"] = snapshot.take(cfg, run_dir, dataset)  # hook (issue 18): user.conf copy, val_map sha256
     results.write(run_dir, record)
     console.print(f"[bold]run[/] {run_id} -> {escape(str(run_dir))}")  # a path is text, never rich markup
     if model.synthetic or dataset.synthetic:

@@ -22,7 +22,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import __version__, results
+from bench import __version__, results, snapshot
 from bench.cache import atomic_write, file_sha256
 from bench.errors import UsageError
 
@@ -84,6 +84,7 @@ def collect(results_dir: str | Path, division: str, system: str | None) -> dict[
         if record["status"] != "complete" or cfg.get("scenario") not in SCENARIO_DIRS:
             continue
         if division == "closed" and (cfg.get("model") != BENCHMARK or cfg.get("synthetic_weights")
+                                     or (cfg.get("onnx") and not (record.get("model") or {}).get("known_model"))
                                      or cfg.get("synthetic_data")):
             refused.append(f"{run_dir.name} ({cfg.get('model')}, "
                            f"{'synthetic' if cfg.get('synthetic_weights') or cfg.get('synthetic_data') else 'real'})")
@@ -199,6 +200,8 @@ def accuracy_text(acc: dict) -> str:
 def user_conf(record: dict) -> str:
     """The run's own user.conf, else one that states the settings it ran with (the checker wants the file)."""
     cfg = record["config"]
+    if (used := snapshot.user_conf(record, record["run_dir"])) is not None:  # issue 18: the file as the run read it
+        return used
     if cfg.get("user_conf") and Path(cfg["user_conf"]).is_file():
         return Path(cfg["user_conf"]).read_text()
     scenario = SCENARIO_DIRS[cfg["scenario"]]
