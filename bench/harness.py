@@ -21,7 +21,7 @@ from rich.markup import escape
 
 import backends
 import scenarios
-from bench import accuracy, endings, loadgen_log, models, onnx_input, results, signals, snapshot, sysinfo
+from bench import accuracy, budget, endings, loadgen_log, models, onnx_input, results, signals, snapshot, sysinfo
 from bench.config import RunConfig
 from bench.dataset import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
@@ -231,6 +231,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
     for key, value in (overrides or {}).items():
         setattr(settings, key, value)
+    budget.check(settings, store.performance_count, budget.sample_bytes(store.dataset), mode)  # hook (issue 18)
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
