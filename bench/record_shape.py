@@ -24,6 +24,7 @@ FIELDS: dict[str, tuple] = {
     **{f"config.{k}": (int, type(None)) for k in ("batch_size", "threads", "count")},
     **{f"backend.{k}": TEXT for k in ("device", "precision")},
     "backend.threads": (int, type(None)),
+    "model.name": TEXT,
     **{f"performance.{k}": NUMBER for k in ("samples_per_second", "samples", "duration_s", "target_qps", "queries")},
     "performance.valid": (bool, type(None)),
     "performance.invalid_reasons": (list, type(None)),

@@ -67,7 +67,7 @@ def row(run_dir: Path, record: dict) -> dict:
         "device": backend.get("device", cfg.get("device")),
         "precision": backend.get("precision", cfg.get("precision")),
         "scenario": cfg.get("scenario"),
-        "model": cfg.get("model"),
+        "model": _get(record, "model", "name") if cfg.get("onnx") else cfg.get("model"),  # issue 18: the file's
         "batch_size": cfg.get("batch_size"),
         "threads": backend.get("threads", cfg.get("threads")),
         "profile": cfg.get("profile"),

@@ -45,3 +45,16 @@ def test_closed_division_refuses_an_unknown_onnx_file(bench_cli, tmp_path):
     result = bench_cli("submission", "--results", out, "--out", tmp_path / "sub", "--submitter", "Acme",
                        "--division", "closed")
     assert result.exit_code == 2 and "closed division" in result.output, result.output
+
+
+def test_reports_name_an_onnx_run_by_its_file(bench_cli, tmp_path):
+    from tests.test_hostile import _onnx
+
+    pytest.importorskip("onnxruntime")
+    model = _onnx(tmp_path / "mine.onnx", ["N", 3, 224, 224], classes=10)
+    out = tmp_path / "results"
+    assert bench_cli("run", "--backend", "onnxruntime", "--onnx", model, "--count", "8", "--duration", "1",
+                     "--output", out).exit_code == 0
+    assert bench_cli("report", out, "--out", tmp_path / "report").exit_code == 0
+    csv = (tmp_path / "report" / "results.csv").read_text()
+    assert ",mine.onnx," in csv and ",resnet50," not in csv
