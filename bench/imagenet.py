@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.cache import atomic_write, cache_dir
+from bench.cache import atomic_write, cache_dir, npy_damage
 from bench.dataset import Dataset
 from bench.errors import UsageError
-from bench.preprocessing import get_profile, preprocess
+from bench.preprocessing import ImageRefused, get_profile, preprocess
 
 NUM_CLASSES = 1000
 CACHE_VERSION = 1
@@ -32,7 +32,7 @@ def read_val_map(path: str | Path, num_classes: int = NUM_CLASSES) -> list[tuple
     """`<relative path> <label>` lines (MLPerf's val_map.txt) -> [(path, label)]; errors name file:line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the first path
     except FileNotFoundError:
         raise UsageError(f"val_map {path} does not exist: put val_map.txt (lines '<image path> <label>') in the "
                          "dataset directory, or give --val-map FILE")
@@ -40,6 +40,7 @@ def read_val_map(path: str | Path, num_classes: int = NUM_CLASSES) -> list[tuple
         raise UsageError(f"cannot read val_map {path}: {exc}. It must be a UTF-8 text file of "
                          "'<image path> <label>' lines")
     entries: list[tuple[str, int]] = []
+    seen: dict[str, tuple[int, int]] = {}  # image -> (label, line): one image under two labels is refused
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -56,6 +57,10 @@ def read_val_map(path: str | Path, num_classes: int = NUM_CLASSES) -> list[tuple
         label = int(label_text)
         if not 0 <= label < num_classes:
             raise UsageError(f"{path}:{lineno}: label {label} is outside 0..{num_classes - 1}")
+        first = seen.setdefault(os.path.normpath(name), (label, lineno))
+        if first[0] != label:
+            raise UsageError(f"{path}:{lineno}: image {name[:80]!r} is labelled {label}, but line {first[1]} labels it "
+                             f"{first[0]}: an image has one true class; fix the val_map")
         entries.append((name, label))
     if not entries:
         raise UsageError(f"val_map {path} lists no images: expected '<image path> <label>' lines")
@@ -121,10 +126,21 @@ class ImageNetDataset(Dataset):
         data_file = cache_dir("datasets") / f"{key}.npy"
         meta_file = data_file.with_suffix(".json")
         meta = _read_meta(meta_file) if data_file.exists() else None
+        shape = (len(paths), 3, size, size)
+        if meta is not None and (damage := npy_damage(data_file, shape, meta.get("count") == len(paths))):
+            from rich.console import Console
+
+            Console(stderr=True).print(f"preprocessing cache {data_file} is damaged ({damage}): rebuilding it",
+                                       style="yellow", highlight=False, markup=False, soft_wrap=True)
+            meta = None
         hit = meta is not None
         decoded = 0
         if not hit:
-            meta, decoded = _build(data_file, meta_file, paths, stats, val_map, profile, size, skip_bad)
+            try:
+                meta, decoded = _build(data_file, meta_file, paths, stats, val_map, profile, size, skip_bad)
+            except OSError as exc:  # a full disk: _build left no temporary file
+                raise UsageError(f"cannot write the preprocessing cache {data_file}: {exc.strerror or exc}. "
+                                 "Free some space or point BENCH_CACHE elsewhere") from exc
         failed = {b["line"] for b in meta["bad"]}
         if failed and not skip_bad:  # the cache was built by a --skip-bad run; this run asked not to skip
             first = meta["bad"][0]
@@ -209,6 +225,8 @@ def _decode(path: Path, profile: str, size: int) -> np.ndarray | str:
         if path.stat().st_size == 0:
             return "empty file (0 bytes)"
         return preprocess(path, profile, size)
+    except ImageRefused as exc:
+        return str(exc)
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types for broken files
         return f"cannot decode it as an image ({type(exc).__name__}: {exc})"
 

@@ -77,15 +77,39 @@ def get_profile(name: str) -> Profile:
     return PROFILES[name]
 
 
+# Bounds checked from the header, before decoding or resizing. Pillow's own guard counts decoded pixels only,
+# but resizing a 1x10000 image's short side to 256 makes 256x2,560,000 (2.6 GB): the aspect ratio bounds that.
+MAX_PIXELS = 89_478_485  # Pillow's warning threshold (a 0.25 GB RGB image); the largest ImageNet image is 8 Mpx
+MAX_ASPECT = 50  # long side / short side; ImageNet's most extreme validation image is about 8:1
+
+
+class ImageRefused(ValueError):
+    """An image whose size would take unbounded memory to decode or resize."""
+
+
+def check_size(width: int, height: int) -> None:
+    if width < 1 or height < 1:
+        raise ImageRefused(f"image is {width}x{height} pixels: empty")
+    if width * height > MAX_PIXELS:
+        raise ImageRefused(f"image is {width}x{height} pixels, over the {MAX_PIXELS:,}-pixel bound "
+                           "(a decompression bomb?): shrink it")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageRefused(f"image is {width}x{height} pixels, an aspect ratio over {MAX_ASPECT}:1: resizing its "
+                           "short side would take unbounded memory; crop it")
+
+
 def load_rgb(path_or_image: str | Path | Image.Image) -> Image.Image:
     """An 8-bit RGB image from a file or a Pillow image: grayscale, CMYK, palette, RGBA, 16-bit become RGB.
 
-    Raises OSError/ValueError (from Pillow) for files it cannot decode; callers name the file.
+    Raises OSError/ValueError (from Pillow) for files it cannot decode, ImageRefused (a ValueError) for sizes
+    past MAX_PIXELS or MAX_ASPECT; callers name the file.
     """
     if isinstance(path_or_image, Image.Image):
         image = path_or_image
+        check_size(*image.size)
     else:
         with Image.open(path_or_image) as opened:
+            check_size(*opened.size)  # from the header: nothing decoded yet
             opened.load()  # decode now, while the file is open: truncated files fail here, not later
             image = opened
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
@@ -171,4 +195,4 @@ def preprocess(path_or_image: str | Path | Image.Image, profile: str, size: int 
     return np.ascontiguousarray(chw, dtype=np.float32)
 
 
-__all__ = ["PROFILES", "Profile", "get_profile", "load_rgb", "preprocess"]
+__all__ = ["PROFILES", "ImageRefused", "Profile", "get_profile", "load_rgb", "preprocess"]

@@ -31,13 +31,7 @@ SUMMARY = {
 
 def load_runs(paths) -> tuple[list[tuple[Path, dict]], list[str]]:
     """(run_dir, record) for every run found under `paths`, and one line per record that could not be read."""
-    runs, problems = [], []
-    for run_dir in results.find_runs(paths):
-        try:
-            runs.append((run_dir, results.load(run_dir)))
-        except UsageError as exc:
-            problems.append(str(exc))
-    return runs, problems
+    return results.load_records(paths, check=row)  # issue 18: total; a record row() cannot read is skipped
 
 
 def _get(d, *keys):
@@ -74,7 +68,7 @@ def row(run_dir: Path, record: dict) -> dict:
         "device": backend.get("device", cfg.get("device")),
         "precision": backend.get("precision", cfg.get("precision")),
         "scenario": cfg.get("scenario"),
-        "model": cfg.get("model"),
+        "model": _get(record, "model", "name") if cfg.get("onnx") else cfg.get("model"),  # the file's own name
         "batch_size": _get(record, "scenario", "batch_size") or cfg.get("batch_size"),  # the batch actually issued
         "threads": backend.get("threads", cfg.get("threads")),
         "profile": cfg.get("profile"),

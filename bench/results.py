@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench import record_shape, signals
 from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
 
 SCHEMA = 2  # 2: performance.result_metric is MLPerf's headline with its key, unit and direction
+# `died` is never written: readers show it for a `running` record whose process no longer exists.
+STATUSES = ("running", "complete", "failed", "interrupted", "died")
 
 
 def utc_now() -> str:
@@ -58,13 +60,14 @@ def new_record(run_id: str, config: dict) -> dict:
         "accuracy": None,
         "power": None,
         "error": None,
+        "process": signals.identity(),  # pid, host, start time: a reader tells a dead run from a live one
     }
 
 
 def write(run_dir: str | Path, record: dict) -> Path:
     path = Path(run_dir) / "result.json"
     try:
-        atomic_write(path, json.dumps(record, indent=2, sort_keys=False, default=str) + "\n")
+        atomic_write(path, record_shape.dumps(record))  # strict JSON: NaN/Infinity become null, listed
     except OSError as exc:  # disk full, directory removed: atomic_write left the previous file whole, and no temp
         raise RunFailed(f"cannot write {path}: {exc.strerror or exc}. Free some space or choose another --output; "
                         "results written before are untouched") from exc
@@ -77,7 +80,7 @@ def load(path: str | Path) -> dict:
     if path.is_dir():
         path = path / "result.json"
     try:
-        record = json.loads(path.read_text())
+        record = record_shape.loads(path.read_text())
     except FileNotFoundError:
         raise UsageError(f"{path}: no result.json here; give a run directory or a results tree")
     except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON; RecursionError: deep nesting
@@ -91,6 +94,47 @@ def load(path: str | Path) -> dict:
             raise UsageError(f"{path}: result record lacks {key!r}")
     if not isinstance(record["config"], dict):
         raise UsageError(f"{path}: result record's config is not an object")
+    if (wrong := record_shape.problem(record)) is not None:
+        raise UsageError(f"{path}: result record of the wrong shape: {wrong}")
+    return mark_died(record_shape.clean(record))
+
+
+def load_records(paths, check=None) -> tuple[list[tuple[Path, dict]], list[str]]:
+    """(run_dir, record) for every readable run at or under `paths`, and one line per one skipped (file: why).
+
+    Total: a missing path, an unreadable or wrong-shaped record, or one that `check(run_dir, record)` (a
+    reader's own use of it) raises on, is skipped with a line naming it; the rest are still read.
+    """
+    runs, problems = [], []
+    for p in map(Path, paths):
+        try:
+            dirs = find_runs([p])
+        except UsageError as exc:
+            problems.append(record_shape.clean(str(exc)))
+            continue
+        for run_dir in dirs:
+            try:
+                record = load(run_dir)
+                if check is not None:
+                    check(run_dir, record)
+            except UsageError as exc:
+                problems.append(record_shape.clean(str(exc)))
+            except Exception as exc:  # noqa: BLE001 - a shape the checks above missed: skip it, say which
+                problems.append(record_shape.clean(f"{run_dir / 'result.json'}: result record of the wrong shape "
+                                                   f"({type(exc).__name__}: {exc})"))
+            else:
+                runs.append((run_dir, record))
+    unique = {d: r for d, r in runs}  # one path inside another finds a run twice
+    return sorted(unique.items(), key=lambda item: str(item[0])), problems
+
+
+def mark_died(record: dict) -> dict:
+    """A `running` record whose process is gone (SIGKILL, the OOM killer) reads as `died`; the file is left as is."""
+    if record.get("status") == "running" and signals.alive(record.get("process")) is False:
+        process = record["process"]
+        record = {**record, "status": "died",
+                  "error": f"process {process['pid']} on {process['host']} ended without finishing this record "
+                           "(killed: SIGKILL, out of memory, power loss?)"}
     return record
 
 

@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 
 import scenarios
-from bench import __version__, accuracy, results
+from bench import __version__, accuracy, results, snapshot
 from bench.cache import atomic_write, file_sha256
 from bench.errors import UsageError
 from bench.options import DEFAULTS, to_command
@@ -86,6 +86,7 @@ def collect(results_dir: str | Path, division: str, system: str | None) -> dict[
         if record["status"] != "complete" or cfg.get("scenario") not in scenarios.SCENARIOS:
             continue
         if division == "closed" and (cfg.get("model") != BENCHMARK or cfg.get("synthetic_weights")
+                                     or (cfg.get("onnx") and not (record.get("model") or {}).get("known_model"))
                                      or cfg.get("synthetic_data")):
             refused.append(f"{run_dir.name} ({cfg.get('model')}, "
                            f"{'synthetic' if cfg.get('synthetic_weights') or cfg.get('synthetic_data') else 'real'})")
@@ -197,6 +198,8 @@ def _copy(src: Path, dest: Path, names) -> None:
 def user_conf(record: dict) -> str:
     """The run's own user.conf, else one that states the settings it ran with (the checker wants the file)."""
     cfg = record["config"]
+    if (used := snapshot.user_conf(record, record["run_dir"])) is not None:  # issue 18: the file as the run read it
+        return used
     if cfg.get("user_conf") and Path(cfg["user_conf"]).is_file():
         return Path(cfg["user_conf"]).read_text()
     perf = record.get("performance") or {}

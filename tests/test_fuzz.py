@@ -9,6 +9,7 @@ suite stays fast and every run tries the same inputs.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_val_map_bytes(data):
     _check_val_map(_file("val_map.txt", data))
 
 
-NAME = st.text(st.characters(codec="utf-8", exclude_characters="\n\r\0"), min_size=1, max_size=20).filter(
+NAME = st.text(st.characters(codec="utf-8", exclude_characters="\n\r\0\ufeff"), min_size=1, max_size=20).filter(
     lambda s: s.strip() == s and s.split() == [s])
 
 
@@ -86,10 +87,18 @@ NAME = st.text(st.characters(codec="utf-8", exclude_characters="\n\r\0"), min_si
 @given(st.lists(st.tuples(NAME, st.integers(-5, NUM_CLASSES + 5)), min_size=1, max_size=8))
 def test_val_map_well_formed_lines_read_back_exactly(rows):
     path = _file("val_map.txt", "".join(f"{name} {label}\n" for name, label in rows))
-    if all(0 <= label < NUM_CLASSES for _, label in rows):
+    seen, says = {}, None  # the first bad line decides: a label out of range, or an image under two labels
+    for name, label in rows:
+        if not 0 <= label < NUM_CLASSES:
+            says = r"outside 0\.\.999"
+            break
+        if seen.setdefault(os.path.normpath(name), label) != label:
+            says = "labels it"
+            break
+    if says is None:
         assert read_val_map(path) == rows
     else:
-        with pytest.raises(UsageError, match=r"outside 0\.\.999"):
+        with pytest.raises(UsageError, match=says):
             read_val_map(path)
 
 

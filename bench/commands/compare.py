@@ -52,11 +52,11 @@ def compare_cmd(runs, by):
     from rich.markup import escape
     from rich.table import Table
 
-    from bench import report
+    from bench import report, results
     from bench.cli import err, out
     from bench.errors import UsageError
 
-    found, problems = report.load_runs(runs)
+    found, problems = results.load_records(runs, check=report.row)  # issue 18: skips bad records, names each
     for line in problems:
         err.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False)
     if not found:

@@ -15,6 +15,8 @@ def report_cmd(paths, out):
 
     Trees copied from several machines can be given together: every run found is kept.
     """
+    from rich.markup import escape
+
     from bench import report
     from bench.cli import err, out as console
 
@@ -22,7 +24,7 @@ def report_cmd(paths, out):
     out = out or f"reports/report-{time.strftime('%Y%m%d-%H%M%S')}"
     df, problems = report.write(paths, out)
     for line in problems:
-        err.print(f"[yellow]skipped:[/] {line}", highlight=False, markup=False)
+        err.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False)  # markup=False printed the tags
     invalid = int((df["validity"] == "INVALID").sum())
     synthetic = int(df["synthetic"].sum())
     console.print(f"{len(df)} runs from {df['system'].nunique()} systems ({invalid} INVALID, {synthetic} synthetic)",

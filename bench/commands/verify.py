@@ -36,37 +36,42 @@ def compare(backend_names: list[str], cfg, batch_size: int, extra: dict | None =
     model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
     dataset = open_dataset(cfg, model)
     labels = dataset.labels()
-    data = np.stack([dataset.sample(i) for i in range(len(dataset))])
-    outputs: dict[str, np.ndarray] = {}
-    described: dict[str, dict] = {}
-    precisions: dict[str, str] = {}
-    for entry in backend_names:
-        name, backend_name, precision = parse_backend(entry, cfg.precision)
-        precisions[name] = precision
+    # Streamed: one batch of images in RAM at a time (the full validation set is 60 GB as float32). Only the
+    # reference's logits are kept (count x classes), to measure every other backend's difference batch by batch.
+    entries = {parse_backend(e, cfg.precision)[0]: parse_backend(e, cfg.precision)[1:] for e in backend_names}
+    reference = "torch" if "torch" in entries else next(iter(entries))
+    ref_logits = None
+    rows = {}
+    for name in sorted(entries, key=lambda n: n != reference):  # the reference first, then the rest in order
+        backend_name, precision = entries[name]
         options = backends.BackendOptions(precision, cfg.device, batch_size, cfg.threads, "throughput", extra or {})
         backend = backends.create(backend_name, options)
         backend.load(model, options)
+        classes, diff, same_width = [], 0.0, True
         try:
-            outputs[name] = np.concatenate([backend.logits(data[i:i + batch_size])
-                                            for i in range(0, len(data), batch_size)]).astype(np.float32)
-            described[name] = backend.describe()
+            for start in range(0, len(dataset), batch_size):
+                batch = np.stack([dataset.sample(i) for i in range(start, min(start + batch_size, len(dataset)))])
+                logits = np.asarray(backend.logits(batch), dtype=np.float32)
+                classes.append(argmax_classes(logits))
+                if name == reference:
+                    if ref_logits is None:
+                        ref_logits = np.empty((len(dataset), logits.shape[1]), np.float32)
+                    ref_logits[start:start + len(logits)] = logits
+                elif same_width and logits.shape[1] == ref_logits.shape[1]:
+                    diff = max(diff, float(np.abs(logits - ref_logits[start:start + len(logits)]).max()))
+                else:
+                    same_width = False
+            described = backend.describe()
         finally:
             backend.close()
-    reference = "torch" if "torch" in outputs else next(iter(outputs))
-    ref_logits = outputs[reference]
-    ref_classes = argmax_classes(ref_logits)
-    rows = {}
-    for name, logits in outputs.items():
-        classes = argmax_classes(logits)
-        same_width = logits.shape == ref_logits.shape
-        rows[name] = {
-            "agreement": float((classes == ref_classes).mean()),
-            "max_logit_diff": float(np.abs(logits - ref_logits).max()) if same_width else None,
-            "top1": float((classes == labels).mean()),
-            "correct": int((classes == labels).sum()),
-            "precision": precisions[name],
-            "backend": described[name],
-        }
+        classes = np.concatenate(classes)
+        rows[name] = {"classes": classes, "max_logit_diff": diff if same_width else None, "top1":
+                      float((classes == labels).mean()), "correct": int((classes == labels).sum()),
+                      "precision": precision, "backend": described}
+    ref_classes = rows[reference]["classes"]
+    for row in rows.values():
+        row["agreement"] = float((row.pop("classes") == ref_classes).mean())
+    rows = {name: rows[name] for name in entries}  # the order asked for
     return {"reference": reference, "count": len(dataset), "model": model.describe(),
             "dataset": dataset.describe(), "backends": rows}
 
