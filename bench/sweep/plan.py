@@ -132,8 +132,12 @@ def load(path: str | Path) -> Plan:
         data = tomllib.loads(raw.decode())
     except OSError as exc:
         raise UsageError(f"cannot read plan {path}: {exc.strerror or exc}. Give a TOML plan file (see examples/sweep.toml)")
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"{path}: not valid TOML ({exc}). Fix that line (see examples/sweep.toml)")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text ({exc}). Save the plan as UTF-8 TOML (see examples/sweep.toml)")
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"at line (\d+)", str(exc))
+        line = found.group(1) if found else len(raw.splitlines())  # "at end of document": the last line
+        raise UsageError(f"{path}:{line}: not valid TOML ({exc}). Fix that line (see examples/sweep.toml)")
     reader = _Reader(path, raw.decode())
     for key in data:
         if key not in TOP_KEYS:
