@@ -150,3 +150,22 @@ def test_ray_targets_are_unplaceable_locally_and_ray_needs_its_extra(bench_cli, 
         mp.setitem(sys.modules, "ray", None)  # import ray fails as it does without the extra
         result = bench_cli("sweep", plan, "--output", tmp_path / "out2", "--ray", "auto")
     assert result.exit_code == 2 and "pip install 'bench[sweep]'" in result.output
+
+
+def test_version_warnings_name_the_cell_and_both_versions(bench_cli, tmp_path):
+    import shutil
+
+    from bench.sweep.tree import version_warnings
+
+    plan = write(tmp_path, NULL + '[matrix]\nscenario = ["offline"]\n')
+    output = tmp_path / "out"
+    assert bench_cli("sweep", plan, "--output", output).exit_code == 0
+    assert version_warnings(output) == []
+    (run,) = run_dirs(output)
+    other = output / "other-node" / run.parent.name / run.name  # the same cell, run by another node's harness
+    shutil.copytree(run, other)
+    meta = json.loads((other / "cell.json").read_text())
+    meta["software"]["bench_version"] = "0.0.9"
+    (other / "cell.json").write_text(json.dumps(meta))
+    (warning,) = version_warnings(output)
+    assert "different bench versions" in warning and "0.0.9" in warning and run.parent.name in warning

@@ -58,6 +58,8 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
                 from bench.sweep import local
 
                 local.execute(sweep, todo, retries, progress)
+        if not err.is_terminal:
+            err.line()  # a log file gets the final table once, without its closing newline
     except KeyboardInterrupt:
         sweep.finish("interrupted", [])
         err.print(f"[bold yellow]interrupted:[/] finished cells are kept in {escape(str(output))}; "

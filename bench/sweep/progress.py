@@ -25,15 +25,16 @@ class Progress:
         cells = list(self.sweep.cells.values())
         counts = Counter(c["status"] for c in cells)
         table = Table(title=f"sweep {self.sweep.id}: {counts['complete'] + counts['resumed']} done, "
-                            f"{counts['running']} running, {counts['failed'] + counts['unplaceable']} failed, "
-                            f"{counts['pending'] + counts['queued']} left", title_justify="left")
-        for column in ("target", "cell", "status", "node", "attempts"):
-            table.add_column(column)
+                            f"{counts['running']} running, {counts['failed']} failed, {counts['unplaceable']} "
+                            f"unplaceable, {counts['skipped']} skipped, {counts['pending'] + counts['queued']} left",
+                      title_justify="left")
+        for column in ("target", "cell", "status", "node", "tries"):
+            table.add_column(column, no_wrap=column != "cell")
         for c in cells:
             if c["status"] in ("pending",):
                 continue
             node = c["node"] or {}
-            where = f"{node.get('hostname')} {node.get('ip') or ''} {str(node.get('node_id'))[:8]}" if node else ""
+            where = f"{str(node.get('node_id'))[:8]} {node.get('ip') or node.get('hostname')}" if node else ""
             style = STYLE.get(c["status"], "white")
             table.add_row(escape(c["target"]), escape(c["key"]), f"[{style}]{c['status']}[/]", escape(where.strip()),
                           str(len(c["attempts"])))
