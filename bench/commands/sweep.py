@@ -62,8 +62,10 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
             err.line()  # a log file gets the final table once, without its closing newline
     except KeyboardInterrupt:
         sweep.finish("interrupted", [])
+        again = f" --ray {ray_address}" if ray_address else ""
         err.print(f"[bold yellow]interrupted:[/] finished cells are kept in {escape(str(output))}; "
-                  f"`bench sweep {escape(plan)} --output {escape(str(output))} --resume` runs the rest", highlight=False)
+                  f"`bench sweep {escape(plan)} --output {escape(str(output))}{again} --resume` runs the rest",
+                  highlight=False)
         sys.exit(130)
     summarise(sweep, output, out, err)
 

@@ -24,10 +24,10 @@ class Progress:
     def __rich__(self) -> Table:
         cells = list(self.sweep.cells.values())
         counts = Counter(c["status"] for c in cells)
-        table = Table(title=f"sweep {self.sweep.id}: {counts['complete'] + counts['resumed']} done, "
-                            f"{counts['running']} running, {counts['failed']} failed, {counts['unplaceable']} "
-                            f"unplaceable, {counts['skipped']} skipped, {counts['pending'] + counts['queued']} left",
-                      title_justify="left")
+        done, left = counts["complete"] + counts["resumed"], counts["pending"] + counts["queued"]
+        parts = [f"{done} done"] + [f"{counts[s]} {s}" for s in ("running", "failed", "unplaceable", "skipped")
+                                    if counts[s]] + [f"{left} left"]
+        table = Table(title=f"sweep {self.sweep.id}: {', '.join(parts)}", title_justify="left")
         for column in ("target", "cell", "status", "node", "tries"):
             table.add_column(column, no_wrap=column != "cell")
         for c in cells:
