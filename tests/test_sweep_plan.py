@@ -169,3 +169,15 @@ def test_version_warnings_name_the_cell_and_both_versions(bench_cli, tmp_path):
     (other / "cell.json").write_text(json.dumps(meta))
     (warning,) = version_warnings(output)
     assert "different bench versions" in warning and "0.0.9" in warning and run.parent.name in warning
+
+
+def test_a_failing_cell_is_retried_recorded_with_its_reason_and_lands_nothing(bench_cli, tmp_path):
+    plan = write(tmp_path, NULL + '[matrix]\nuser-conf = ["/nonexistent/user.conf"]\n')
+    output = tmp_path / "out"
+    result = bench_cli("sweep", plan, "--output", output, "--retries", "1")
+    assert result.exit_code == 1
+    (log,) = output.glob("sweep-*.json")
+    (cell,) = json.loads(log.read_text())["cells"]
+    assert cell["status"] == "failed" and len(cell["attempts"]) == 2
+    assert all("exited 2" in a["reason"] and "--user-conf" in a["reason"] for a in cell["attempts"])
+    assert run_dirs(output) == [] and not list(output.glob("*/*/*"))

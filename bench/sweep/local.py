@@ -16,7 +16,8 @@ def refusal(target: Target) -> str | None:
         return (f"target {target.name} picks nodes by Ray resources, labels or accelerator type: "
                 "run the plan with --ray ADDRESS (or give the target only a hostname)")
     if target.hostname and target.hostname != socket.gethostname():
-        return f"target {target.name} is host {target.hostname}, this is {socket.gethostname()}: run it there or with --ray"
+        return (f"target {target.name} is host {target.hostname}, this is {socket.gethostname()}: "
+                "run it there or with --ray")
     return None
 
 

@@ -131,7 +131,8 @@ def load(path: str | Path) -> Plan:
         raw = path.read_bytes()
         data = tomllib.loads(raw.decode())
     except OSError as exc:
-        raise UsageError(f"cannot read plan {path}: {exc.strerror or exc}. Give a TOML plan file (see examples/sweep.toml)")
+        raise UsageError(f"cannot read plan {path}: {exc.strerror or exc}. "
+                         "Give a TOML plan file (see examples/sweep.toml)")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not UTF-8 text ({exc}). Save the plan as UTF-8 TOML (see examples/sweep.toml)")
     except tomllib.TOMLDecodeError as exc:

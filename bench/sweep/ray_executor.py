@@ -148,7 +148,8 @@ def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress, a
                     outcome = failed(exc, running.get(attempt_of(cell)))
                 entry = sweep.state(cell)
                 settled = sweep.attempt(cell, outcome)
-                progress.event(entry, outcome["status"], outcome["reason"] or f"{where(outcome['node'])} -> {entry['path']}")
+                landed_at = f"{where(outcome['node'])} -> {entry['path']}"
+                progress.event(entry, outcome["status"], outcome["reason"] or landed_at)
                 if not settled and tries[cell.config_hash] <= retries:
                     submit(cell)
             nodes = ray.nodes()
