@@ -181,3 +181,19 @@ def test_a_failing_cell_is_retried_recorded_with_its_reason_and_lands_nothing(be
     assert cell["status"] == "failed" and len(cell["attempts"]) == 2
     assert all("exited 2" in a["reason"] and "--user-conf" in a["reason"] for a in cell["attempts"])
     assert run_dirs(output) == [] and not list(output.glob("*/*/*"))
+
+
+def test_two_sweeps_into_one_output_never_collide(tmp_path):
+    plan = write(tmp_path, NULL + '[matrix]\nscenario = ["offline"]\n')
+    output = tmp_path / "out"
+    cmd = [sys.executable, "-m", "bench.cli", "sweep", str(plan), "--output", str(output)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+             for _ in range(2)]
+    texts = [p.communicate(timeout=180)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], texts
+    logs = [json.loads(p.read_text()) for p in output.glob("sweep-*.json")]
+    assert len(logs) == 2 and logs[0]["sweep_id"] != logs[1]["sweep_id"]
+    runs = run_dirs(output)
+    assert len(runs) == 2 and runs[0].parent == runs[1].parent  # the same cell, twice, side by side
+    assert {log["cells"][0]["path"] for log in logs} == {str(r.relative_to(output)) for r in runs}

@@ -72,7 +72,11 @@ class Sweep:
         record["started_at"], record["finished_at"] = iso(outcome.get("started_at")), iso(outcome.get("finished_at"))
         entry["attempts"].append(record)
         if outcome["status"] == "complete":
-            entry["path"] = str(land(self.output, cell, outcome, self.id).relative_to(self.output))
+            try:
+                entry["path"] = str(land(self.output, cell, outcome, self.id).relative_to(self.output))
+            except OSError as exc:  # disk full, a clashing run id: this attempt failed, the sweep goes on
+                outcome = {**outcome, "status": "failed", "reason": f"cannot land the run in {self.output}: {exc}"}
+                record.update(status=outcome["status"], reason=outcome["reason"])
         self.mark(cell, outcome["status"], outcome.get("reason"), outcome.get("node"))
         return outcome["status"] in ("complete", "skipped")
 
