@@ -75,6 +75,14 @@ def shape(run_dir: Path) -> set[str]:
     return {str(p.relative_to(run_dir)) for p in run_dir.rglob("*")}
 
 
+def test_an_unreachable_cluster_exits_2_at_once_and_writes_nothing(bench_cli, tmp_path):
+    plan_path = plan(tmp_path, NULL + '[matrix]\nscenario = ["offline"]\n')
+    started = time.monotonic()
+    result = bench_cli("sweep", plan_path, "--output", tmp_path / "out", "--ray", f"{LOOPBACK}:1")
+    assert result.exit_code == 2 and "cannot reach a Ray cluster at 127.0.0.1:1" in result.output
+    assert time.monotonic() - started < 30 and not (tmp_path / "out").exists()
+
+
 def test_cells_land_with_their_node_one_benchmark_per_node_and_unplaceable_is_reported(bench_cli, cluster, tmp_path):
     run = dict(zip(FAST_RUN[::2], FAST_RUN[1::2]))
     torch_run = "\n".join(f'{k.lstrip("-")} = {v if k != "--model" else repr(v)}' for k, v in run.items())

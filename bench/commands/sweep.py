@@ -31,6 +31,10 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
     from bench.sweep.progress import Progress
 
     loaded = plans.load(plan)
+    if ray_address:
+        from bench.sweep import ray_executor
+
+        ray = ray_executor.connect(ray_address)  # before anything is written: a bad address leaves no log
     output = Path(output or Path("sweeps") / Path(plan).stem)
     sweep = tree.Sweep(loaded, output, "ray" if ray_address else "local")
     progress = Progress(sweep, err)
@@ -51,9 +55,7 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
     try:
         with Live(progress, console=err, refresh_per_second=2):
             if ray_address:
-                from bench.sweep import ray_executor
-
-                ray_executor.execute(sweep, todo, retries, progress, ray_address)
+                ray_executor.execute(sweep, todo, retries, progress, ray)
             else:
                 from bench.sweep import local
 

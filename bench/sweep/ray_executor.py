@@ -34,6 +34,13 @@ def connect(address: str):
         import ray
     except ImportError:
         raise UsageError("bench sweep --ray needs Ray, which is not installed: pip install 'bench[sweep]'")
+    if address != "auto":  # Ray retries an unreachable address for minutes: ask the port first
+        port = address.rsplit(":", 1)[-1]
+        try:
+            socket.create_connection((host.split("//")[-1], int(port)), timeout=10).close()
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot reach a Ray cluster at {address} ({exc}): give the head's host:port "
+                             "(ray start --head prints it), or --ray auto on a node of the cluster")
     try:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -108,8 +115,8 @@ def failed(exc: Exception, node: dict | None) -> dict:
             "reason": reason, "run_id": None, "returncode": None, "tar": None}
 
 
-def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress, address: str) -> None:
-    ray = connect(address)
+def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress, ray) -> None:
+    """Run the cells on the cluster `ray` is connected to (see connect); disconnects at the end."""
     pending: dict = {}  # ObjectRef -> Cell
     tries: dict[str, int] = {}
     try:
