@@ -31,12 +31,18 @@ def software() -> dict:
     from bench import __version__
 
     root = Path(__file__).resolve().parents[2]
-    try:
-        git = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        commit = git.stdout.strip() if git.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired):
-        commit = None
-    return {"bench_version": __version__, "git_hash": commit, "python": sys.version.split()[0]}
+    commit = dirty = None
+    if (root / ".git").exists():  # a checkout; an installed wheel has no commit (and may sit in another repo)
+        try:
+            git = ["git", "-C", str(root)]
+            head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+            commit = head.stdout.strip() if head.returncode == 0 else None
+            status = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                    text=True, timeout=10)
+            dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return {"bench_version": __version__, "git_hash": commit, "git_dirty": dirty, "python": sys.version.split()[0]}
 
 
 def machine_refusal(options: dict) -> str | None:

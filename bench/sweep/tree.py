@@ -131,7 +131,8 @@ def version_warnings(output: Path) -> list[str]:
             continue
         sw = meta.get("software") or {}
         versions = seen.setdefault(meta.get("options_hash", "?"), {"bench": set(), "backend": set(), "key": set()})
-        versions["bench"].add(f"{sw.get('bench_version')} ({sw.get('git_hash') or 'no git'})")
+        commit = (sw.get("git_hash") or "no git")[:12] + (" dirty" if sw.get("git_dirty") else "")
+        versions["bench"].add(f"{sw.get('bench_version')} ({commit})")
         versions["backend"].add(str((record.get("backend") or {}).get("version")))
         versions["key"].add(meta_path.parent.parent.name)
     warnings = []
