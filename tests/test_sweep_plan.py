@@ -24,6 +24,7 @@ model = "resnet18"
 count = 16
 null-image-size = 1
 duration = 0.5
+target-qps = 2000  # Offline issues duration x this many samples: the null backend's own rate would be millions
 """
 
 

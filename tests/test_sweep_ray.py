@@ -53,6 +53,7 @@ model = "resnet18"
 count = 16
 null-image-size = 1
 duration = 0.5
+target-qps = 2000  # Offline issues duration x this many samples: the null backend's own rate would be millions
 """
 
 
@@ -93,6 +94,7 @@ model = "resnet18"
 count = 16
 null-image-size = 1
 duration = 0.5
+target-qps = 2000
 scenario = ["offline", "single-stream"]
 [[runs]]
 backend = "torch"
@@ -138,7 +140,7 @@ accelerator = "H100"
 def test_a_node_removed_mid_sweep_fails_its_attempt_with_the_reason_and_the_retry_lands_elsewhere(cluster, tmp_path):
     doomed = cluster.add_node(**NODE, resources={"bench_slot": 1}, labels={"pool": "p"})
     cluster.wait_for_nodes()
-    text = NULL.replace("duration = 0.5", "duration = 4") + '[matrix]\nscenario = ["offline"]\n' \
+    text = NULL.replace("duration = 0.5", "duration = 20") + '[matrix]\nscenario = ["single-stream"]\n' \
         '[targets.pool]\nlabels = { pool = "p" }\n'
     output = tmp_path / "out"
     cmd = [sys.executable, "-m", "bench.cli", "sweep", str(plan(tmp_path, text)), "--output", str(output),
@@ -152,10 +154,11 @@ def test_a_node_removed_mid_sweep_fails_its_attempt_with_the_reason_and_the_retr
             break
         time.sleep(0.3)
     spare = cluster.add_node(**NODE, resources={"bench_slot": 1}, labels={"pool": "p"})  # where the retry can go
-    cluster.remove_node(doomed)  # mid-run: bench run takes seconds to start, then 4 s under LoadGen
+    cluster.remove_node(doomed)  # mid-run: SingleStream issues queries for its whole 20 s minimum duration
     text = proc.communicate(timeout=180)[0]
     assert proc.returncode == 0, text
     (cell,) = log(output)["cells"]
+    assert len(cell["attempts"]) == 2, cell  # one on the removed node, one retry
     first, second = cell["attempts"]
     assert first["status"] == "failed" and "NodeDiedError" in first["reason"], first
     assert first["node"]["node_id"] == doomed.node_id and first["node"]["ip"] == LOOPBACK
