@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "submission": "bench.commands.submission:submission_cmd",
     "fetch": "bench.commands.fetch:fetch_cmd",
     "verify": "bench.commands.verify:verify_cmd",
+    "sweep": "bench.commands.sweep:sweep_cmd",
 }
 
 

@@ -1,0 +1,97 @@
+"""`bench sweep PLAN`: one comparison matrix, on this machine or across a Ray cluster, merged into one report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("sweep")
+@click.argument("plan", type=click.Path(dir_okay=False))
+@click.option("--output", type=click.Path(file_okay=False),
+              help="Results tree: <output>/<target>/<cell>/<run-id>/ [default: sweeps/<plan name>].")
+@click.option("--resume", is_flag=True, help="Skip cells whose complete run is already in the tree (same config hash).")
+@click.option("--retries", type=click.IntRange(0, 100), default=0, show_default=True,
+              help="Run a failed cell again (elsewhere, with --ray) up to N more times.")
+@click.option("--ray", "ray_address", metavar="auto|ADDRESS",
+              help="Run cells as Ray tasks on the cluster at ADDRESS (host:port), one benchmark per node at a time.")
+def sweep_cmd(plan, output, resume, retries, ray_address):
+    """Run every cell of PLAN (TOML: a matrix of `bench run` options, targets) and report over the results.
+
+    Without --ray, cells run here one at a time, each in a fresh process. See examples/sweep.toml.
+    """
+    from rich.live import Live
+    from rich.markup import escape
+
+    from bench.cli import err, out
+    from bench.sweep import plan as plans
+    from bench.sweep import tree
+    from bench.sweep.progress import Progress
+
+    loaded = plans.load(plan)
+    if ray_address:
+        from bench.sweep import ray_executor
+
+        ray = ray_executor.connect(ray_address)  # before anything is written: a bad address leaves no log
+    output = Path(output or Path("sweeps") / Path(plan).stem)
+    sweep = tree.Sweep(loaded, output, "ray" if ray_address else "local")
+    progress = Progress(sweep, err)
+    todo = []
+    for cell in loaded.cells:
+        done = tree.landed(output, cell) if resume else []
+        if done:
+            sweep.state(cell).update(status="resumed", path=str(done[-1].relative_to(output)))
+        else:
+            todo.append(cell)
+    sweep.save()
+    err.print(f"[bold]sweep[/] {sweep.id}: {len(loaded.cells) + len(loaded.skipped)} cells, {len(todo)} to run, "
+              f"{len(loaded.cells) - len(todo)} already done, {len(loaded.skipped)} filtered; "
+              f"log {escape(str(sweep.log_path))}", highlight=False)
+    for entry in sweep.cells.values():
+        if entry["status"] == "skipped":
+            progress.event(entry, "skipped", entry["reason"])
+    try:
+        with Live(progress, console=err, refresh_per_second=2):
+            if ray_address:
+                ray_executor.execute(sweep, todo, retries, progress, ray)
+            else:
+                from bench.sweep import local
+
+                local.execute(sweep, todo, retries, progress)
+        if not err.is_terminal:
+            err.line()  # a log file gets the final table once, without its closing newline
+    except KeyboardInterrupt:
+        sweep.finish("interrupted", [])
+        again = f" --ray {ray_address}" if ray_address else ""
+        err.print(f"[bold yellow]interrupted:[/] finished cells are kept in {escape(str(output))}; "
+                  f"`bench sweep {escape(plan)} --output {escape(str(output))}{again} --resume` runs the rest",
+                  highlight=False)
+        sys.exit(130)
+    summarise(sweep, output, out, err)
+
+
+def summarise(sweep, output: Path, out, err) -> None:
+    """Warnings, the report over the whole tree, the counts; exit 1 if a cell failed or could not be placed."""
+    from collections import Counter
+
+    from rich.markup import escape
+
+    from bench import report
+    from bench.sweep import tree
+
+    warnings = tree.version_warnings(output)
+    sweep.finish("complete", warnings)
+    for line in warnings:
+        err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+    counts = Counter(entry["status"] for entry in sweep.cells.values())
+    out.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())), highlight=False)
+    if any(output.glob(f"*/*/[!.]*/{tree.CELL_FILE}")):
+        df, problems = report.write([output], output / "report")
+        for line in problems:
+            err.print(f"[yellow]skipped:[/] {line}", highlight=False, markup=False)
+        out.print(f"report ({len(df)} runs): {output / 'report' / 'index.html'}", highlight=False, markup=False)
+    out.print(f"sweep log: {sweep.log_path}", highlight=False, markup=False)
+    if counts["failed"] or counts["unplaceable"]:
+        sys.exit(1)

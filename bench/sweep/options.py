@@ -1,0 +1,72 @@
+"""The run options a plan may set, read from `bench run`'s own click parameters so plan and CLI never drift apart.
+
+A plan key is the option's long flag without dashes, with `-` or `_` (`batch-size`, `batch_size`, `duration`).
+One function, `to_command`, turns a cell's options into the `bench run` command line.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+# Options the sweep decides itself: where results land and how the record is printed.
+OWN = {"output", "as_json", "strict"}
+
+
+def run_params() -> dict[str, click.Parameter]:
+    """Plan key (underscored long flag) -> `bench run`'s click parameter."""
+    from bench.cli import run
+
+    params = {}
+    for p in run.params:
+        if p.name in OWN or not isinstance(p, click.Option):
+            continue
+        flag = max(p.opts, key=len).lstrip("-").replace("-", "_")
+        params[flag] = p
+    return params
+
+
+def normalise(key: str) -> str:
+    return key.replace("-", "_")
+
+
+def convert(key: str, value, params: dict[str, click.Parameter] | None = None):
+    """The value as `bench run` would take it; raises click.BadParameter (or KeyError for an unknown key)."""
+    params = params or run_params()
+    param = params[normalise(key)]
+    if param.is_flag:
+        if not isinstance(value, bool):
+            raise click.BadParameter(f"{key} is a flag: true or false, got {value!r}")
+        return value
+    if isinstance(value, (list, dict)):
+        raise click.BadParameter(f"{key} takes one value, got {value!r}")
+    converted = param.type.convert(value, param, None)
+    if isinstance(converted, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return converted
+
+
+def describe(param: click.Parameter) -> str:
+    """What values an option takes, for error messages."""
+    if param.is_flag:
+        return "true or false"
+    if isinstance(param.type, click.Choice):
+        return "one of " + ", ".join(map(str, param.type.choices))
+    return param.type.name
+
+
+def to_command(options: dict, output: str) -> list[str]:
+    """`python -m bench.cli run ...` for one cell, in `bench run`'s own parameter order."""
+    params = run_params()
+    argv = [sys.executable, "-m", "bench.cli", "run"]
+    for key, param in params.items():
+        if key not in options or options[key] is None:
+            continue
+        flag = max(param.opts, key=len)
+        if param.is_flag:
+            if options[key]:
+                argv.append(flag)
+        else:
+            argv += [flag, str(options[key])]
+    return argv + ["--output", output]
