@@ -100,10 +100,11 @@ class Session:
         self.responder = Responder(self.backend, self.store)
 
     def loadgen(self, mode: str, root: Path | None = None, cfg: RunConfig | None = None,
-                overrides: dict | None = None, power: PowerMonitor | None = None) -> dict:
+                overrides: dict | None = None, power: PowerMonitor | None = None,
+                audit_config: Path | None = None) -> dict:
         """One LoadGen run on this session; logs under <root>/loadgen/<mode>/ (root: the run directory)."""
         return run_loadgen(cfg or self.cfg, self.scenario, self.responder, self.store, self.estimate,
-                           root or self.run_dir, mode, self.console, power, overrides)
+                           root or self.run_dir, mode, self.console, power, overrides, audit_config)
 
     def measure(self) -> dict:
         """The recorded runs `cfg.mode` asks for: performance (with power), accuracy, or both."""
@@ -231,8 +232,9 @@ def test_settings(cfg: RunConfig, scenario, estimate: Estimate, mode: str, perf_
 
 def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimate: Estimate, run_dir: Path,
                 mode: str, console: Console, power: PowerMonitor | None = None,
-                overrides: dict | None = None) -> dict:
-    """One LoadGen run; `overrides` are TestSettings fields set last (audit settings, short tuning runs)."""
+                overrides: dict | None = None, audit_config: Path | None = None) -> dict:
+    """One LoadGen run; `overrides` are TestSettings fields set last (short tuning runs); `audit_config` is
+    the only audit.config LoadGen may read (bench audit's)."""
     log_dir = Path(run_dir) / "loadgen" / mode
     log_dir.mkdir(parents=True, exist_ok=True)
     settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
@@ -242,6 +244,9 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
     log_settings.enable_trace = False
+
+    # LoadGen reads ./audit.config by default, so a stray one would audit any run: name one that never exists.
+    audit_file = str(audit_config or log_dir / "no-audit.config")
 
     issue, flush = scenario.start(responder, cfg)
     responder.latency = LatencyRecorder() if mode == "performance" else None
@@ -254,7 +259,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
 
     def loadgen() -> None:
         try:
-            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings)
+            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, audit_file)
         finally:
             finished.set()
 
