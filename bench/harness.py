@@ -211,6 +211,11 @@ def test_settings(cfg: RunConfig, scenario, estimate: Estimate, mode: str, perf_
             raise UsageError(f"LoadGen could not read --user-conf {cfg.user_conf}: check its lines' syntax")
         if cfg.user_conf:
             named = keys_for(cfg.user_conf, cfg.model, scenario.loadgen_name)
+    else:  # a quick run too takes the seeds of the installed LoadGen's round (bench/rounds.py), not zeros
+        official = lg.TestSettings()
+        official.FromConfig("", cfg.model, scenario.loadgen_name, 0)
+        for key in ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed"):
+            setattr(ts, key, getattr(official, key))
     defaults = {"performance_sample_count_override": perf_count}
     if cfg.profile == "quick":
         defaults.update(min_duration_ms=int(1000 * (cfg.duration_s or QUICK_DURATION_S)),
