@@ -17,6 +17,7 @@ Layout (bench/rounds.py says which round; see README "Submission"):
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,7 +147,7 @@ def check_pair(entry: Entry) -> None:
 
 def build(results_dir: str | Path, out: str | Path, submitter: str, division: str, system: str | None = None,
           system_type: str | None = None, version: str | None = None) -> dict:
-    """Write the tree; returns {root, version, systems, scenarios, missing, fill_in, complete}."""
+    """Write the tree; returns {root, version, systems, suites, notes, scenarios, missing, fill_in, complete}."""
     if division not in DIVISIONS:
         raise UsageError(f"--division must be one of {', '.join(DIVISIONS)}, got {division!r}")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", submitter):
@@ -159,20 +160,35 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
     suites = {sys_id: system_type or _system_type(entries, sys_id, chosen) for sys_id, _, _ in entries}
     for suite in set(suites.values()):
         chosen.scenarios(suite)  # refuses a suite this round has no ResNet-50 in
+    # A scenario outside the system's suite is an error to the checker ("unknown scenarios"): left out, and said.
+    left_out = {k: e for k, e in entries.items() if k[2] not in chosen.scenarios(suites[k[0]])}
+    entries = {k: e for k, e in entries.items() if k not in left_out}
+    if not entries:
+        raise UsageError(f"no runs of the {', '.join(sorted(set(suites.values())))} suite's scenarios under "
+                         f"{results_dir}: choose --system-type for the scenarios you ran")
+    notes = [f"{s}/{m}/{c}: left out, not a scenario of the {suites[s]} suite (--system-type datacenter,edge "
+             "takes it)" for s, m, c in sorted(left_out)]
     root = Path(out) / division / submitter
+    # Written beside the old tree and swapped in whole: no file of an earlier build (a scenario since left
+    # out, another model) survives into this one, and a failed build leaves the old tree as it was.
+    draft = root.with_name(f".{submitter}.partial")
+    shutil.rmtree(draft, ignore_errors=True)
     missing: list[str] = []
     for entry in sorted(entries.values(), key=lambda e: (e.system, e.model, e.scenario)):
-        missing += submission_tree.write_entry(root, entry, division, chosen)
+        missing += submission_tree.write_entry(draft, entry, division, chosen)
     for sys_id, model in sorted({(s, m) for s, m, _ in entries}):
         ran = {c for s, m, c in entries if (s, m) == (sys_id, model)}
         for scenario in chosen.scenarios(suites[sys_id]):
             if scenario not in ran:
                 missing.append(f"{sys_id}/{model}/{scenario}: no run, and the {suites[sys_id]} suite of "
                                f"{chosen.name} requires it (`bench run --scenario {scenarios.by_loadgen_name(scenario).name}`)")
-    fill_in = submission_tree.write_common(root, entries, division, submitter, suites, chosen)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    submission_tree.write_fill_in(Path(out), root, fill_in, missing, chosen)
-    return {"root": str(root), "version": chosen.name, "systems": sorted(suites), "suites": suites,
+    fill_in = submission_tree.write_common(draft, entries, division, submitter, suites, chosen)
+    if root.exists():
+        shutil.rmtree(root)
+    draft.rename(root)
+    submission_tree.write_fill_in(Path(out), root, fill_in, missing, notes, chosen)
+    suites = {s: t for s, t in suites.items() if any(k[0] == s for k in entries)}
+    return {"root": str(root), "version": chosen.name, "systems": sorted(suites), "suites": suites, "notes": notes,
             "scenarios": sorted(f"{s}/{m}/{c}" for s, m, c in entries), "missing": missing, "fill_in": fill_in,
             "complete": not missing}
 

@@ -240,7 +240,8 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def write_fill_in(out: Path, root: Path, fill_in: dict[str, list[str]], missing: list[str], chosen) -> None:
+def write_fill_in(out: Path, root: Path, fill_in: dict[str, list[str]], missing: list[str], notes: list[str],
+                  chosen) -> None:
     state = "INCOMPLETE: see \"Missing\" below" if missing else "complete (after the fields below are filled in)"
     lines = [f"# Before submitting {root}", "", f"MLPerf Inference {chosen.name} (the round of the runs' LoadGen "
              f"seeds). This tree is {state}.", "",
@@ -250,6 +251,8 @@ def write_fill_in(out: Path, root: Path, fill_in: dict[str, list[str]], missing:
         lines.append(f"- systems/{sys_id}.json: " + ", ".join(keys))
     lines += ["", "## Missing or not yet submittable", ""]
     lines += [f"- {m}" for m in missing] or ["- nothing"]
+    if notes:
+        lines += ["", "## Runs not in this tree", ""] + [f"- {n}" for n in notes]
     lines += ["", "## Check it", "",
               "Run the MLCommons submission checker from a checkout of mlcommons/inference:", "", "```",
               f"cd tools/submission && python3 -m submission_checker.main --input {out.resolve()} "

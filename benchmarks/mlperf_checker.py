@@ -9,8 +9,8 @@ folder and model_mapping.json). For each division and system type it builds a tr
 fills in the systems/*.json fields FILL_IN.md lists (as the submitter would), runs
 tools/submission/submission_checker and sorts every ERROR line it prints:
 
-- allowed: "short run", "small data", "synthetic weights" (what quick runs on 16 images with a backend that does
-  no inference cannot avoid) and "summary" (a line that only repeats that a check above failed);
+- allowed: "short run", "small data", "synthetic weights" (what 1 s runs on 16 images with a backend that does
+  no inference cannot avoid) and "summary" (a line that only says that a check above failed);
 - "format": anything else, a fault in the tree bench wrote. There must be none: exit 1 if any.
 
 The datacenter-only suite has no ResNet-50 since v5.1: bench refuses it (exit 2), which is checked too.
@@ -31,15 +31,14 @@ IMAGES = ROOT / "tests" / "data" / "imagenet"
 SCENARIOS = ("offline", "server", "single-stream", "multi-stream")
 QUICK = ["--count", "16", "--duration", "1", "--dataset", str(IMAGES), "--system-name", "checkbox"]
 # Checker messages a quick run on 16 images with the null backend cannot avoid, by the reason they are allowed.
-ALLOWED = {
-    "short run": [r"min(imum)? ?duration", r"min_duration", r"min(imum)? query count", r"min_query_count",
-                  r"samples_per_query", r"Offline.*samples", r"early.?stopping", r"result_validity", r"INVALID",
-                  r"performance_sample_count", r"TEST0[14].*(performance|verify_performance)",
-                  r"test duration", r"target_latency"],
-    "small data": [r"accuracy.*(sample|entries|count)", r"qsl", r"loaded samples", r"num_acc_log_entries"],
-    "synthetic weights": [r"accuracy.*(target|below|less)", r"Accuracy check", r"acc\b.*required"],
-    "summary": [r"checks? (checks )?failed for", r"^NoResults ", r"SUMMARY: submission has errors",
-                r"Some .* failed"],
+ALLOWED = {  # tried in this order
+    "summary": [r"checks? (checks )?failed for", r"^NoResults ", r"SUMMARY: submission has errors"],
+    "small data": [r"does not cover all dataset", r"performance_sample_count, found 16"],
+    "synthetic weights": [r"accuracy.*(target|below|less)"],
+    # 1 s runs: too short for MLPerf, too short for early stopping, and (on a shared 2-core machine) too noisy for
+    # an audit's 10% performance comparison, whose verify_performance.txt then says TEST FAIL.
+    "short run": [r"Test duration less than 600s", r"Early stopping condition was not met",
+                  r"Compliance test performance check in .*/TEST0[14] failed", r"min(imum)? ?(duration|query count)"],
 }
 # What FILL_IN.md asks the submitter for: filled in here so the checker judges bench's part only.
 FILLED = {"status": "available", "system_type_detail": "workstation", "host_processors_per_node": "1",
@@ -66,6 +65,8 @@ def make_runs(work: Path) -> dict[str, Path]:
         torch.manual_seed(0)
         torch.save(resnet.build("resnet50").state_dict(), weights)
     runs = {"closed": work / "runs-closed", "open": work / "runs-open"}
+    if all(path.exists() for path in runs.values()):
+        return runs  # made by an earlier call with this --work
     for scenario in SCENARIOS:
         print(f"runs: {scenario}", flush=True)
         bench("audit", "TEST01", "TEST04", "--backend", "null", "--model", "resnet50", "--weights", weights,

@@ -32,6 +32,8 @@ def submission_cmd(results_dir, out, submitter, division, system, system_type, v
     table.add_row("scenarios", ", ".join(summary["scenarios"]))
     for sys_id, keys in summary["fill_in"].items():
         table.add_row(f"[yellow]fill in[/] systems/{sys_id}.json", ", ".join(keys))
+    for item in summary["notes"]:
+        table.add_row("[yellow]left out[/]", item)
     for item in summary["missing"]:
         table.add_row("[red]missing[/]", item)
     if not summary["complete"]:
