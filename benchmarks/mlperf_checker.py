@@ -107,10 +107,11 @@ def check(checkout: Path, runs: dict[str, Path], work: Path, version: str) -> in
             errors = [re.sub(r"^\[[^]]*ERROR\] ", "", line).replace(str(out) + "/", "")
                       for line in (proc.stdout + proc.stderr).splitlines() if " ERROR] " in line]
             print(f"\n## {title}: checker exit {proc.returncode}, {len(errors)} ERROR lines")
-            for line in errors:
-                kind = classify(line)
-                format_errors += kind == "format"
+            kinds = [classify(line) for line in errors]
+            for kind, line in zip(kinds, errors):
                 print(f"- [{kind}] {line}")
+            format_errors += kinds.count("format")
+            print("by kind: " + ", ".join(f"{k} {kinds.count(k)}" for k in (*ALLOWED, "format")))
     return format_errors
 
 
