@@ -100,7 +100,6 @@ def check(checkout: Path, runs: dict[str, Path], work: Path, version: str) -> in
                 fields = json.loads(desc.read_text())
                 fields.update({k: v for k, v in FILLED.items() if fields.get(k) in ("", None)})
                 desc.write_text(json.dumps(fields, indent=2) + "\n")
-            (out / "FILL_IN.md").unlink()  # read by the submitter, not part of what is submitted
             proc = subprocess.run([sys.executable, "-m", "submission_checker.main", "--input", str(out),
                                    "--version", version], capture_output=True, text=True,
                                   cwd=checkout / "tools" / "submission")

@@ -19,7 +19,8 @@ import click
 @click.option("--version", type=click.Choice(["v5.0", "v5.1", "v6.0", "v6.1"]),
               help="MLPerf round (default: the round whose seeds the runs' LoadGen used; another round is refused).")
 def submission_cmd(results_dir, out, submitter, division, system, system_type, version):
-    """Write OUT/<division>/<submitter>/{code,systems,results,measurements,compliance} and OUT/FILL_IN.md."""
+    """Write OUT/<division>/<submitter>/ in the layout of the runs' MLPerf round (results/<system>/<model>/
+    <Scenario>/, systems/, src/ or code/; v5.x also measurements/ and compliance/) and OUT/FILL_IN.md."""
     from rich.table import Table
 
     from bench import submission
