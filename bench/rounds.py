@@ -74,9 +74,12 @@ def choose(version: str | None, seeds: set[tuple[int, int, int]]) -> Round:
     ran = round_of(next(iter(seeds))) if seeds else None
     if version is None:
         if ran is None:
-            raise UsageError("cannot tell the runs' MLPerf round: " + (
-                f"their seeds are {_describe(next(iter(seeds)))}" if seeds else "no performance run records seeds")
-                + f"; give --version ({', '.join(VERSIONS)}) and runs made with that round's LoadGen")
+            found = next(iter(seeds), None)
+            why = "no performance run records seeds" if found is None else f"their seeds are {_describe(found)}"
+            if found == (0, 0, 0):
+                why += " (quick runs of an earlier bench did not take LoadGen's seeds)"
+            raise UsageError(f"cannot tell the runs' MLPerf round: {why}. Rerun them, or give --version "
+                             f"({', '.join(VERSIONS)}) with runs made with that round's LoadGen")
         return ran
     wanted = ROUNDS[version]
     if seeds and wanted.seeds not in seeds:

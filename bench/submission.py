@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import scenarios
-from bench import results, rounds, submission_tree
+from bench import loadgen_log, results, rounds, submission_tree
 from bench.errors import UsageError
 from bench.submission_tree import SYSTEM_FIELDS  # noqa: F401  (the checker's field list, for callers)
 
@@ -155,7 +155,7 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
     if system_type is not None and system_type not in rounds.SUITES:
         raise UsageError(f"--system-type must be one of {', '.join(rounds.SUITES)}, got {system_type!r}")
     entries = collect(results_dir, division, system)
-    seeds = {s for e in entries.values() if e.performance and (s := rounds.seeds_of(e.performance["performance"]))}
+    seeds = {s for e in entries.values() if e.performance and (s := _seeds(e.performance))}
     chosen = rounds.choose(version, seeds)
     suites = {sys_id: system_type or _system_type(entries, sys_id, chosen) for sys_id, _, _ in entries}
     for suite in set(suites.values()):
@@ -191,6 +191,15 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
     return {"root": str(root), "version": chosen.name, "systems": sorted(suites), "suites": suites, "notes": notes,
             "scenarios": sorted(f"{s}/{m}/{c}" for s, m, c in entries), "missing": missing, "fill_in": fill_in,
             "complete": not missing}
+
+
+def _seeds(record: dict) -> tuple[int, int, int] | None:
+    """The run's LoadGen seeds: from its record, or for a record made before they were kept, its detail log."""
+    found = rounds.seeds_of(record["performance"])
+    if found is None:
+        detail = loadgen_log.read_detail(Path(record["run_dir"]) / PERF_LOG)
+        found = rounds.seeds_of({"seeds": {k: detail.get(f"effective_{k}_rng_seed") for k in rounds.SEED_KEYS}})
+    return found
 
 
 def _system_type(entries: dict, sys_id: str, chosen: rounds.Round) -> str:
