@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import scenarios
 from bench.errors import UsageError
 
 SEED_KEYS = ("qsl", "sample_index", "schedule")
@@ -21,7 +22,7 @@ SUITES = ("edge", "datacenter", "datacenter,edge")
 class Round:
     name: str
     seeds: tuple[int, int, int]  # qsl, sample_index, schedule
-    resnet: dict[str, tuple[str, ...]]  # suite -> the ResNet-50 scenarios it requires; absent: not in that suite
+    resnet: tuple[str, ...]  # the suites with ResNet-50; each requires its scenarios (scenarios.suite), as the checker
     split: bool  # measurements/ and compliance/ beside results/ (v5.x); else inside each scenario folder
     code_dir: str  # "code" (v5.x) or "src"
 
@@ -33,22 +34,20 @@ class Round:
             has = [s for s in SUITES if s in self.resnet]
             raise UsageError(f"MLPerf Inference {self.name} has no ResNet-50 in the {suite} suite (its checker's "
                              f"model list): use --system-type {' or '.join(has)}")
-        return self.resnet[suite]
+        return tuple(dict.fromkeys(name for part in suite.split(",") for name in scenarios.suite(part)))
 
 
-_EDGE = ("SingleStream", "MultiStream", "Offline")
-_BOTH = ("SingleStream", "MultiStream", "Offline", "Server")
 ROUNDS: dict[str, Round] = {r.name: r for r in (
     Round("v5.0", (6023615788873153749, 15036839855038426416, 9933818062894767841),
-          {"edge": _EDGE, "datacenter": ("Server", "Offline"), "datacenter,edge": _BOTH}, True, "code"),
+          ("edge", "datacenter", "datacenter,edge"), True, "code"),
     # ResNet-50 left the datacenter suite in v5.1: only edge, or datacenter together with edge.
     Round("v5.1", (1780908523862526354, 14771362308971278857, 18209322760996052031),
-          {"edge": _EDGE, "datacenter,edge": _BOTH}, True, "code"),
+          ("edge", "datacenter,edge"), True, "code"),
     Round("v6.0", (2465351861681999779, 14276810075590677512, 3936089224930324775),
-          {"edge": _EDGE, "datacenter,edge": _BOTH}, False, "src"),
+          ("edge", "datacenter,edge"), False, "src"),
     # The seeds LoadGen 6.0.17's built-in mlperf.conf carries.
     Round("v6.1", (2085463073848966840, 2747215439041700203, 16159082839903944936),
-          {"edge": _EDGE, "datacenter,edge": _BOTH}, False, "src"),
+          ("edge", "datacenter,edge"), False, "src"),
 )}
 VERSIONS = tuple(ROUNDS)
 

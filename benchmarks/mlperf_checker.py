@@ -114,6 +114,30 @@ def check(checkout: Path, runs: dict[str, Path], work: Path, version: str) -> in
     return format_errors
 
 
+def check_rounds(checkout: Path) -> int:
+    """bench/rounds.py's facts against the checker's own table: seeds, and the suites ResNet-50 is in."""
+    from bench import rounds
+
+    sys.path.insert(0, str(checkout / "tools" / "submission"))
+    from submission_checker.constants import MODEL_CONFIG
+
+    wrong = []
+    for name, known in rounds.ROUNDS.items():
+        config = MODEL_CONFIG.get(name)
+        if config is None:
+            wrong.append(f"{name}: not in this checker")
+            continue
+        if known.seeds != tuple(config["seeds"][f"{k}_rng_seed"] for k in rounds.SEED_KEYS):
+            wrong.append(f"{name}: seeds differ")
+        for suite in rounds.SUITES:
+            want = config[f"required-scenarios-{suite.replace(',', '-')}"].get("resnet")
+            have = set(known.scenarios(suite)) if suite in known.resnet else None
+            if (None if want is None else set(want)) != have:
+                wrong.append(f"{name} {suite}: checker requires {want}, bench/rounds.py {have}")
+    print("bench/rounds.py vs the checker's MODEL_CONFIG: " + ("agree" if not wrong else "; ".join(wrong)))
+    return len(wrong)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("inference", type=Path, help="a checkout of mlcommons/inference")
@@ -127,8 +151,9 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="mlperf-checker-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"# bench submission vs the official checker (mlcommons/inference {commit}), work dir {work}")
+    bad = check_rounds(args.inference)
     runs = make_runs(work)
-    bad = check(args.inference, runs, work, args.version)
+    bad += check(args.inference, runs, work, args.version)
     print(f"\nformat errors: {bad}")
     sys.exit(1 if bad else 0)
 
