@@ -105,10 +105,11 @@ class Session:
         self.responder = Responder(self.backend, self.store)
 
     def loadgen(self, mode: str, root: Path | None = None, cfg: RunConfig | None = None,
-                overrides: dict | None = None, power: PowerMonitor | None = None) -> dict:
+                overrides: dict | None = None, power: PowerMonitor | None = None,
+                audit_config: Path | None = None) -> dict:
         """One LoadGen run on this session; logs under <root>/loadgen/<mode>/ (root: the run directory)."""
         return run_loadgen(cfg or self.cfg, self.scenario, self.responder, self.store, self.estimate,
-                           root or self.run_dir, mode, self.console, power, overrides)
+                           root or self.run_dir, mode, self.console, power, overrides, audit_config)
 
     def measure(self) -> dict:
         """The recorded runs `cfg.mode` asks for: performance (with power), accuracy, or both."""
@@ -216,6 +217,11 @@ def test_settings(cfg: RunConfig, scenario, estimate: Estimate, mode: str, perf_
             raise UsageError(f"LoadGen could not read --user-conf {cfg.user_conf}: check its lines' syntax")
         if cfg.user_conf:
             named = keys_for(cfg.user_conf, cfg.model, scenario.loadgen_name)
+    else:  # a quick run too takes the seeds of the installed LoadGen's round (bench/rounds.py), not zeros
+        official = lg.TestSettings()
+        official.FromConfig("", cfg.model, scenario.loadgen_name, 0)
+        for key in ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed"):
+            setattr(ts, key, getattr(official, key))
     defaults = {"performance_sample_count_override": perf_count}
     if cfg.profile == "quick":
         defaults.update(min_duration_ms=int(1000 * (cfg.duration_s or QUICK_DURATION_S)),
@@ -237,8 +243,9 @@ def test_settings(cfg: RunConfig, scenario, estimate: Estimate, mode: str, perf_
 
 def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimate: Estimate, run_dir: Path,
                 mode: str, console: Console, power: PowerMonitor | None = None,
-                overrides: dict | None = None) -> dict:
-    """One LoadGen run; `overrides` are TestSettings fields set last (audit settings, short tuning runs)."""
+                overrides: dict | None = None, audit_config: Path | None = None) -> dict:
+    """One LoadGen run; `overrides` are TestSettings fields set last (short tuning runs); `audit_config` is
+    the only audit.config LoadGen may read (bench audit's)."""
     log_dir = Path(run_dir) / "loadgen" / mode
     log_dir.mkdir(parents=True, exist_ok=True)
     settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
@@ -249,6 +256,9 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
     log_settings.enable_trace = False
+
+    # LoadGen reads ./audit.config by default, so a stray one would audit any run: name one that never exists.
+    audit_file = str(audit_config or log_dir / "no-audit.config")
 
     issue, flush = scenario.start(responder, cfg)
     responder.latency = LatencyRecorder() if mode == "performance" else None
@@ -262,7 +272,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
 
     def loadgen() -> None:
         try:
-            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings)
+            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, audit_file)
         except BaseException as exc:  # noqa: BLE001 - reported below: the run is failed with LoadGen's words
             raised.append(exc)
         finally:

@@ -1,350 +1,216 @@
-"""The MLPerf Inference submission tree for ResNet-50, assembled from result records.
+"""The MLPerf Inference submission tree, assembled from result records: which runs go together, and where.
 
-Layout (MLPerf Inference v5.0/v5.1, the last rounds with ResNet-50 in both suites; see README "Submission"):
+Layout (bench/rounds.py says which round; see README "Submission"):
 
     <out>/<division>/<submitter>/
-      code/resnet50/README.md                                   points at this project and how to rerun
+      {code|src}/<model>/README.md                              points at this project and how to rerun
       systems/<system>.json                                     from the record's system info (FILL_IN.md: the rest)
-      results/<system>/resnet50/<Scenario>/performance/run_1/   mlperf_log_summary.txt, mlperf_log_detail.txt
-      results/<system>/resnet50/<Scenario>/accuracy/            mlperf_log_accuracy.json, accuracy.txt, logs
-      measurements/<system>/resnet50/<Scenario>/                <system>_<implementation>_<Scenario>.json,
-                                                                README.md, user.conf
-      compliance/<system>/resnet50/<Scenario>/TEST0x/           where `bench audit` ran
-    <out>/FILL_IN.md                                            what the submitter must still fill in
+      model_mapping.json                                        open division: each model folder -> "resnet"
+      results/<system>/<model>/<Scenario>/performance/run_1/    mlperf_log_summary.txt, mlperf_log_detail.txt
+      results/<system>/<model>/<Scenario>/accuracy/             mlperf_log_accuracy.json, accuracy.txt, logs
+      v6.x: results/<system>/<model>/<Scenario>/                measurements.json, README.md, user.conf, TEST0x/
+      v5.x: measurements/<system>/<model>/<Scenario>/           <system>_<implementation>_<Scenario>.json, ...
+            compliance/<system>/<model>/<Scenario>/TEST0x/      where `bench audit` ran
+    <out>/FILL_IN.md                                            what the submitter must still fill in or run
 """
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import scenarios
-from bench import __version__, accuracy, results, snapshot
-from bench.cache import atomic_write, file_sha256
+from bench import loadgen_log, results, rounds, submission_tree
 from bench.errors import UsageError
-from bench.options import DEFAULTS, to_command
+from bench.submission_tree import SYSTEM_FIELDS  # noqa: F401  (the checker's field list, for callers)
 
-BENCHMARK = "resnet50"
+BENCHMARK = submission_tree.BENCHMARK
 DIVISIONS = ("closed", "open")
-VERSIONS = ("v5.0", "v5.1", "v6.0")
-PERF_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt")
-ACCURACY_FILES = ("mlperf_log_accuracy.json", "mlperf_log_summary.txt", "mlperf_log_detail.txt")
-# Every field the MLCommons submission checker requires in systems/<system>.json.
-SYSTEM_FIELDS = (
-    "division", "submitter", "status", "system_name", "system_type", "system_type_detail", "number_of_nodes",
-    "host_processor_model_name", "host_processors_per_node", "host_processor_core_count",
-    "host_processor_frequency", "host_processor_caches", "host_processor_interconnect", "host_memory_capacity",
-    "host_memory_configuration", "host_storage_capacity", "host_storage_type", "host_networking",
-    "host_networking_topology", "host_network_card_count", "accelerators_per_node", "accelerator_model_name",
-    "accelerator_memory_capacity", "accelerator_frequency", "accelerator_host_interconnect",
-    "accelerator_interconnect", "accelerator_interconnect_topology", "accelerator_memory_configuration",
-    "accelerator_on-chip_memories", "cooling", "framework", "operating_system", "other_software_stack",
-    "hw_notes", "sw_notes",
-)
-# Fields no probe can know; FILL_IN.md lists them (with any other field left empty).
-HUMAN_FIELDS = ("status", "host_processors_per_node", "host_processor_caches", "host_processor_interconnect",
-                "host_memory_configuration", "host_storage_capacity", "host_storage_type", "host_networking",
-                "host_networking_topology", "host_network_card_count", "cooling", "system_type_detail")
+PERF_LOG = Path("loadgen") / "performance" / "mlperf_log_detail.txt"
+ACCURACY_LOG = Path("loadgen") / "accuracy" / "mlperf_log_accuracy.json"
+# Options that tell two configurations of one machine apart in a system id, when runs of one scenario differ in them.
+DISTINGUISHING = (("batch_size", "b"), ("gpu_streams", "streams"), ("threads", "t"), ("device", ""))
 
 
 @dataclass
 class Entry:
-    """One system and scenario: the runs that fill its folders."""
+    """One system, model and scenario: the runs that fill its folders."""
 
     system: str
+    model: str
     scenario: str
     performance: dict | None = None
     accuracy: dict | None = None
     audits: dict[str, Path] = field(default_factory=dict)
 
 
-def system_id(record: dict, override: str | None) -> str:
-    """A folder-safe system name: the user's, else `<system name>_<backend>[_<precision>]` from the record."""
+def _setting(record: dict, name: str):
+    cfg = record["config"]
+    return cfg.get(name, (cfg.get("extra") or {}).get(name))
+
+
+def pairing_key(record: dict) -> dict:
+    """What must match for a performance and an accuracy run to be one result."""
+    cfg, model = record["config"], record.get("model") or {}
+    return {"model": cfg.get("model"), "weights id": model.get("weights_id") or cfg.get("weights"),
+            "precision": cfg.get("precision", "fp32"),
+            "preprocessing": model.get("preprocessing") or cfg.get("preprocessing"),
+            "backend": cfg.get("backend"), "device": cfg.get("device"),
+            "backend options": cfg.get("extra") or {}}
+
+
+def system_ids(records: list[dict], override: str | None) -> list[str]:
+    """A folder-safe system id per record: the user's, else `<system name>_<backend>[_<precision>]`, plus each
+    setting (batch, streams, threads, device) in which two runs of one scenario on that machine differ."""
     if override:
-        base = override
-    else:
+        return [_safe(override)] * len(records)
+    bases = []
+    for record in records:
         cfg = record["config"]
         base = f"{(record.get('system') or {}).get('system_name') or 'system'}_{cfg['backend']}"
-        if cfg.get("precision", "fp32") != "fp32":
-            base += f"_{cfg['precision']}"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", base)
+        bases.append(base + (f"_{cfg['precision']}" if cfg.get("precision", "fp32") != "fp32" else ""))
+    ids = []
+    for base, record in zip(bases, records):
+        same = [r for b, r in zip(bases, records) if b == base and r["config"]["scenario"] == record["config"]["scenario"]
+                and r["config"].get("model") == record["config"].get("model")]
+        suffix = "".join(f"_{tag}{_setting(record, name)}" for name, tag in DISTINGUISHING
+                         if len({str(_setting(r, name)) for r in same}) > 1)
+        ids.append(_safe(base + suffix))
+    return ids
 
 
-def collect(results_dir: str | Path, division: str, system: str | None) -> dict[tuple[str, str], Entry]:
-    """The newest complete run per system and scenario for performance (VALID first) and for accuracy."""
-    entries: dict[tuple[str, str], Entry] = {}
-    refused = []
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def collect(results_dir: str | Path, division: str, system: str | None) -> dict[tuple[str, str, str], Entry]:
+    """Per system, model and scenario: the newest performance run (VALID first), accuracy run and audits."""
+    records, refused = [], []
     for run_dir in results.find_runs([results_dir]):
         record = results.load(run_dir)
         record["run_dir"] = str(run_dir)
         cfg = record["config"]
         if record["status"] != "complete" or cfg.get("scenario") not in scenarios.SCENARIOS:
             continue
-        if division == "closed" and (cfg.get("model") != BENCHMARK or cfg.get("synthetic_weights")
-                                     or (cfg.get("onnx") and not (record.get("model") or {}).get("known_model"))
-                                     or cfg.get("synthetic_data")):
-            refused.append(f"{run_dir.name} ({cfg.get('model')}, "
-                           f"{'synthetic' if cfg.get('synthetic_weights') or cfg.get('synthetic_data') else 'real'})")
+        synthetic = cfg.get("synthetic_weights") or cfg.get("synthetic_data")
+        unknown_file = cfg.get("onnx") and not (record.get("model") or {}).get("known_model")  # not the known ResNet-50
+        if division == "closed" and (cfg.get("model") != BENCHMARK or synthetic or unknown_file):
+            refused.append(f"{run_dir.name} ({cfg.get('model')}, {'synthetic' if synthetic else 'real'})")
             continue
-        key = (system_id(record, system), scenarios.get(cfg["scenario"]).submission_dir)
-        entry = entries.setdefault(key, Entry(*key))
-        perf = record.get("performance")
-        if perf and (run_dir / "loadgen" / "performance" / PERF_FILES[1]).exists():
-            rank = (bool(perf.get("valid")), record.get("finished_at") or "")
-            if entry.performance is None or rank >= _perf_rank(entry.performance):
-                entry.performance = record
-        if record.get("accuracy") and (run_dir / "loadgen" / "accuracy" / ACCURACY_FILES[0]).exists():
-            if entry.accuracy is None or (record.get("finished_at") or "") >= (entry.accuracy.get("finished_at") or ""):
-                entry.accuracy = record
-        for test, verdict in (record.get("audit") or {}).items():
-            if (run_dir / "compliance" / test).is_dir():
-                entry.audits[test] = run_dir / "compliance" / test
-    if not entries:
+        records.append(record)
+    if not records:
         why = f"; refused for the closed division (it needs {BENCHMARK} with real weights and ImageNet): " \
               f"{', '.join(refused)}" if refused else ""
         raise UsageError(f"no complete runs under {results_dir}{why}. Run `bench run` (and `bench run --mode accuracy`)"
                          " first, or use --division open")
+    entries: dict[tuple[str, str, str], Entry] = {}
+    for sys_id, record in zip(system_ids(records, system), records):
+        run_dir = Path(record["run_dir"])
+        key = (sys_id, _safe(record["config"]["model"]), scenarios.get(record["config"]["scenario"]).submission_dir)
+        entry = entries.setdefault(key, Entry(*key))
+        if record.get("performance") and (run_dir / PERF_LOG).exists():
+            if entry.performance is None or _perf_rank(record) >= _perf_rank(entry.performance):
+                entry.performance = record
+        if record.get("accuracy") and (run_dir / ACCURACY_LOG).exists():
+            if entry.accuracy is None or _finished(record) >= _finished(entry.accuracy):
+                entry.accuracy = record
+        for test in record.get("audit") or {}:
+            if (run_dir / "compliance" / test).is_dir():
+                entry.audits[test] = run_dir / "compliance" / test
+    for entry in entries.values():
+        check_pair(entry)
     return entries
 
 
+def _finished(record: dict) -> str:
+    return record.get("finished_at") or ""
+
+
 def _perf_rank(record: dict) -> tuple:
-    return bool(record["performance"].get("valid")), record.get("finished_at") or ""
+    return bool(record["performance"].get("valid")), _finished(record)
 
 
-def build(results_dir: str | Path, out: str | Path, submitter: str, division: str,
-          system: str | None = None, system_type: str | None = None, version: str = "v5.1") -> dict:
-    """Write the tree; returns {root, systems, scenarios, missing, fill_in} (what FILL_IN.md also lists).
+def check_pair(entry: Entry) -> None:
+    """Refuse a performance and an accuracy run that are not one configuration, naming both."""
+    if entry.performance is None or entry.accuracy is None or entry.performance is entry.accuracy:
+        return
+    perf, acc = pairing_key(entry.performance), pairing_key(entry.accuracy)
+    differ = [k for k in perf if perf[k] != acc[k]]
+    if differ:
+        raise UsageError(
+            f"{entry.system}/{entry.model}/{entry.scenario}: performance run {entry.performance['run_id']} and "
+            f"accuracy run {entry.accuracy['run_id']} differ in " + "; ".join(
+                f"{k} ({perf[k]} vs {acc[k]})" for k in differ)
+            + ". Rerun one of them with the other's options, or move the run you do not submit out of --results")
 
-    `version` v5.1 (and v5.0) keeps measurements/ and compliance/ beside results/; v6.0, whose seeds the
-    LoadGen 6 wheel's mlperf.conf carries, moves both into results/<system>/<benchmark>/<Scenario>/.
-    """
-    if version not in VERSIONS:
-        raise UsageError(f"--version must be one of {', '.join(VERSIONS)}, got {version!r}")
+
+def build(results_dir: str | Path, out: str | Path, submitter: str, division: str, system: str | None = None,
+          system_type: str | None = None, version: str | None = None) -> dict:
+    """Write the tree; returns {root, version, systems, suites, notes, scenarios, missing, fill_in, complete}."""
     if division not in DIVISIONS:
         raise UsageError(f"--division must be one of {', '.join(DIVISIONS)}, got {division!r}")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", submitter):
         raise UsageError(f"--submitter {submitter!r}: use letters, digits, '_', '.' or '-' (it names a folder)")
+    if system_type is not None and system_type not in rounds.SUITES:
+        raise UsageError(f"--system-type must be one of {', '.join(rounds.SUITES)}, got {system_type!r}")
     entries = collect(results_dir, division, system)
+    seeds = {s for e in entries.values() if e.performance and (s := _seeds(e.performance))}
+    chosen = rounds.choose(version, seeds)
+    suites = {sys_id: system_type or _system_type(entries, sys_id, chosen) for sys_id, _, _ in entries}
+    for suite in set(suites.values()):
+        chosen.scenarios(suite)  # refuses a suite this round has no ResNet-50 in
+    # A scenario outside the system's suite is an error to the checker ("unknown scenarios"): left out, and said.
+    left_out = {k: e for k, e in entries.items() if k[2] not in chosen.scenarios(suites[k[0]])}
+    entries = {k: e for k, e in entries.items() if k not in left_out}
+    if not entries:
+        raise UsageError(f"no runs of the {', '.join(sorted(set(suites.values())))} suite's scenarios under "
+                         f"{results_dir}: choose --system-type for the scenarios you ran")
+    notes = [f"{s}/{m}/{c}: left out, not a scenario of the {suites[s]} suite (--system-type datacenter,edge "
+             "takes it)" for s, m, c in sorted(left_out)]
     root = Path(out) / division / submitter
-    root.mkdir(parents=True, exist_ok=True)
+    # Written beside the old tree and swapped in whole: no file of an earlier build (a scenario since left
+    # out, another model) survives into this one, and a failed build leaves the old tree as it was.
+    draft = root.with_name(f".{submitter}.partial")
+    shutil.rmtree(draft, ignore_errors=True)
     missing: list[str] = []
-    systems: dict[str, dict] = {}
-    for (sys_id, scenario), entry in sorted(entries.items()):
-        systems.setdefault(sys_id, (entry.performance or entry.accuracy))
-        where = f"{sys_id}/{scenario}"
-        res = root / "results" / sys_id / BENCHMARK / scenario
-        if entry.performance:
-            _copy(Path(entry.performance["run_dir"]) / "loadgen" / "performance", res / "performance" / "run_1",
-                  PERF_FILES)
-            if not entry.performance["performance"].get("valid"):
-                missing.append(f"{where}: the newest performance run is INVALID ({entry.performance['run_id']})")
-        else:
-            missing.append(f"{where}: no performance run (`bench run --scenario ...`)")
-        if entry.accuracy:
-            src = Path(entry.accuracy["run_dir"]) / "loadgen" / "accuracy"
-            _copy(src, res / "accuracy", ACCURACY_FILES)
-            # The checker wants the accuracy log's sha256 as a `hash=` line, as MLPerf's run scripts append it.
-            acc = entry.accuracy["accuracy"]
-            atomic_write(res / "accuracy" / accuracy.TXT, accuracy.accuracy_txt(
-                acc["correct"], acc["count"], file_sha256(res / "accuracy" / ACCURACY_FILES[0])))
-        else:
-            missing.append(f"{where}: no accuracy run (`bench run --mode accuracy` with ImageNet)")
-        run = entry.performance or entry.accuracy
-        conf = user_conf(run)
-        res.mkdir(parents=True, exist_ok=True)
-        atomic_write(res / "user.conf", conf)
-        split = version in ("v5.0", "v5.1")
-        meas = root / "measurements" / sys_id / BENCHMARK / scenario if split else res
-        meas.mkdir(parents=True, exist_ok=True)
-        name = f"{sys_id}_{_implementation(run)}_{scenario}.json" if split else "measurements.json"
-        atomic_write(meas / name, json.dumps(measurements(run), indent=2) + "\n")
-        atomic_write(meas / "user.conf", conf)
-        atomic_write(meas / "README.md", measurement_readme(entry, run, division))
-        for test, src in sorted(entry.audits.items()):
-            dest = (root / "compliance" / sys_id / BENCHMARK / scenario if split else res) / test
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(src, dest)
-        if division == "closed":
-            for test in ("TEST01", "TEST04"):
-                if test not in entry.audits:
-                    missing.append(f"{where}: no {test} audit (`bench audit {test} --scenario ...`)")
-    fill_in: dict[str, list[str]] = {}
-    (root / "systems").mkdir(exist_ok=True)
-    for sys_id, record in systems.items():
-        desc = system_description(record, submitter, division, system_type or _system_type(entries, sys_id))
-        atomic_write(root / "systems" / f"{sys_id}.json", json.dumps(desc, indent=2) + "\n")
-        fill_in[sys_id] = [k for k, v in desc.items() if v in ("", None)]
-    code = root / ("src" if version == "v6.0" else "code") / BENCHMARK  # v6.0's checker looks in src/
-    code.mkdir(parents=True, exist_ok=True)
-    atomic_write(code / "README.md", code_readme())
-    atomic_write(Path(out) / "FILL_IN.md", fill_in_text(root, fill_in, missing, version))
-    return {"root": str(root), "systems": sorted(systems), "scenarios": sorted(f"{s}/{c}" for s, c in entries),
-            "missing": missing, "fill_in": fill_in}
+    for entry in sorted(entries.values(), key=lambda e: (e.system, e.model, e.scenario)):
+        missing += submission_tree.write_entry(draft, entry, division, chosen)
+    for sys_id, model in sorted({(s, m) for s, m, _ in entries}):
+        ran = {c for s, m, c in entries if (s, m) == (sys_id, model)}
+        for scenario in chosen.scenarios(suites[sys_id]):
+            if scenario not in ran:
+                missing.append(f"{sys_id}/{model}/{scenario}: no run, and the {suites[sys_id]} suite of "
+                               f"{chosen.name} requires it (`bench run --scenario {scenarios.by_loadgen_name(scenario).name}`)")
+    fill_in = submission_tree.write_common(draft, entries, division, submitter, suites, chosen)
+    if root.exists():
+        shutil.rmtree(root)
+    draft.rename(root)
+    submission_tree.write_fill_in(Path(out), root, fill_in, missing, notes, chosen)
+    suites = {s: t for s, t in suites.items() if any(k[0] == s for k in entries)}
+    return {"root": str(root), "version": chosen.name, "systems": sorted(suites), "suites": suites, "notes": notes,
+            "scenarios": sorted(f"{s}/{m}/{c}" for s, m, c in entries), "missing": missing, "fill_in": fill_in,
+            "complete": not missing}
 
 
-def _copy(src: Path, dest: Path, names) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        if (src / name).exists():
-            shutil.copy2(src / name, dest / name)
+def _seeds(record: dict) -> tuple[int, int, int] | None:
+    """The run's LoadGen seeds: from its record, or for a record made before they were kept, its detail log."""
+    found = rounds.seeds_of(record["performance"])
+    if found is None:
+        detail = loadgen_log.read_detail(Path(record["run_dir"]) / PERF_LOG)
+        found = rounds.seeds_of({"seeds": {k: detail.get(f"effective_{k}_rng_seed") for k in rounds.SEED_KEYS}})
+    return found
 
 
-def user_conf(record: dict) -> str:
-    """The run's own user.conf, else one that states the settings it ran with (the checker wants the file)."""
-    cfg = record["config"]
-    if (used := snapshot.user_conf(record, record["run_dir"])) is not None:  # issue 18: the file as the run read it
-        return used
-    if cfg.get("user_conf") and Path(cfg["user_conf"]).is_file():
-        return Path(cfg["user_conf"]).read_text()
-    perf = record.get("performance") or {}
-    lines = [f"# settings of bench run {record['run_id']} (profile {cfg.get('profile')})"]
-    lines += scenarios.get(cfg["scenario"]).conf_lines(BENCHMARK, perf)
-    return "\n".join(lines) + "\n"
-
-
-def _implementation(record: dict) -> str:
-    cfg = record["config"]
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"bench-{cfg['backend']}-{cfg.get('precision', 'fp32')}")
-
-
-def measurements(record: dict) -> dict:
-    """The per-run JSON the checker requires (input and weight types, retraining, weights file, transforms)."""
-    cfg, model = record["config"], record.get("model") or {}
-    precision = (record.get("backend") or {}).get("precision") or cfg.get("precision", "fp32")
-    if model.get("onnx") or cfg.get("onnx"):
-        weights = Path(model.get("onnx") or cfg["onnx"]).name
-    elif cfg.get("weights") and cfg["weights"] != "synthetic":
-        weights = Path(cfg["weights"]).name
-    else:
-        weights = f"synthetic (seeded random, seed {cfg.get('seed', 0)}): performance only"
-    transformations = {"int8": "post-training static quantization (per-tensor, calibration set)",
-                       "bf16": "cast to bf16", "fp16": "cast to fp16"}.get(precision, "none")
-    if not (model.get("onnx") or cfg.get("onnx")) and cfg["backend"] != "torch":
-        transformations += "; exported from PyTorch to ONNX (opset 17)"
-    return {
-        "input_data_types": "fp32",
-        "retraining": "No",
-        "starting_weights_filename": weights,
-        "weight_data_types": precision,
-        "weight_transformations": transformations,
-    }
-
-
-def measurement_readme(entry: Entry, record: dict, division: str) -> str:
-    cfg = record["config"]
-    # The run's own options, every one (bench/options.py), with this folder's user.conf; results go to the default tree.
-    command = partial(to_command, cfg, output=DEFAULTS["output"])
-    lines = [f"# ResNet-50 {entry.scenario} on {entry.system}", "",
-             f"Implementation: `bench` {__version__} (backend `{cfg['backend']}`), see code/{BENCHMARK}/README.md.", "",
-             "## Reproduce", "", "```", command(mode="performance", user_conf="user.conf"),
-             command(mode="accuracy", user_conf=None), "```", "",
-             "## Runs in this folder", ""]
-    if entry.performance:
-        perf = entry.performance["performance"]
-        lines.append(f"- performance: {entry.performance['run_id']}: {perf['result_metric']['name']} = "
-                     f"{perf['result_metric']['value']}, LoadGen {perf['loadgen_validity']}")
-    if entry.accuracy:
-        acc = entry.accuracy["accuracy"]
-        lines.append(f"- accuracy: {entry.accuracy['run_id']}: "
-                     f"{accuracy.accuracy_txt(acc['correct'], acc['count']).strip()}")
-    for test in sorted(entry.audits):
-        lines.append(f"- compliance {test}: compliance/{entry.system}/{BENCHMARK}/{entry.scenario}/{test}")
-    if cfg.get("synthetic_weights") or cfg.get("synthetic_data"):
-        lines += ["", "Synthetic weights or images: this is a performance-only result, open division at most."]
-    if cfg["model"] != BENCHMARK:
-        lines += ["", f"Model actually run: {cfg['model']} (open division: not the reference {BENCHMARK})."]
-    return "\n".join(lines) + "\n"
-
-
-def _system_type(entries: dict, sys_id: str) -> str:
-    """The suites whose own scenarios (beyond those both share) this system ran."""
-    ran = {c for s, c in entries if s == sys_id}
-    own = {t: set(scenarios.suite(t)) - set(scenarios.suite("datacenter" if t == "edge" else "edge"))
-           for t in ("datacenter", "edge")}
-    types = [t for t in ("datacenter", "edge") if own[t] & ran]
-    return ",".join(types) or "edge"
-
-
-def system_description(record: dict, submitter: str, division: str, system_type: str) -> dict:
-    """systems/<system>.json from what the record knows; the rest is left "" and listed in FILL_IN.md."""
-    info, backend = record.get("system") or {}, record.get("backend") or {}
-    gpus = info.get("gpus") or []
-    packages = info.get("packages") or {}
-    framework = f"{backend.get('name') or record['config']['backend']} {backend.get('version', '')}".strip()
-    desc = {k: "" for k in SYSTEM_FIELDS}
-    desc.update({
-        "division": division,
-        "submitter": submitter,
-        "system_name": info.get("system_name") or "",
-        "system_type": system_type,
-        "number_of_nodes": 1,
-        "host_processor_model_name": info.get("cpu") or "",
-        "host_processor_core_count": info.get("cores") or "",
-        "host_processor_frequency": str(info.get("cpu_mhz") or info.get("frequency_mhz") or ""),
-        "host_memory_capacity": f"{info['memory_gb']} GB" if info.get("memory_gb") else "",
-        "accelerators_per_node": str(len(gpus)),  # a string: the checker takes 0 for an empty field
-        "accelerator_model_name": gpus[0].get("name", "") if gpus else "N/A",
-        "accelerator_memory_capacity": (f"{gpus[0].get('memory_gb') or gpus[0].get('memory_total_gb') or ''} GB"
-                                        if gpus else "N/A"),
-        "framework": framework,
-        "operating_system": info.get("os") or "",
-        "other_software_stack": ", ".join(f"{k} {v}" for k, v in sorted(packages.items())) or
-                                f"Python {info.get('python', '')}",
-        "hw_notes": f"CPU flags: {' '.join(info.get('cpu_flags') or [])}" if info.get("cpu_flags") else "",
-        "sw_notes": f"bench {__version__}; Python {info.get('python', '')}",
-    })
-    if not gpus:
-        for key in ("accelerator_frequency", "accelerator_host_interconnect", "accelerator_interconnect",
-                    "accelerator_interconnect_topology", "accelerator_memory_configuration",
-                    "accelerator_on-chip_memories"):
-            desc[key] = "N/A"
-    for key in HUMAN_FIELDS:
-        desc[key] = ""
-    return desc
-
-
-def code_readme() -> str:
-    commit = _git_commit()
-    return "\n".join([
-        f"# ResNet-50 implementation: bench {__version__}", "",
-        "The harness that produced these results is the `bench` project (MLPerf-style ResNet-50 benchmark over "
-        "MLCommons LoadGen with pluggable backends). Its source is the repository this tree was built from"
-        + (f", commit `{commit}`." if commit else "."), "",
-        "Install it and rerun a scenario as the measurements/ README of each result says, for example:", "",
-        "```", "pip install '.[cpu]'", "bench run --backend onnxruntime --scenario offline --user-conf user.conf",
-        "bench run --backend onnxruntime --scenario offline --mode accuracy --dataset IMAGENET_VAL_DIR",
-        "bench audit TEST01 TEST04 --backend onnxruntime --scenario offline", "```", ""])
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
-                             text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def fill_in_text(root: Path, fill_in: dict[str, list[str]], missing: list[str], version: str) -> str:
-    lines = [f"# Before submitting {root}", "",
-             "## Fields to fill in systems/<system>.json", "",
-             "No probe can know these (status is one of available, preview, rdi):", ""]
-    for sys_id, keys in fill_in.items():
-        lines.append(f"- systems/{sys_id}.json: " + ", ".join(keys))
-    lines += ["", "## Missing or not yet submittable", ""]
-    lines += [f"- {m}" for m in missing] or ["- nothing"]
-    lines += ["", "## Check it", "",
-              "Run the MLCommons submission checker from a checkout of mlcommons/inference:", "", "```",
-              f"cd tools/submission && python3 -m submission_checker.main --input {root.parent.parent.resolve()} "
-              f"--version {version}",
-              "```", "",
-              "Quick-profile runs are shorter than MLPerf's minimums (600 s, 24,576 Offline samples, 50,000 accuracy "
-              "samples): use `bench run --profile mlperf` and the full ImageNet validation set for a real submission.",
-              ""]
-    return "\n".join(lines)
+def _system_type(entries: dict, sys_id: str, chosen: rounds.Round) -> str:
+    """The suite of the scenarios this system ran: edge, or with Server datacenter (with edge where the round
+    has ResNet-50 only there)."""
+    ran = {c for s, _, c in entries if s == sys_id}
+    edge, datacenter = set(scenarios.suite("edge")), set(scenarios.suite("datacenter"))
+    edge_only = edge - datacenter
+    if not ran & (datacenter - edge):
+        return "edge"
+    if ran & edge_only or "datacenter" not in chosen.resnet:
+        return "datacenter,edge"
+    return "datacenter"
