@@ -10,7 +10,7 @@ import importlib
 from importlib.metadata import entry_points
 
 from backends.base import Availability, Backend, BackendOptions
-from bench.devices import parse_cuda
+from bench.run.devices import parse_cuda
 from bench.errors import BackendUnavailable, UsageError
 
 REGISTRY: dict[str, str] = {

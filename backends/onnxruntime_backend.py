@@ -8,7 +8,7 @@ import numpy as np
 
 from backends.base import Availability, Backend, BackendOptions, argmax_classes, logits_output
 from backends.precision import require_calibration
-from bench.devices import nvml_gpu_count
+from bench.run.devices import nvml_gpu_count
 from bench.errors import BackendUnavailable
 
 DEVICE_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -63,7 +63,7 @@ class OnnxRuntimeBackend(Backend):
 
         from bench.models import onnx_file
 
-        from bench.devices import canonical
+        from bench.run.devices import canonical
 
         self.options = options
         self.device = canonical(options.device)  # `cuda` is recorded as the cuda:0 it ran on
@@ -150,7 +150,7 @@ class OnnxRuntimeBackend(Backend):
         return [trt, cuda]
 
     def _gpu_describe(self) -> dict:
-        from bench.devices import gpu_identity
+        from bench.run.devices import gpu_identity
 
         return {
             **gpu_identity(int(self.device.partition(":")[2])),

@@ -9,7 +9,7 @@ import numpy as np
 
 from bench.cache import cache_dir, file_sha256
 from bench.errors import BackendUnavailable, UsageError
-from bench.sysinfo import cpu_flags_source, read_cpu_flags
+from bench.run.sysinfo import cpu_flags_source, read_cpu_flags
 
 # CPU flags that mean bf16 matrix arithmetic in hardware (AVX-512 BF16 dot products, or AMX tiles).
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -81,7 +81,7 @@ def calibration_images(spec: str, dataset: str | None = None) -> list[Path]:
 
 def calibration_batches(images: list[Path], profile: str, batch_size: int = 1) -> list[np.ndarray]:
     """Preprocessed exactly as the benchmark's samples are, so quantization ranges match what is measured."""
-    from bench.preprocessing import preprocess
+    from bench.data.preprocessing import preprocess
 
     arrays = [np.asarray(preprocess(str(p), profile), dtype=np.float32) for p in images]
     return [np.stack(arrays[i:i + batch_size]) for i in range(0, len(arrays), batch_size)]

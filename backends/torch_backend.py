@@ -62,7 +62,7 @@ class TorchBackend(Backend):
         self.options = options
         if options.threads:
             torch.set_num_threads(options.threads)
-        from bench.devices import canonical
+        from bench.run.devices import canonical
 
         self.device = torch.device(canonical(options.device))  # `cuda` is recorded as the cuda:0 it ran on
         # bf16: weights and activations converted once (.to), so oneDNN runs bf16 (AMX/AVX-512 BF16) kernels.
@@ -116,7 +116,7 @@ class TorchBackend(Backend):
 
     def _setup_cuda(self, options: BackendOptions) -> None:
         torch = self.torch
-        from bench.devices import gpu_identity
+        from bench.run.devices import gpu_identity
 
         torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest conv algorithms once
         set_tf32(torch, options.precision)

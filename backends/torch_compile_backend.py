@@ -35,7 +35,7 @@ from backends.base import BackendOptions, argmax_classes
 from backends.torch_backend import TorchBackend
 from bench.cache import cache_dir
 from bench.errors import UsageError
-from bench.options import BY_NAME
+from bench.run.options import BY_NAME
 
 # A cache directory the user chose before bench started wins; otherwise inductor's caches go under the bench cache.
 _USER_INDUCTOR_CACHE = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
@@ -97,7 +97,7 @@ class TorchCompileBackend(TorchBackend):
         if options.threads:
             torch.set_num_threads(options.threads)
         from backends.torch_backend import set_tf32
-        from bench.devices import canonical
+        from bench.run.devices import canonical
 
         self.device = torch.device(canonical(options.device))
         self.dtype = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16,

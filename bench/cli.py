@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
-from bench import options as options_table
+from bench.run import options as options_table
 from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError
 
 out = Console()
@@ -53,14 +53,14 @@ class BenchGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-            if getattr(exc, "leave_now", False):  # LoadGen threw: its teardown at exit may crash (bench/endings.py)
+            if getattr(exc, "leave_now", False):  # LoadGen threw: its teardown at exit may crash (bench/run/endings.py)
                 sys.stdout.flush(), sys.stderr.flush()
                 os._exit(exc.exit_code)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt as exc:  # before a run's record exists (e.g. preprocessing): click would exit 1
-            from bench import signals
+            from bench.run import signals
 
             signals.note_interrupt(exc)
             err.print(f"interrupted ({signals.reason(exc)})", highlight=False)
@@ -94,7 +94,8 @@ def cli(ctx, debug):
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON on stdout.")
 def run(as_json, **options):
     """Run one benchmark through MLCommons LoadGen and write <output>/<run-id>/result.json."""
-    from bench import harness, summary
+    from bench.record import summary
+    from bench.run import harness
 
     cfg = options_table.run_config(options)
     try:
@@ -146,7 +147,7 @@ def sysinfo(system_name, as_json):
     """What a result records about this machine."""
     from rich.markup import escape  # a system name such as "[red]x" is text, not markup
 
-    from bench import sysinfo as si
+    from bench.run import sysinfo as si
 
     info = si.collect(system_name)
     if as_json:
@@ -159,9 +160,9 @@ def sysinfo(system_name, as_json):
 
 
 def main() -> None:
-    from bench import signals
+    from bench.run import signals
 
-    signals.install()  # SIGTERM and SIGHUP stop a run as Ctrl-C does (bench/signals.py)
+    signals.install()  # SIGTERM and SIGHUP stop a run as Ctrl-C does (bench/run/signals.py)
     try:
         cli.main(prog_name="bench", standalone_mode=True)
     except KeyboardInterrupt as exc:

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from bench import models
-from bench.imagenet import read_val_map
-from bench.preprocessing import PROFILES, Profile, preprocess
+from bench.data.imagenet import read_val_map
+from bench.data.preprocessing import PROFILES, Profile, preprocess
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-val-sample"
 # What the first try used: torchvision's resize-256/crop-224 bilinear, with the TF mean and std.

@@ -53,7 +53,7 @@ def part_env() -> dict:
     out = {"python": sys.version.split()[0], "torch": torch.__version__, "cuda": torch.version.cuda}
     if torch.cuda.is_available():
         out.update(gpu=torch.cuda.get_device_name(0), gpus=torch.cuda.device_count())
-        from bench.devices import gpu_identity
+        from bench.run.devices import gpu_identity
 
         out.update(gpu_identity(0))
     return out
@@ -62,7 +62,7 @@ def part_env() -> dict:
 def part_nvml_cadence() -> dict:
     import pynvml
 
-    from bench.power_readers import instant_watts
+    from bench.run.power_readers import instant_watts
 
     pynvml.nvmlInit()
     handle = pynvml.nvmlDeviceGetHandleByIndex(0)
@@ -97,7 +97,7 @@ def part_nvml_cadence() -> dict:
 def part_power_monitor(tmp: Path) -> dict:
     import pynvml
 
-    from bench.power import PowerMonitor
+    from bench.run.power import PowerMonitor
 
     pynvml.nvmlInit()
     handle = pynvml.nvmlDeviceGetHandleByIndex(0)

@@ -1,4 +1,4 @@
-"""What the harness itself costs, measured through the harness's own functions (bench.harness, bench.sut, bench.qsl).
+"""What the harness itself costs, measured through the harness's own functions (bench.run.harness, bench.run.sut, bench.run.qsl).
 
 (a) The null backend (answers at once, on 3x1x1 synthetic samples so the per-byte image copy is not what is timed):
     the highest Offline samples/s over a few batch sizes, the highest Server QPS LoadGen calls VALID (a search), and

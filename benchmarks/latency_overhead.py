@@ -1,11 +1,11 @@
-"""Cost of recording per-query latencies (bench.latency): time per sample for issue + completion, the Server
+"""Cost of recording per-query latencies (bench.run.latency): time per sample for issue + completion, the Server
 worst case (one sample per query), and the Offline case (one issue for all samples, completions in batches of 8)."""
 
 from __future__ import annotations
 
 import time
 
-from bench.latency import LatencyRecorder
+from bench.run.latency import LatencyRecorder
 
 N = 200_000
 

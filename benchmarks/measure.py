@@ -22,11 +22,11 @@ if str(ROOT) not in sys.path:  # run as `python benchmarks/x.py` from a checkout
 import backends  # noqa: E402
 import scenarios  # noqa: E402
 from bench import models  # noqa: E402
-from bench.config import RunConfig  # noqa: E402
-from bench.dataset import Dataset, SyntheticDataset  # noqa: E402
-from bench.harness import run_loadgen, warm_up  # noqa: E402
-from bench.qsl import SampleStore  # noqa: E402
-from bench.sut import Responder  # noqa: E402
+from bench.run.config import RunConfig  # noqa: E402
+from bench.data.dataset import Dataset, SyntheticDataset  # noqa: E402
+from bench.run.harness import run_loadgen, warm_up  # noqa: E402
+from bench.run.qsl import SampleStore  # noqa: E402
+from bench.run.sut import Responder  # noqa: E402
 
 QUIET = Console(file=io.StringIO())  # run_loadgen's live display goes nowhere
 
@@ -86,7 +86,7 @@ def load(backend: str, scenario: str = "offline", model: str = "resnet18", batch
 
 
 def loadgen(loaded: Loaded, estimate=None, **changes) -> dict:
-    """One LoadGen performance run through bench.harness.run_loadgen; the record's performance section.
+    """One LoadGen performance run through bench.run.harness.run_loadgen; the record's performance section.
 
     `changes` replace RunConfig fields (scenario, target_qps, duration_s, batch_size ...).
     """

@@ -115,8 +115,8 @@ def check(checkout: Path, runs: dict[str, Path], work: Path, version: str) -> in
 
 
 def check_rounds(checkout: Path) -> int:
-    """bench/rounds.py's facts against the checker's own table: seeds, and the suites ResNet-50 is in."""
-    from bench import rounds
+    """bench/mlperf/rounds.py's facts against the checker's own table: seeds, and the suites ResNet-50 is in."""
+    from bench.mlperf import rounds
 
     sys.path.insert(0, str(checkout / "tools" / "submission"))
     from submission_checker.constants import MODEL_CONFIG
@@ -133,8 +133,8 @@ def check_rounds(checkout: Path) -> int:
             want = config[f"required-scenarios-{suite.replace(',', '-')}"].get("resnet")
             have = set(known.scenarios(suite)) if suite in known.resnet else None
             if (None if want is None else set(want)) != have:
-                wrong.append(f"{name} {suite}: checker requires {want}, bench/rounds.py {have}")
-    print("bench/rounds.py vs the checker's MODEL_CONFIG: " + ("agree" if not wrong else "; ".join(wrong)))
+                wrong.append(f"{name} {suite}: checker requires {want}, bench/mlperf/rounds.py {have}")
+    print("bench/mlperf/rounds.py vs the checker's MODEL_CONFIG: " + ("agree" if not wrong else "; ".join(wrong)))
     return len(wrong)
 
 

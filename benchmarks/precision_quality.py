@@ -45,7 +45,7 @@ def logits(backend_name: str, spec, precision: str, images: np.ndarray, extra: d
 def main(names, dataset, calibration_count, pairs):
     import backends
     from bench import models
-    from bench.preprocessing import preprocess
+    from bench.data.preprocessing import preprocess
 
     console = Console()
     folder = Path(dataset)

@@ -1,4 +1,4 @@
-"""What per-query latency recording (bench.latency) costs inside real LoadGen runs: the null backend on 3x1x1 samples,
+"""What per-query latency recording (bench.run.latency) costs inside real LoadGen runs: the null backend on 3x1x1 samples,
 SingleStream p50 latency and Offline samples/s (batch 8), with the recorder as the harness uses it against a
 recorder that records nothing, interleaved in one process; medians.
 
@@ -12,8 +12,8 @@ import json
 
 from measure import estimate, load, loadgen, median
 
-import bench.harness
-from bench.latency import LatencyRecorder
+import bench.run.harness
+from bench.run.latency import LatencyRecorder
 
 
 class NotRecording(LatencyRecorder):
@@ -38,12 +38,12 @@ def main() -> None:
         values: dict[str, list[float]] = {"recording": [], "not_recording": []}
         for _ in range(args.repeats):
             for name, cls in (("recording", LatencyRecorder), ("not_recording", NotRecording)):
-                bench.harness.LatencyRecorder = cls
+                bench.run.harness.LatencyRecorder = cls
                 extra = {"target_qps": 100_000} if scenario == "offline" else {}
                 perf = loadgen(loaded, est, duration_s=args.duration, **extra)
                 values[name].append(perf["latency_ms"]["p50"] * 1000 if scenario == "single-stream"
                                     else perf["samples_per_second"])
-        bench.harness.LatencyRecorder = LatencyRecorder
+        bench.run.harness.LatencyRecorder = LatencyRecorder
         row = {k: round(median(v), 1) for k, v in values.items()}
         result[scenario] = {"metric": metric, **row}
         print(f"  {scenario:13s} {metric}: recording {row['recording']:,.1f}, not recording "

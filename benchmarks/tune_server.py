@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from bench import sysinfo
+from bench.run import sysinfo
 
 
 def main() -> None:

@@ -54,8 +54,6 @@ class Server(Scenario):
         return lines
 
     def start(self, responder, cfg):
-        import numpy as np  # here: the CLI reads the registry without numpy
-
         self.batch_size, self.max_wait = cfg.batch_size, cfg.max_wait_ms / 1000
         put = self.start_workers(responder).put
 
@@ -66,7 +64,7 @@ class Server(Scenario):
         return issue, lambda: None
 
     def work(self, responder) -> None:
-        import numpy as np
+        import numpy as np  # here: the CLI reads the registry without numpy
 
         pending = self.queue
         get, size, max_wait = pending.get, self.batch_size, self.max_wait

@@ -13,7 +13,7 @@ IMAGES = TEST_DATA / "imagenet"
 
 def real_images(count: int = 40, profile: str = "torchvision") -> np.ndarray:
     """The first `count` bundled ImageNet validation images (val_map order), preprocessed with `profile`."""
-    from bench.preprocessing import preprocess
+    from bench.data.preprocessing import preprocess
 
     names = [line.split()[0] for line in (IMAGES / "val_map.txt").read_text().splitlines() if line.strip()]
     return np.stack([preprocess(str(IMAGES / n), profile) for n in names[:count]])

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from bench import audit
+from bench.mlperf import audit
 from tests.conftest import FAST_RUN, TEST_DATA
 
 IMAGES = TEST_DATA / "imagenet"  # bundled, so the suite runs from a fresh clone

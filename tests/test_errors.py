@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from bench.errors import UsageError
-from bench.imagenet import read_val_map
+from bench.data.imagenet import read_val_map
 from tests.conftest import TEST_DATA
 
 IMAGES = TEST_DATA / "imagenet"
@@ -194,7 +194,7 @@ def test_precision_the_backend_cannot_run(refused, backend, precision, says):
     ("--count", "1e3", "'1e3' is not a valid integer"),
 ])
 def test_numbers_outside_their_range(refused, flag, value, says):
-    """Every number is finite and within a stated range, and the message says the range and why (bench/options.py)."""
+    """Every number is finite and within a stated range, and the message says the range and why (bench/run/options.py)."""
     refused(*NULL, flag, value, says=(says,))
 
 
@@ -418,7 +418,7 @@ def test_disk_fills_up_during_the_run(tree, bench_cli, monkeypatch):
     import errno
 
     import bench.cache
-    from bench import results
+    from bench.record import results
 
     real, calls = bench.cache.os.fsync, []
 

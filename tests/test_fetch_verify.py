@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from bench.errors import UsageError
-from bench.fetch import fetch
+from bench.data.fetch import fetch
 from bench.models.known import KnownModel
 from tests.conftest import TEST_DATA
 

@@ -48,9 +48,9 @@ def test_images_sized_to_exhaust_memory_are_refused_before_decoding(bench_cli, t
 
 
 def test_decompression_bomb_bound(bench_cli, tmp_path, monkeypatch):
-    import bench.preprocessing
+    import bench.data.preprocessing
 
-    monkeypatch.setattr(bench.preprocessing, "MAX_PIXELS", 10_000)  # a real bomb needs GBs to make
+    monkeypatch.setattr(bench.data.preprocessing, "MAX_PIXELS", 10_000)  # a real bomb needs GBs to make
     data = _dataset(tmp_path, n=0)
     _add(data, "big.png", Image.new("RGB", (200, 100)))
     result = bench_cli("run", *NULL, "--dataset", data, "--output", tmp_path / "r")
@@ -183,7 +183,7 @@ def test_onnx_class_count_comes_from_the_file(bench_cli, refused_run, tmp_path):
 # ---- raw OSErrors become one line naming the path and a fix -----------------------------------------------------
 
 def test_os_errors_name_the_path_and_a_fix(bench_cli, tmp_path, monkeypatch):
-    import bench.imagenet
+    import bench.data.imagenet
 
     data = _dataset(tmp_path)
     blocker = tmp_path / "cache-is-a-file"
@@ -196,7 +196,7 @@ def test_os_errors_name_the_path_and_a_fix(bench_cli, tmp_path, monkeypatch):
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(bench.imagenet.os, "fsync", full)  # the disk fills while the cache is written
+    monkeypatch.setattr(bench.data.imagenet.os, "fsync", full)  # the disk fills while the cache is written
     result = bench_cli("run", *NULL, "--dataset", data, "--output", tmp_path / "r")
     assert result.exit_code == 2, result.output
     assert "cannot write the preprocessing cache" in result.output and "Free some space" in result.output

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from bench.errors import UsageError
-from bench.imagenet import ImageNetDataset, read_val_map
-from bench.preprocessing import preprocess
+from bench.data.imagenet import ImageNetDataset, read_val_map
+from bench.data.preprocessing import preprocess
 from tests.conftest import TEST_DATA, only_run
 
 IMAGES = TEST_DATA / "imagenet"

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from bench import latency
+from bench.run import latency
 from bench.errors import UsageError
 
 

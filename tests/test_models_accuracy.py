@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from bench import accuracy, models
+from bench import models
+
+from bench.record import accuracy
 from bench.errors import UsageError
-from bench.imagenet import ImageNetDataset, read_val_map
+from bench.data.imagenet import ImageNetDataset, read_val_map
 from bench.models import complexity
 from tests.conftest import TEST_DATA, only_run
 

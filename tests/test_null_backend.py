@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import backends
-from bench import latency
-from bench.dataset import SyntheticDataset
-from bench.qsl import SampleStore
+from bench.run import latency
+from bench.data.dataset import SyntheticDataset
+from bench.run.qsl import SampleStore
 from tests.conftest import only_run
 
 
@@ -29,7 +29,7 @@ def test_tiny_null_run_times_the_harness_and_records_every_latency(bench_cli, re
     record = only_run(results_dir)
     assert record["status"] == "complete" and record["backend"]["image_size"] == 1
     perf = record["performance"]
-    # Per-query latency recording (bench.latency) sees every sample LoadGen counted, through the fast SUT's lists.
+    # Per-query latency recording (bench.run.latency) sees every sample LoadGen counted, through the fast SUT's lists.
     assert perf["latencies"]["count"] == perf["samples"] > 0
     assert len(latency.load(results_dir / record["run_id"])) == perf["samples"]  # the file says the same
     if scenario == "offline":

@@ -1,4 +1,4 @@
-"""The option table (bench/options.py): each option declared once, commands that reproduce a config, and a fuzz
+"""The option table (bench/run/options.py): each option declared once, commands that reproduce a config, and a fuzz
 of every numeric `bench run` option through the real CLI (exit 0 or 2, never a traceback, a hang or non-finite
 JSON)."""
 
@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bench import options
-from bench.config import RunConfig
+from bench.run import options
+from bench.run.config import RunConfig
 
 
 def parse(command: str) -> RunConfig:

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from bench import power
-from bench.power import Channel, PowerMonitor, Reading
-from bench.power_readers import PEAK_AVERAGE, PEAK_INSTANT
+from bench.run import power
+from bench.run.power import Channel, PowerMonitor, Reading
+from bench.run.power_readers import PEAK_AVERAGE, PEAK_INSTANT
 from tests.conftest import FAST_RUN, only_run
 
 # ---- recorded readings through the real sampler and writer --------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.preprocessing import PROFILES, load_rgb, preprocess
+from bench.data.preprocessing import PROFILES, load_rgb, preprocess
 from tests.conftest import TEST_DATA
 
 IMAGE = TEST_DATA / "imagenet" / "ILSVRC2012_val_00000001.JPEG"  # 496x368: landscape, odd crop offsets

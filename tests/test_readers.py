@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import record_shape, results
+from bench.record import record_shape, results
 
 NULL_RUN = ["--backend", "null", "--count", "8", "--duration", "1"]
 

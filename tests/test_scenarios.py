@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 import scenarios
-from bench import summary
+from bench.record import summary
 from tests.conftest import ROOT, only_run
 
 # submission_checker/constants.py (mlcommons/inference): the field read per scenario, and its unit as logged.
@@ -106,7 +106,7 @@ def test_no_module_outside_scenarios_names_a_scenario():
     names = [n for s in scenarios.SCENARIOS.values() for n in (s.name, s.loadgen_name)]
     pattern = "|".join(re.escape(f'"{n}"') for n in names)
     found = subprocess.run(["git", "grep", "-n", "-E", pattern, "--", "bench", "backends", ":!bench/cli.py",
-                            ":!bench/config.py", ":!bench/options.py", ":!bench/commands"], cwd=ROOT,
+                            ":!bench/run/config.py", ":!bench/run/options.py", ":!bench/commands"], cwd=ROOT,
                            capture_output=True, text=True)
     assert found.returncode in (0, 1), found.stderr
     assert found.stdout == "", "scenario names outside scenarios/:\n" + found.stdout
@@ -117,7 +117,7 @@ def test_padding_is_computed_but_never_answered():
     prediction of its own sample."""
     import numpy as np
 
-    from bench.sut import Responder
+    from bench.run.sut import Responder
     from scenarios.offline import Offline
 
     class Echo:  # class id = the sample's own value: shows which sample each answer came from
@@ -132,7 +132,7 @@ def test_padding_is_computed_but_never_answered():
 
     answered = []
     responder = Responder(Echo(), Store())
-    import bench.sut as sut
+    import bench.run.sut as sut
 
     real = sut.lg.QuerySamplesComplete
     sut.lg.QuerySamplesComplete = lambda responses: answered.extend(responses)

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from bench import submission
+from bench.mlperf import submission
 from bench.cache import file_sha256
 from tests.conftest import TEST_DATA, only_run
 

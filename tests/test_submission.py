@@ -13,7 +13,9 @@ import re
 
 import pytest
 
-from bench import accuracy, rounds, submission
+from bench.mlperf import rounds, submission
+
+from bench.record import accuracy
 from tests.conftest import FAST_RUN, TEST_DATA, only_run
 
 IMAGES = TEST_DATA / "imagenet"  # bundled, so the suite runs from a fresh clone
@@ -110,7 +112,7 @@ def test_a_suite_without_resnet50_is_refused(bench_cli, results, tmp_path):
 
 
 def _reproduce_lines_give_the_runs_config(meas, results):
-    """The README's commands are bench/options.py's to_command(): parsed, they give the run's own config back."""
+    """The README's commands are bench/run/options.py's to_command(): parsed, they give the run's own config back."""
     import os
 
     from tests.test_options import parse
@@ -184,7 +186,7 @@ def test_empty_results_tree_is_a_clear_error(bench_cli, tmp_path):
 def test_an_mlperf_profile_run_has_the_seeds_of_the_round_bench_chooses(bench_cli, tmp_path):
     """The seeds come from LoadGen's mlperf.conf whatever the duration, so a 1 s run shows them: they must be the
     seeds the official checker's table holds for the round `bench submission` writes."""
-    from bench import loadgen_log
+    from bench.record import loadgen_log
 
     results = tmp_path / "results"
     result = bench_cli("run", "--backend", "null", "--scenario", "single-stream", "--profile", "mlperf",

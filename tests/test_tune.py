@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 from scenarios.offline import OVERESTIMATE
-from bench.userconf import parse
+from bench.mlperf.userconf import parse
 from tests.conftest import FAST_RUN, only_run
 
 # The null backend answers at once, so a Server search costs LoadGen's time only; --max-qps keeps it modest.
@@ -64,7 +64,7 @@ def test_offline_tune_measures_expected_qps(bench_cli, tmp_path):
 
 
 def test_printed_command_reproduces_the_tuned_run(bench_cli, tmp_path):
-    """`use it` is bench/options.py's to_command(): run as printed, it repeats the confirming run's every setting,
+    """`use it` is bench/run/options.py's to_command(): run as printed, it repeats the confirming run's every setting,
     --max-wait-ms and backend options included."""
     out = tmp_path / "tune"
     result = bench_cli("tune", *NULL_SERVER, "--latency-bound-ms", "50", "--max-wait-ms", "5", "--batch-size", "4",

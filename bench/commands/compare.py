@@ -52,7 +52,9 @@ def compare_cmd(runs, by):
     from rich.markup import escape
     from rich.table import Table
 
-    from bench import report, results
+    from bench import report
+
+    from bench.record import results
     from bench.cli import err, out
     from bench.errors import UsageError
 

@@ -15,7 +15,7 @@ from rich.table import Table
 def fetch_cmd(name, url, accept_unverified, list_only):
     """Download a known model into the cache (progress bar, sha256 check); offline, say where to put it."""
     from bench.errors import UsageError
-    from bench.fetch import fetch
+    from bench.data.fetch import fetch
     from bench.models import known
 
     console = Console(stderr=True)

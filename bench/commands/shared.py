@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import options as table
+from bench.run import options as table
 
 # Options of `bench run` that these commands decide themselves (or that make no sense for them).
 OWN = {"scenario", "mode", "output", "profile", "target_qps", "user_conf", "strict"}

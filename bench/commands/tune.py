@@ -6,9 +6,9 @@ import click
 from rich.table import Table
 
 from bench.commands.shared import config, run_options
-from bench.options import BY_NAME, Option, click_options
+from bench.run.options import BY_NAME, Option, click_options
 
-# tune's own options, declared and checked like `bench run`'s (bench/options.py).
+# tune's own options, declared and checked like `bench run`'s (bench/run/options.py).
 TUNE_OPTIONS = (
     Option("trial_seconds", float, 3.0, "Length of each short search run.", low=0, high=600, low_open=True,
            why="MLPerf's whole run is 600 s; a longer short run tunes nothing better"),
@@ -26,7 +26,7 @@ TUNE_OPTIONS = (
 def tune_cmd(scenario, output, trial_seconds, max_trials, max_qps, **options):
     """Server: highest VALID --target-qps under the latency bound; Offline: expected QPS; SingleStream: expected
     latency. Short LoadGen runs on one loaded backend, then a confirming run; writes OUTPUT/user.conf."""
-    from bench import tune
+    from bench.mlperf import tune
     from bench.cli import err, out
 
     for option, value in zip(TUNE_OPTIONS, (trial_seconds, max_trials, max_qps), strict=True):

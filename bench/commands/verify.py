@@ -31,7 +31,7 @@ def compare(backend_names: list[str], cfg, batch_size: int, extra: dict | None =
     import backends
     from backends.base import argmax_classes
     from bench import models
-    from bench.dataset import open_dataset
+    from bench.data.source import open_dataset
 
     model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
     dataset = open_dataset(cfg, model)
@@ -98,10 +98,10 @@ def compare(backend_names: list[str], cfg, batch_size: int, extra: dict | None =
 def verify_cmd(backend_list, dataset, val_map, count, model, weights, preprocessing, skip_bad, batch_size, threads,
                threshold, low_precision_threshold, calibration, as_json):
     """Run the same images through several backends and check they agree with torch fp32."""
-    from bench.config import RunConfig
+    from bench.run.config import RunConfig
     from bench.errors import RunFailed, UsageError
 
-    from bench.options import Option
+    from bench.run.options import Option
 
     for flag, value in (("--threshold", threshold), ("--low-precision-threshold", low_precision_threshold)):
         Option(flag, float, low=0, high=1, flag=flag, why="a share of the images").check_number(value)  # nan: exit 2

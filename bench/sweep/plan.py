@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from bench.errors import UsageError
+from bench.run.options import DEFAULTS
 from bench.sweep import options as opts
 
 TARGET_KEYS = {"resources", "accelerator", "hostname", "labels", "options"}
@@ -57,9 +58,8 @@ class Cell:
 
     @property
     def key(self) -> str:
-        o = self.options
-        parts = [o.get("model", "resnet50"), o.get("backend", "torch"), o.get("scenario", "offline"),
-                 o.get("precision", "fp32"), f"b{o.get('batch_size', 8)}"]
+        o = {**DEFAULTS, **self.options}
+        parts = [o["model"], o["backend"], o["scenario"], o["precision"], f"b{o['batch_size']}"]
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(map(str, parts)))
         return f"{slug}-{self.config_hash[:10]}"
 

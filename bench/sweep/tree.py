@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.cache import atomic_write
-from bench.results import utc_now
+from bench.record.results import utc_now
 from bench.sweep.plan import Cell, Plan
 
 CELL_FILE = "cell.json"

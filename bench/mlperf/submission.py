@@ -1,6 +1,6 @@
 """The MLPerf Inference submission tree, assembled from result records: which runs go together, and where.
 
-Layout (bench/rounds.py says which round; see README "Submission"):
+Layout (bench/mlperf/rounds.py says which round; see README "Submission"):
 
     <out>/<division>/<submitter>/
       {code|src}/<model>/README.md                              points at this project and how to rerun
@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import scenarios
-from bench import loadgen_log, results, rounds, submission_tree
+from bench.mlperf import rounds, submission_tree
+from bench.record import loadgen_log, results
 from bench.errors import UsageError
-from bench.submission_tree import SYSTEM_FIELDS  # noqa: F401  (the checker's field list, for callers)
+from bench.mlperf.submission_tree import SYSTEM_FIELDS  # noqa: F401  (the checker's field list, for callers)
 
 BENCHMARK = submission_tree.BENCHMARK
 DIVISIONS = ("closed", "open")

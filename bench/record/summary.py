@@ -9,7 +9,7 @@ from rich.table import Table
 
 import scenarios
 
-# LoadGen's reason -> what to change, most telling first. Matched on the reasons bench.loadgen_log spells out.
+# LoadGen's reason -> what to change, most telling first. Matched on the reasons bench.record.loadgen_log spells out.
 REASON_ADVICE = (
     ("latency bound missed", "lower --target-qps, raise --latency-bound-ms, or use a smaller --batch-size / "
                              "--max-wait-ms"),

@@ -1,7 +1,7 @@
 """The run options, each declared once: flag, type, default, help, range or choices, and who honours it.
 
 From this table come `bench run`'s click options (also shared by tune and audit), `RunConfig`'s fields
-(bench/config.py), the checks every RunConfig passes (ranges, choices, backends, devices), and `to_command()`,
+(bench/run/config.py), the checks every RunConfig passes (ranges, choices, backends, devices), and `to_command()`,
 which prints the `bench run` command that reproduces a config. Standard library only: `bench --help` stays fast.
 """
 
@@ -204,7 +204,7 @@ def run_config(values: Mapping[str, Any], **fields):
 
     Backend options go to RunConfig.extra only when set, so a record lists what was asked for.
     """
-    from bench.config import RunConfig
+    from bench.run.config import RunConfig
 
     merged = {**values, **fields}
     extra = {n: v for n, v in merged.items() if n in BY_NAME and BY_NAME[n].backend_option

@@ -17,9 +17,10 @@ import numpy as np
 from rich.console import Console
 
 import scenarios
-from bench import harness, loadgen_log, results
+from bench.record import loadgen_log, results
+from bench.run import harness
 from bench.cache import atomic_write
-from bench.config import RunConfig
+from bench.run.config import RunConfig
 from bench.errors import RunFailed, UsageError
 
 # The official audit.config files (mlcommons/inference compliance/TEST01/resnet50/audit.config and

@@ -60,13 +60,35 @@ def problem(record) -> str | None:
         value = _get(record, field)
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return f"{field!r} is {type(value).__name__} {str(value)[:40]!r}, expected {_names(types)}"
-    for field in ("performance.latency_ms", "performance.result_metric"):
-        inner = _get(record, field) or {}
-        bad = [k for k, v in inner.items() if k != "name" and (not isinstance(v, NUMBER) or isinstance(v, bool))]
-        if bad:
-            return f"'{field}.{bad[0]}' is not a number"
+    latency = _get(record, "performance.latency_ms") or {}
+    bad = [k for k, v in latency.items() if not isinstance(v, NUMBER) or isinstance(v, bool)]
+    if bad:
+        return f"'performance.latency_ms.{bad[0]}' is not a number"
+    secondary = _get(record, "performance.secondary")
+    if not isinstance(secondary, (list, type(None))):
+        return "'performance.secondary' is not a list"
+    figures = [("performance.result_metric", _get(record, "performance.result_metric"))]
+    figures += [(f"performance.secondary[{i}]", f) for i, f in enumerate(secondary or [])]
+    for field, figure in figures:
+        if figure is not None and (why := _figure_problem(figure)):
+            return f"'{field}' {why}"
     if not all(isinstance(r, str) for r in _get(record, "performance.invalid_reasons") or []):
         return "'performance.invalid_reasons' holds something other than text"
+    return None
+
+
+def _figure_problem(figure) -> str | None:
+    """A headline or secondary figure: text key/name/unit (schema 1 had only a name), a numeric value or null."""
+    if not isinstance(figure, dict):
+        return "is not an object"
+    value = figure.get("value")
+    if not isinstance(value, NUMBER) or isinstance(value, bool):
+        return "value is not a number"
+    for key in ("key", "name", "unit"):
+        if not isinstance(figure.get(key), TEXT):
+            return f"{key} is not text"
+    if not isinstance(figure.get("higher_is_better"), (bool, type(None))):
+        return "higher_is_better is not true or false"
     return None
 
 

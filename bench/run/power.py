@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.cache import atomic_write
-from bench.power_readers import (PEAK_INSTANT, POWERCAP_ROOT, Channel, Reading, counter_delta, integrate,
+from bench.run.power_readers import (PEAK_INSTANT, POWERCAP_ROOT, Channel, Reading, counter_delta, integrate,
                                  nvml_channels, rapl_channels, throttle_reasons)
 
 INTERVAL_S = 0.05  # 20 Hz: NVML refreshes board power about every 20-100 ms; RAPL every ~1 ms
@@ -140,7 +140,7 @@ class PowerMonitor:
                 self.channels, self.source, self.reason = [], None, f"power discovery failed: {exc}"
 
     def _discover(self, powercap_root: Path) -> tuple[list[Channel], str | None, str]:
-        from bench.devices import nvml_gpu_count, parse_cuda
+        from bench.run.devices import nvml_gpu_count, parse_cuda
 
         cuda = parse_cuda(self.device)
         rapl, self.cpu_reason = rapl_channels(powercap_root)

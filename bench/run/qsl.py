@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from bench.dataset import Dataset
+from bench.data.dataset import Dataset
 
 # MLPerf's performance sample count for ResNet-50.
 PERFORMANCE_SAMPLE_COUNT = 1024

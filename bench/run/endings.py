@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import loadgen_log
+from bench.record import loadgen_log
 from bench.errors import RunFailed
 
 

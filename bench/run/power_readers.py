@@ -1,4 +1,4 @@
-"""Power readers: RAPL package energy (powercap) and NVML GPU board power, each as `Channel`s for bench/power.py.
+"""Power readers: RAPL package energy (powercap) and NVML GPU board power, each as `Channel`s for bench/run/power.py.
 
 NVML gives three things per GPU: nvmlDeviceGetPowerUsage (on Ampere and later a 1-second average), the
 instantaneous field NVML_FI_DEV_POWER_INSTANT where the driver has it, and the total-energy counter (Volta on).
@@ -113,7 +113,7 @@ def nvml_channels(cuda_ordinals: list[int]) -> tuple[list[Channel], str]:
         pynvml.nvmlInit()
     except Exception as exc:
         return [], f"NVML cannot start ({type(exc).__name__}: {exc}): no NVIDIA driver here"
-    from bench.devices import nvml_handle
+    from bench.run.devices import nvml_handle
 
     channels = []
     for ordinal in cuda_ordinals:

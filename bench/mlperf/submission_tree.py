@@ -1,7 +1,7 @@
 """Writing a submission tree's files: logs copied, measurements, READMEs, systems/<system>.json, FILL_IN.md.
 
-bench/submission.py decides which runs go where; this module writes what each folder holds, in the layout of
-the round bench/rounds.py chose.
+bench/mlperf/submission.py decides which runs go where; this module writes what each folder holds, in the layout of
+the round bench/mlperf/rounds.py chose.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import subprocess
 from pathlib import Path
 
 import scenarios
-from bench import __version__, accuracy, snapshot
+from bench import __version__
+from bench.record import accuracy, snapshot
 from bench.cache import atomic_write, file_sha256
-from bench.options import DEFAULTS, to_command
+from bench.run.options import DEFAULTS, to_command
 
 BENCHMARK = "resnet50"
 MLPERF_MODEL = "resnet"  # the checker's name for the image-classification benchmark every model here maps to
@@ -152,7 +153,7 @@ def measurements(record: dict) -> dict:
 
 def measurement_readme(entry, record: dict, chosen) -> str:
     cfg = record["config"]
-    # Each run's own options, every one (bench/options.py), with this folder's user.conf for performance.
+    # Each run's own options, every one (bench/run/options.py), with this folder's user.conf for performance.
     commands = []
     if entry.performance:
         commands.append(to_command(entry.performance["config"], output=DEFAULTS["output"], mode="performance",

@@ -14,7 +14,7 @@ import mlperf_loadgen as lg
 import numpy as np
 
 from bench.errors import RunFailed
-from bench.qsl import SampleStore
+from bench.run.qsl import SampleStore
 
 
 def check_classes(backend, classes, n: int) -> None:
@@ -32,7 +32,7 @@ class Responder:
         self.error: BaseException | None = None
         self.stop = threading.Event()  # set on Ctrl-C: answer the rest at once, empty
         self._lock = threading.Lock()
-        self.latency = None  # a bench.latency.LatencyRecorder while a performance run records latencies
+        self.latency = None  # a bench.run.latency.LatencyRecorder while a performance run records latencies
 
     def run(self, ids: list[int], indices: np.ndarray) -> None:
         """Predict the samples at `indices` and complete the queries `ids` (same order). `indices` may be longer than

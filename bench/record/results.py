@@ -8,7 +8,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import record_shape, signals
+from bench.record import record_shape
+
+from bench.run import signals
 from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
 

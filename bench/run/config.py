@@ -1,6 +1,6 @@
 """RunConfig: every option of one run, validated once at the edge; inner code trusts it.
 
-Its fields, defaults and checks come from the option table in bench/options.py; this module adds the checks that
+Its fields, defaults and checks come from the option table in bench/run/options.py; this module adds the checks that
 read files, and the derived properties.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from bench import options
+from bench.run import options
 from bench.errors import UsageError
-from bench.options import MLPERF_SERVER_LATENCY_MS, MODES, PRECISIONS, PROFILES, QUICK_DURATION_S, SCENARIOS
+from bench.run.options import MLPERF_SERVER_LATENCY_MS, MODES, PRECISIONS, PROFILES, QUICK_DURATION_S, SCENARIOS
 
 __all__ = ["MLPERF_SERVER_LATENCY_MS", "MODES", "PRECISIONS", "PROFILES", "QUICK_DURATION_S", "SCENARIOS",
            "RunConfig"]
@@ -21,7 +21,7 @@ class _RunConfig:
     """RunConfig's behaviour; its fields are made from the option table below."""
 
     def __post_init__(self):
-        from bench.devices import validate as validate_device
+        from bench.run.devices import validate as validate_device
 
         validate_device(self.device)  # cuda:x, cuda:0,0, cpu:1 ... stop here, exit 2
         options.check(self)  # choices, ranges, options this backend or device does not honour
@@ -34,7 +34,7 @@ class _RunConfig:
                 text = path.read_text()
             except (OSError, UnicodeDecodeError) as exc:
                 raise UsageError(f"cannot read --user-conf {path}: {exc}. Give a readable LoadGen user.conf file.")
-            from bench.userconf import parse
+            from bench.mlperf.userconf import parse
 
             parse(text, str(path))  # a bad line stops here, naming file:line, before anything loads or runs
         if self.dataset != "synthetic" and not Path(self.dataset).is_dir():
@@ -76,4 +76,4 @@ RunConfig = dataclasses.make_dataclass(
     + [("extra", dict, dataclasses.field(default_factory=dict))],
     bases=(_RunConfig,), frozen=True, namespace={"__module__": __name__},
 )
-RunConfig.__doc__ = "Every option of one run (fields: bench/options.py's table, less backend options, plus extra)."
+RunConfig.__doc__ = "Every option of one run (fields: bench/run/options.py's table, less backend options, plus extra)."

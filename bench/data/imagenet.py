@@ -2,7 +2,7 @@
 
 The preprocessed samples live in one .npy file per (file list, profile, size) under the bench cache.
 It is written row by row and read row by row (pread), so memory does not grow with the dataset: the
-QSL (bench.qsl) brings into RAM only the samples LoadGen asks for. A second run over the same files
+QSL (bench.run.qsl) brings into RAM only the samples LoadGen asks for. A second run over the same files
 decodes nothing.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.cache import atomic_write, cache_dir, npy_damage
-from bench.dataset import Dataset
+from bench.data.dataset import Dataset
 from bench.errors import UsageError
-from bench.preprocessing import ImageRefused, get_profile, preprocess
+from bench.data.preprocessing import ImageRefused, get_profile, preprocess
 
 NUM_CLASSES = 1000
 CACHE_VERSION = 1

@@ -1,4 +1,4 @@
-"""Datasets of preprocessed images: seeded synthetic ones, and (bench.imagenet) ImageNet validation sets."""
+"""Datasets of preprocessed images: seeded synthetic ones, and (bench.data.imagenet) ImageNet validation sets."""
 
 from __future__ import annotations
 
@@ -47,18 +47,3 @@ class SyntheticDataset(Dataset):
     def describe(self) -> dict:
         return {"kind": "synthetic", "count": self.count, "seed": self.seed, "synthetic": True,
                 "note": "seeded random images: performance only, accuracy is meaningless"}
-
-
-def open_dataset(cfg, model) -> Dataset:
-    """The dataset a run asked for, preprocessed for `model`."""
-    size = cfg.extra.get("null_image_size")
-    if size is not None and (cfg.backend != "null" or not cfg.synthetic_data):
-        from bench.errors import UsageError
-
-        raise UsageError("--null-image-size applies to the null backend on synthetic images only: a real backend "
-                         "runs the model's input size; drop the option or use --backend null --dataset synthetic")
-    if cfg.synthetic_data:
-        return SyntheticDataset(cfg.count or SYNTHETIC_DEFAULT_COUNT, size or model.input_size, cfg.seed)
-    from bench.imagenet import ImageNetDataset
-
-    return ImageNetDataset.open(cfg, model)

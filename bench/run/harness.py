@@ -21,26 +21,22 @@ from rich.markup import escape
 
 import backends
 import scenarios
-from bench import accuracy, budget, endings, loadgen_log, models, onnx_input, results, signals, snapshot, sysinfo
-from bench.config import QUICK_DURATION_S, RunConfig
-from bench.dataset import open_dataset
+from bench import models
+from bench.models import onnx_input
+from bench.record import accuracy, loadgen_log, results, snapshot
+from bench.run import budget, endings, signals, sysinfo
+from bench.run.config import RunConfig
+from bench.run.settings import test_settings
+from bench.data.source import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
-from bench.latency import LatencyRecorder
-from bench.power import PowerMonitor
-from bench.qsl import SampleStore
-from bench.sut import Responder, check_classes
-from bench.userconf import keys_for
+from bench.run.latency import LatencyRecorder
+from bench.run.power import PowerMonitor
+from bench.run.qsl import SampleStore
+from bench.run.sut import Responder, check_classes
 from scenarios.base import Estimate
 
 TIMED_REGION = ("LoadGen's per-query latency, issue to QuerySamplesComplete: batch assembly (host copy), "
                 "host-to-device copy, inference, argmax and response. Excludes model load, compile and warm-up.")
-# user.conf keys -> the TestSettings fields they set, for every scenario (each scenario adds its own), so profile
-# defaults never override the user's file.
-CONF_KEYS = {
-    "min_query_count": {"min_query_count"},
-    "min_duration_ms": {"min_duration"},
-    "performance_sample_count_override": {"performance_sample_count_override"},
-}
 # Seconds to let LoadGen wind down after Ctrl-C before the process leaves without it.
 INTERRUPT_GRACE_S = 3.0
 
@@ -143,7 +139,7 @@ def session(cfg: RunConfig, console: Console | None = None) -> Iterator[Session]
         record["status"] = "complete"
     except (KeyboardInterrupt, Interrupted) as exc:
         record["status"] = "interrupted"
-        signals.note_interrupt(exc)  # SIGTERM and SIGHUP end a run as Ctrl-C does (bench/signals.py)
+        signals.note_interrupt(exc)  # SIGTERM and SIGHUP end a run as Ctrl-C does (bench/run/signals.py)
         record["error"] = signals.reason(exc)
         raise Interrupted(f"interrupted; what was measured so far is in {run_dir}", signals.exit_code())
     except BenchError as exc:
@@ -202,43 +198,6 @@ def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Esti
     rate = batch_size / per_batch * backend.parallel_devices * backend.parallel_streams
     estimate = Estimate(samples_per_second=rate, single_latency_s=per_batch / batch_size)
     return estimate, time.perf_counter() - start, sorted({batch_size, *others})
-
-
-def test_settings(cfg: RunConfig, scenario, estimate: Estimate, mode: str, perf_count: int) -> lg.TestSettings:
-    """Profile defaults, then user.conf, then the command line's explicit options (which win)."""
-    ts = lg.TestSettings()
-    ts.scenario = scenario.loadgen_scenario
-    ts.mode = lg.TestMode.AccuracyOnly if mode == "accuracy" else lg.TestMode.PerformanceOnly
-    named: set[str] = set()
-    if cfg.profile == "mlperf" or cfg.user_conf:
-        # LoadGen applies its built-in mlperf.conf on the first FromConfig call, user.conf on top.
-        path, conf_type = (cfg.user_conf, 1) if cfg.user_conf else ("", 0)
-        if ts.FromConfig(path, cfg.model, scenario.loadgen_name, conf_type) != 0:
-            raise UsageError(f"LoadGen could not read --user-conf {cfg.user_conf}: check its lines' syntax")
-        if cfg.user_conf:
-            named = keys_for(cfg.user_conf, cfg.model, scenario.loadgen_name)
-    else:  # a quick run too takes the seeds of the installed LoadGen's round (bench/rounds.py), not zeros
-        official = lg.TestSettings()
-        official.FromConfig("", cfg.model, scenario.loadgen_name, 0)
-        for key in ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed"):
-            setattr(ts, key, getattr(official, key))
-    defaults = {"performance_sample_count_override": perf_count}
-    if cfg.profile == "quick":
-        defaults.update(min_duration_ms=int(1000 * (cfg.duration_s or QUICK_DURATION_S)),
-                        **scenario.quick_settings(cfg, estimate))
-    else:
-        defaults.update(
-            {k: v for k, v in scenario.quick_settings(cfg, estimate).items() if k != "min_query_count"})
-    conf_keys = {**CONF_KEYS, **scenario.conf_keys}
-    for key, value in defaults.items():
-        if not conf_keys.get(key, set()) & named:
-            setattr(ts, key, value)
-    explicit = scenario.explicit_settings(cfg)
-    if cfg.duration_s is not None:
-        explicit["min_duration_ms"] = int(cfg.duration_s * 1000)
-    for key, value in explicit.items():
-        setattr(ts, key, value)
-    return ts
 
 
 def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimate: Estimate, run_dir: Path,

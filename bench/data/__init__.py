@@ -1,0 +1,1 @@
+"""Data: datasets (synthetic and ImageNet), preprocessing and its cache, fetching known models."""

@@ -1,0 +1,159 @@
+"""The self-contained index.html and results.csv: plotly inlined (the page opens offline), every string escaped,
+INVALID and synthetic runs marked in the table, in every chart label and in the hover text."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.cache import atomic_write
+from bench.errors import UsageError
+from bench.report.charts import distribution_chart, metric_charts, percentile_chart, power_chart
+from bench.report.table import SUMMARY, frame, load_runs
+
+
+def write(paths, out: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """Find the runs, write <out>/results.csv and <out>/index.html; returns the frame and any unreadable records."""
+    runs, problems = load_runs(paths)
+    if not runs:
+        raise UsageError(f"no readable result.json under {', '.join(map(str, paths))}: "
+                         "give run directories or results trees written by `bench run`")
+    df = frame(runs)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create report directory {out}: {exc.strerror}. Choose another --out.")
+    atomic_write(out / "results.csv", df.to_csv(index=False))
+    atomic_write(out / "index.html", page(df, {str(d): r for d, r in runs}, problems))
+    for name in ("results.csv", "index.html"):
+        (out / name).chmod(0o644)  # reports are for sharing; atomic_write's temporary file is private
+    return df, problems
+
+
+def esc(value) -> str:
+    return html.escape("" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value))
+
+
+def chart_text(value) -> str:
+    """Text inside a chart: plotly reads a few HTML tags in labels, so < > & become entities it shows as text."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.1f}"
+    return str(value)
+
+
+def summary_table(df: pd.DataFrame) -> str:
+    head = "".join(f'<th data-col="{i}" title="click to sort">{esc(h)}</th>' for i, h in enumerate(SUMMARY.values()))
+    body = []
+    for _, r in df.iterrows():
+        cells = []
+        for col in SUMMARY:
+            value = r[col]
+            text = esc(_fmt(value))
+            cls = ""
+            if col == "validity":
+                cls = {"VALID": "ok", "INVALID": "bad"}.get(value, "warn")
+                title = esc(r["invalid_reasons"]) if value == "INVALID" else ""
+                text = f'<span class="badge {cls}" title="{title}">{text}</span>'
+            elif col == "accuracy":
+                cls = {"PASS": "ok", "FAIL": "bad", "synthetic": "warn"}.get(value, "dim")
+                text = f'<span class="badge {cls}">{text}</span>'
+            elif col == "data" and r["synthetic"]:
+                text = '<span class="badge warn">synthetic</span>'
+            elif col == "status" and value != "complete":
+                text = f'<span class="badge bad">{text}</span>'
+            sort = value if isinstance(value, (int, float, np.integer, np.floating)) and not pd.isna(value) else ""
+            name = ' class="name"' if col == "system" else ""  # long names wrap; numbers never break
+            cells.append(f'<td{name} data-sort="{esc(sort)}">{text}</td>')
+        classes = " ".join(c for c, on in (("invalid", r["validity"] == "INVALID"), ("synthetic", r["synthetic"]))
+                           if on)
+        body.append(f'<tr class="{classes}">{"".join(cells)}</tr>')
+    return (f'<div class="wide"><table id="summary" class="sortable"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def systems_table(records: dict[str, dict]) -> str:
+    systems: dict[str, dict] = {}
+    for record in records.values():
+        info = record.get("system") or {}
+        systems.setdefault(str(info.get("system_name") or "unknown"), info)
+    parts = []
+    for name, info in sorted(systems.items()):
+        rows = []
+        for key, value in info.items():
+            if isinstance(value, (dict, list)):
+                value = json.dumps(value, sort_keys=True)
+            rows.append(f"<tr><th>{esc(key)}</th><td>{esc(value)}</td></tr>")
+        parts.append(f'<details open><summary>{esc(name)}</summary><table class="kv">{"".join(rows)}</table></details>')
+    return "".join(parts)
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:13px} td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
+table.sortable th{cursor:pointer;background:#f4f4f4;position:sticky;top:0} table.sortable th:hover{background:#e6e6e6}
+tr.invalid{background:#fde8e8} tr.synthetic td{font-style:italic}
+.badge{padding:1px 6px;border-radius:8px;font-weight:600;font-style:normal}
+.ok{background:#d6f5d6;color:#14601e} .bad{background:#f8caca;color:#8a1010} .warn{background:#fff0c2;color:#7a5a00}
+.dim{color:#888} .note{color:#555;font-size:13px} table.kv th{width:14em;font-weight:600}
+.problems{color:#8a1010} .wide{overflow-x:auto;max-width:100%} td{white-space:nowrap}
+td.name{white-space:normal;min-width:8em;max-width:18em;overflow-wrap:anywhere}
+"""
+
+SORT_JS = """
+document.querySelectorAll('table.sortable').forEach(function(table){
+  table.querySelectorAll('th').forEach(function(th, col){
+    th.addEventListener('click', function(){
+      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+      var asc = th.getAttribute('data-dir') !== 'asc';
+      table.querySelectorAll('th').forEach(function(h){ h.removeAttribute('data-dir'); });
+      th.setAttribute('data-dir', asc ? 'asc' : 'desc');
+      function key(row){ var c = row.cells[col], s = c.getAttribute('data-sort');
+        return s !== '' && s !== null && !isNaN(parseFloat(s)) ? parseFloat(s) : c.textContent.trim().toLowerCase(); }
+      rows.sort(function(a, b){ var x = key(a), y = key(b);
+        if (typeof x !== typeof y) { x = String(x); y = String(y); }
+        return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1); });
+      rows.forEach(function(r){ body.appendChild(r); });
+    });
+  });
+});
+"""
+
+
+def page(df: pd.DataFrame, records: dict[str, dict], problems: list[str]) -> str:
+    from plotly.offline import get_plotlyjs
+
+    sections = [f"<h2>Summary</h2><p class='note'>{len(df)} runs on {df['system'].nunique()} systems. "
+                "Rows shaded red are INVALID by LoadGen's rules; <i>italic</i> rows used synthetic weights or images "
+                "(performance only: their accuracy means nothing). Click a heading to sort.</p>" + summary_table(df)]
+    if problems:
+        sections.append("<h2>Records that could not be read</h2><ul class='problems'>"
+                        + "".join(f"<li>{esc(p)}</li>" for p in problems) + "</ul>")
+    charts = metric_charts(df)
+    if charts:
+        sections.append("<h2>MLPerf metric by system and backend</h2><p class='note'>Each scenario's own metric, "
+                        "as MLPerf's submission checker reads it from LoadGen's detail log.</p>" + "".join(charts))
+    for title, chart in (("Latency percentiles", percentile_chart(df)),
+                         ("Latency distribution", distribution_chart(df)),
+                         ("Power", power_chart(df))):
+        if chart:
+            sections.append(f"<h2>{title}</h2>{chart}")
+        elif title == "Power":
+            sections.append("<h2>Power</h2><p class='note'>No run holds power samples (power.csv).</p>")
+    sections.append("<h2>Systems</h2>" + systems_table(records))
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>bench report</title>"
+            f"<style>{STYLE}</style><script>{get_plotlyjs()}</script></head><body>"
+            f"<h1>bench report</h1>{''.join(sections)}<script>{SORT_JS}</script></body></html>\n")
