@@ -30,14 +30,15 @@ class SingleStream(Scenario):
 
     def conf_lines(self, model: str, perf: dict) -> list[str]:
         latency = perf.get("target_latency_ms")
-        return [f"{model}.SingleStream.target_latency = {latency:g}"] if latency else []
+        return [f"{model}.{self.loadgen_name}.target_latency = {latency:g}"] if latency else []
 
     def start(self, responder, cfg):
         import numpy as np  # here: the CLI reads the registry without numpy
 
         run = responder.run
 
-        # Answered on LoadGen's thread: a hand-off to a worker would only add latency to every query.
+        # Answered on LoadGen's thread (the next query waits for this one anyway): a hand-off to a worker would
+        # only add latency to every query.
         def issue(ids: list[int], indices: list[int]):
             run(ids, np.array(indices, dtype=np.int64))
 
