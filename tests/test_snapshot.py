@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from bench.mlperf import submission
+from bench.mlperf import submission_tree
 from bench.cache import file_sha256
 from tests.conftest import TEST_DATA, only_run
 
@@ -29,7 +29,7 @@ def test_user_conf_and_val_map_are_snapshotted_and_submitted_as_run(bench_cli, t
     assert record["snapshot"]["user_conf"]["sha256"] == file_sha256(conf)
     assert record["snapshot"]["val_map"] == {"path": str(data / "val_map.txt"), "sha256": file_sha256(data / "val_map.txt")}
     conf.write_text("resnet50.Offline.target_qps = 999\n")  # as `bench tune` rewrites it after the run
-    assert submission.user_conf({**record, "run_dir": str(run_dir)}) == CONF
+    assert submission_tree.user_conf({**record, "run_dir": str(run_dir)}) == CONF
 
 
 def test_closed_division_refuses_an_unknown_onnx_file(bench_cli, tmp_path):
