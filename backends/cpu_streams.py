@@ -22,6 +22,26 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def physical_cores() -> int:
+    """Physical cores among the CPUs this process may use (SMT siblings counted once): the runtimes' own default."""
+    allowed = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    seen, cpu, ids = set(), None, {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "processor":
+                    cpu, ids = int(value), {}
+                elif key in ("physical id", "core id"):
+                    ids[key] = value.strip()
+                    if len(ids) == 2 and (allowed is None or cpu in allowed):
+                        seen.add((ids["physical id"], ids["core id"]))
+    except OSError:
+        pass
+    return len(seen) or cores()
+
+
 @dataclass(frozen=True)
 class Split:
     streams: int  # inferences in flight at once
