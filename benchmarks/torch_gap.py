@@ -15,24 +15,47 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
 from measure import estimate, load, loadgen, median, raw_loop
 
 
-def thread_cpu() -> dict[str, float]:
-    """CPU seconds per thread name (utime + stime) of this process, summed over threads of the same name."""
+def _task_cpu() -> dict[int, tuple[str, float]]:
+    """{thread id: (name, CPU seconds so far)} for this process's live threads."""
     tick, out = os.sysconf("SC_CLK_TCK"), {}
     for task in Path("/proc/self/task").iterdir():
         try:
             stat = (task / "stat").read_text()
-        except OSError:
+        except OSError:  # the thread ended meanwhile
             continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        out[int(task.name)] = (stat[stat.index("(") + 1:stat.rindex(")")], (int(fields[11]) + int(fields[12])) / tick)
     return out
+
+
+class ThreadCpu:
+    """CPU seconds per thread name over a block, sampled every 0.2 s (threads that end inside it count too)."""
+
+    def __enter__(self):
+        self.before, self.last, self.stop = _task_cpu(), {}, threading.Event()
+        self.sampler = threading.Thread(target=self._sample, name="sampler", daemon=True)
+        self.sampler.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self.stop.wait(0.2):
+            self.last.update(_task_cpu())
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.sampler.join()
+        self.last.update(_task_cpu())
+        self.by_name: dict[str, float] = {}
+        for tid, (name, s) in self.last.items():
+            used = s - self.before.get(tid, (name, 0.0))[1]
+            self.by_name[name] = self.by_name.get(name, 0.0) + used
 
 
 def plain_loop(torch, model, x, seconds: float) -> float:
@@ -73,10 +96,10 @@ def main() -> None:
         rates["plain_cl"].append(plain_loop(torch, plain.to(memory_format=torch.channels_last),
                                             x.contiguous(memory_format=torch.channels_last), args.seconds))
         rates["predict"].append(raw_loop(loaded, args.seconds).samples_per_s)
-        before = thread_cpu()
-        rates["loadgen"].append(loadgen(loaded, est, duration_s=args.seconds)["samples_per_second"])
-        for name, s in thread_cpu().items():
-            cpu[name] = cpu.get(name, 0.0) + s - before.get(name, 0.0)
+        with ThreadCpu() as used:
+            rates["loadgen"].append(loadgen(loaded, est, duration_s=args.seconds)["samples_per_second"])
+        for name, s in used.by_name.items():
+            cpu[name] = cpu.get(name, 0.0) + s
     loaded.close()
     print(f"{args.model} batch {args.batch_size}, {ran['threads']} threads, {args.rounds} rounds x {args.seconds:g} s")
     for k, v in rates.items():
