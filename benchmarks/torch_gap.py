@@ -39,22 +39,30 @@ class ThreadCpu:
     """CPU seconds per thread name over a block, sampled every 0.2 s (threads that end inside it count too)."""
 
     def __enter__(self):
-        self.before, self.last, self.stop = _task_cpu(), {}, threading.Event()
+        self.before, self.last, self.stop, self.names = _task_cpu(), {}, threading.Event(), {}
+        self._names()
         self.sampler = threading.Thread(target=self._sample, name="sampler", daemon=True)
         self.sampler.start()
         return self
 
     def _sample(self) -> None:
         while not self.stop.wait(0.2):
+            self._names()
             self.last.update(_task_cpu())
+
+    def _names(self) -> None:
+        # Python threads by their Python name; the rest are native: LoadGen's, torch's OpenMP team.
+        self.names.update({t.native_id: t.name for t in threading.enumerate()})
 
     def __exit__(self, *exc):
         self.stop.set()
         self.sampler.join()
         self.last.update(_task_cpu())
         self.by_name: dict[str, float] = {}
-        for tid, (name, s) in self.last.items():
-            used = s - self.before.get(tid, (name, 0.0))[1]
+        for tid, (_, s) in self.last.items():
+            used = s - self.before.get(tid, ("", 0.0))[1]
+            name = self.names.get(tid, "native (LoadGen, OpenMP)")
+            name = "offline workers" if name.startswith("offline-") else name
             self.by_name[name] = self.by_name.get(name, 0.0) + used
 
 
