@@ -16,7 +16,8 @@ def _installed(module: str):
     return pytest.mark.skipif(importlib.util.find_spec(module) is None, reason=f"{module} is not installed")
 
 
-@pytest.mark.parametrize("backend, module", [("torch", "torch"), pytest.param("onnxruntime", "onnxruntime",
+@pytest.mark.parametrize("backend, module", [("torch", "torch"), ("torch-compile", "torch"),
+                                             pytest.param("onnxruntime", "onnxruntime",
                          marks=_installed("onnxruntime")), pytest.param("openvino", "openvino",
                          marks=_installed("openvino"))])
 def test_streams_run_and_are_recorded(bench_cli, tmp_path, backend, module):
