@@ -1,7 +1,8 @@
 """Where torch's time goes under bench, against a plain `model(x)` loop, in one process, interleaved.
 
-Each round runs, back to back: a plain loop under inference_mode in both memory formats (the model built
-independently of the backend, one ready batch, no copies), the backend's own predict loop (input conversion and
+Each round runs, back to back: a plain loop under inference_mode in both memory formats on a thread of its own
+(the model built independently of the backend, one ready batch, no copies), the contiguous one again on the main
+thread (slower on the AMD EPYC here: see README, Performance), the backend's own predict loop (input conversion and
 argmax added), and bench's LoadGen Offline run (batch gathering, LoadGen's threads and the response added). Ratios
 are per round against the plain contiguous loop, so a background job slows both sides of a pair alike; medians
 and the spread of the pairs are printed. During the LoadGen run, each thread's CPU seconds are read from
@@ -97,12 +98,23 @@ def main() -> None:
     plain = models.build_torch(spec)  # its own copy of the weights, same seed
     x = torch.from_numpy(loaded.store.dataset.array[:args.batch_size].copy())
     est = estimate(loaded)
-    rates: dict[str, list[float]] = {k: [] for k in ("plain", "plain_cl", "predict", "loadgen")}
+    rates: dict[str, list[float]] = {k: [] for k in ("plain", "plain_cl", "plain_main", "predict", "loadgen")}
+
+    def threaded(fn, *a) -> float:  # bench's inference runs on worker threads; so does this peer
+        out: list[float] = []
+        worker = threading.Thread(target=lambda: out.append(fn(*a)))
+        worker.start()
+        worker.join()
+        return out[0]
+
     cpu: dict[str, float] = {}
     for _ in range(args.rounds):
-        rates["plain"].append(plain_loop(torch, plain.to(memory_format=torch.contiguous_format), x, args.seconds))
-        rates["plain_cl"].append(plain_loop(torch, plain.to(memory_format=torch.channels_last),
-                                            x.contiguous(memory_format=torch.channels_last), args.seconds))
+        rates["plain"].append(threaded(plain_loop, torch, plain.to(memory_format=torch.contiguous_format), x,
+                                       args.seconds))
+        rates["plain_cl"].append(threaded(plain_loop, torch, plain.to(memory_format=torch.channels_last),
+                                          x.contiguous(memory_format=torch.channels_last), args.seconds))
+        rates["plain_main"].append(plain_loop(torch, plain.to(memory_format=torch.contiguous_format), x,
+                                              args.seconds))
         rates["predict"].append(raw_loop(loaded, args.seconds).samples_per_s)
         with ThreadCpu() as used:
             rates["loadgen"].append(loadgen(loaded, est, duration_s=args.seconds)["samples_per_second"])
