@@ -100,6 +100,10 @@ class Backend(ABC):
             raise BackendUnavailable(
                 f"backend {cls.name} cannot run on device {options.device!r}; it supports: {', '.join(cls.devices)}"
             )
+        if options.extra.get("streams"):  # before any run: --streams and --threads fit the scenario
+            from backends.cpu_streams import split
+
+            split(options)
 
 
 def logits_output(outputs) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import queue
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from bench.errors import BackendUnavailable
 DEVICE_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 # On CUDA, RunConfig.extra["ort_provider"] picks ONNX Runtime's own CUDA kernels or its TensorRT provider.
 GPU_PROVIDERS = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+# --streams N on the CPU: N sessions of threads // N intra-op threads each, not N concurrent runs on one session
+# (whose one intra-op pool the runs share and contend for): see README, CPU backends, for the A/B.
+SESSIONS = "one session per stream, threads // streams intra-op threads each"
 
 
 class OnnxRuntimeBackend(Backend):
@@ -78,7 +82,15 @@ class OnnxRuntimeBackend(Backend):
             )
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if options.threads:
+        self.split = None
+        if kind == "cpu":  # threads always set, so the record says what ran (ORT's own default: physical cores)
+            from backends import cpu_streams
+
+            self.split = cpu_streams.split(options, cpu_streams.physical_cores())
+            self.concurrency = self.parallel_streams = self.split.streams
+            # One session per stream, each with its share of the threads (SESSIONS below).
+            so.intra_op_num_threads = self.split.per_stream
+        elif options.threads:
             so.intra_op_num_threads = options.threads
         self.path, self.quantization = onnx_file(model), None
         if options.precision == "int8":  # quantized once on the calibration set, then cached
@@ -92,6 +104,10 @@ class OnnxRuntimeBackend(Backend):
             so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=providers)
+            self.pool = queue.SimpleQueue()  # idle sessions: a worker takes one, runs its batch, gives it back
+            self.pool.put(self.session)
+            for _ in range(1, self.split.streams if self.split else 1):
+                self.pool.put(ort.InferenceSession(str(self.path), so, providers=providers))
         except Exception as exc:
             raise BackendUnavailable(f"onnxruntime cannot load {self.path}: {exc}. Is it a valid ONNX model?")
         if self.session.get_providers()[0] != provider:  # never let ORT quietly run somewhere else
@@ -103,7 +119,11 @@ class OnnxRuntimeBackend(Backend):
         self.tf32 = kind == "cuda" and (options.precision == "tf32" or provider == "TensorrtExecutionProvider")
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run([self.output_name], {self.input_name: batch})[0]
+        session = self.pool.get()
+        try:
+            return session.run([self.output_name], {self.input_name: batch})[0]
+        finally:
+            self.pool.put(session)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return argmax_classes(self.logits(batch))
@@ -118,6 +138,8 @@ class OnnxRuntimeBackend(Backend):
             "precision": self.options.precision,
             "tf32": self.tf32,
             "threads": so.intra_op_num_threads or None,
+            **({**self.split.describe(), "sessions": self.split.streams, "concurrency": SESSIONS}
+               if self.split else {}),
             "batch_size": self.options.batch_size,
             "model_file": str(self.path),
             **({"quantization": self.quantization} if self.quantization else {}),

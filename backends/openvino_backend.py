@@ -6,7 +6,8 @@ INFERENCE_PRECISION_HINT=f32, so load() sets the hint and reads the compiled mod
 Concurrency: THROUGHPUT hint (Offline, Server) gives several streams; `concurrency` is set to the compiled
 model's optimal number of infer requests, so the scenarios run that many worker threads. They share a pool of
 that many infer requests: each thread takes an idle one, infers its batch (OpenVINO releases the GIL) and
-gives it back, so that many batches are in flight. A pool of requests, not ov.AsyncInferQueue: when an
+gives it back, so that many batches are in flight. `--streams N` sets NUM_STREAMS=N (and the threads) in place of the
+hint's choice. A pool of requests, not ov.AsyncInferQueue: when an
 inference fails (seen here: a batch beyond the shape bound), AsyncInferQueue never runs the callback and
 the waiting caller hangs; a request's own infer() raises, and the run is recorded failed. SingleStream uses
 the LATENCY hint and one request.
@@ -82,6 +83,14 @@ class OpenVinoBackend(Backend):
             import openvino.properties as props
 
             config[props.inference_num_threads] = options.threads
+        if options.extra.get("streams"):  # --streams N: exactly N CPU streams, --threads (or every core) shared
+            import openvino.properties as props
+
+            from backends import cpu_streams
+
+            split = cpu_streams.split(options)
+            config[props.num_streams] = split.streams
+            config[props.inference_num_threads] = split.threads
         start = time.perf_counter()
         try:
             self.compiled = self.core.compile_model(ov_model, self.ov_device, config)
@@ -101,6 +110,10 @@ class OpenVinoBackend(Backend):
                                      "give a ResNet-style classifier")
         self.requests = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self.streams = self._property("NUM_STREAMS")
+        asked = options.extra.get("streams")
+        if asked and self.streams != asked:  # never record streams that did not run
+            raise BackendUnavailable(f"OpenVINO compiled {self.ov_device} with {self.streams} streams, not "
+                                     f"--streams {asked}")
         self.concurrency = 1 if self.mode == hints.PerformanceMode.LATENCY else self.requests
         # Streams that run batches side by side: the harness scales its one-batch-at-a-time warm-up rate by it.
         self.parallel_streams = min(self.concurrency, self.streams) if isinstance(self.streams, int) else 1

@@ -5,6 +5,11 @@ On CUDA: channels_last (cuDNN's tensor-core kernels want NHWC), cudnn.benchmark 
 kernels. The host-to-device copy happens inside predict, i.e. inside LoadGen's timed region. CUDA graphs
 (RunConfig.extra["cuda_graphs"]) replay one captured batch shape and run smaller batches padded up to it: they pay
 where launch overhead dominates (small batches, SingleStream).
+
+On the CPU: the memory format is chosen at load by timing both (oneDNN's NHWC kernels win on some CPUs and models,
+lose on others), unless RunConfig.extra["channels_last"] says; describe() records the choice and both timings.
+`--streams N` runs N worker threads, each forward on threads // N OpenMP threads: torch.set_num_threads is
+process-global, but every stream gets the same share, and each calling thread gets its own OpenMP team.
 """
 
 from __future__ import annotations
@@ -24,6 +29,16 @@ def set_tf32(torch, precision: str) -> None:
     tf32 = precision == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
+
+
+_DEFAULT_THREADS: list[int] = []
+
+
+def default_threads(torch) -> int:
+    """torch's own default (the physical cores), read before any load of this process changes it."""
+    if not _DEFAULT_THREADS:
+        _DEFAULT_THREADS.append(torch.get_num_threads())
+    return _DEFAULT_THREADS[0]
 
 
 class TorchBackend(Backend):
@@ -59,26 +74,49 @@ class TorchBackend(Backend):
 
         from bench.models import build_torch
 
-        self.options = options
-        if options.threads:
-            torch.set_num_threads(options.threads)
+        from backends import cpu_streams
         from bench.run.devices import canonical
+
+        self.options = options
+        self.split = None
+        if not options.device.startswith("cuda"):
+            # torch's own default is the physical cores; --threads is the total, shared by the streams.
+            self.split = cpu_streams.split(options, default_threads(torch))
+            torch.set_num_threads(self.split.per_stream)
+            self.concurrency = self.parallel_streams = self.split.streams
+        elif options.threads:
+            torch.set_num_threads(options.threads)
 
         self.device = torch.device(canonical(options.device))  # `cuda` is recorded as the cuda:0 it ran on
         # bf16: weights and activations converted once (.to), so oneDNN runs bf16 (AMX/AVX-512 BF16) kernels.
         self.dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(options.precision, torch.float32)
         self.model = build_torch(model).to(self.device, self.dtype)
         self.torch = torch
+        self.input_size = getattr(model, "input_size", 224)
         if self.device.type == "cuda":
-            self.input_size = getattr(model, "input_size", 224)
             self._setup_cuda(options)
+        else:
+            self._choose_memory_format(options)
+
+    def _choose_memory_format(self, options: BackendOptions) -> None:
+        """channels_last or contiguous on the CPU: as asked, else the faster of both at this batch (untimed load)."""
+        from backends.memory_format import choose
+
+        torch = self.torch
+        shape = (options.batch_size, 3, self.input_size, self.input_size)
+        asked = options.extra.get("channels_last")
+        self.format_choice = choose(torch, self.model, shape, self.dtype, asked)
+        self.memory_format = torch.channels_last if self.format_choice["channels_last"] else torch.contiguous_format
+        self.model = self.model.to(memory_format=self.memory_format)
 
     def _forward(self, batch: np.ndarray):
         torch = self.torch
         if self.device.type == "cuda":
             return self._forward_cuda(batch)
         with torch.inference_mode():
-            x = torch.from_numpy(batch).to(self.device, self.dtype, non_blocking=True)
+            # fp32: from_numpy shares the harness's buffer (no copy); channels_last reorders it once, as the
+            # first convolution would otherwise do.
+            x = torch.from_numpy(batch).to(self.dtype).contiguous(memory_format=self.memory_format)
             return self.model(x)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
@@ -105,6 +143,9 @@ class TorchBackend(Backend):
             "batch_size": self.options.batch_size,
             "tf32": False,
         }
+        if self.split is not None:
+            info.update(self.split.describe())
+            info["memory_format"] = getattr(self, "format_choice", None)
         if self.device.type == "cuda":
             info["gpu"] = torch.cuda.get_device_name(self.device)
             info["cuda"] = torch.version.cuda

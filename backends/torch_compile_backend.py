@@ -91,13 +91,19 @@ class TorchCompileBackend(TorchBackend):
         import torch._inductor.config as inductor_config
         from torch._dynamo.utils import counters
 
+        from backends import cpu_streams
+        from backends.torch_backend import default_threads, set_tf32
         from bench.models import build_torch
+        from bench.run.devices import canonical
 
         self.options, self.torch = options, torch
-        if options.threads:
+        self.split = None
+        if not options.device.startswith("cuda"):  # streams: as the eager backend (see there)
+            self.split = cpu_streams.split(options, default_threads(torch))
+            torch.set_num_threads(self.split.per_stream)
+            self.concurrency = self.parallel_streams = self.split.streams
+        elif options.threads:
             torch.set_num_threads(options.threads)
-        from backends.torch_backend import set_tf32
-        from bench.run.devices import canonical
 
         self.device = torch.device(canonical(options.device))
         self.dtype = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16,
@@ -160,7 +166,8 @@ class TorchCompileBackend(TorchBackend):
         return argmax_classes(self._forward(batch))
 
     def describe(self) -> dict:
-        info = super().describe()  # name, versions, device, precision, threads, batch, GPU identity
+        info = super().describe()  # name, versions, device, precision, threads, streams, batch, GPU identity
+        info.pop("memory_format", None)  # inductor lays out tensors itself
         info.update({
             "dtype": str(self.dtype).removeprefix("torch."),
             "compiled_batch": self.batch,

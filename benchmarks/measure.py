@@ -92,7 +92,7 @@ def loadgen(loaded: Loaded, estimate=None, **changes) -> dict:
     """
     cfg = loaded.cfg.replace(**changes)
     if estimate is None:
-        estimate, _ = warm_up(loaded.backend, loaded.store, cfg)
+        estimate = warm_up(loaded.backend, loaded.store, cfg, scenarios.get(cfg.scenario))[0]
     with tempfile.TemporaryDirectory(prefix="bench-perf-") as run_dir:
         cpu = time.process_time()
         perf = run_loadgen(cfg, scenarios.get(cfg.scenario), Responder(loaded.backend, loaded.store),
@@ -103,7 +103,7 @@ def loadgen(loaded: Loaded, estimate=None, **changes) -> dict:
 
 def estimate(loaded: Loaded):
     """The harness's warm-up (untimed) and its rate estimate, once per loaded backend."""
-    return warm_up(loaded.backend, loaded.store, loaded.cfg)[0]
+    return warm_up(loaded.backend, loaded.store, loaded.cfg, scenarios.get(loaded.cfg.scenario))[0]
 
 
 def raw_loop(loaded: Loaded, seconds: float) -> Rate:

@@ -7,6 +7,8 @@ import json
 import shlex
 from pathlib import Path
 
+import pytest
+
 from scenarios.offline import OVERESTIMATE
 from bench.mlperf.userconf import parse
 from tests.conftest import FAST_RUN, only_run
@@ -53,7 +55,7 @@ def test_server_bound_nobody_can_meet_stops_with_advice(bench_cli, tmp_path):
 def test_offline_tune_measures_expected_qps(bench_cli, tmp_path):
     out = tmp_path / "tune"
     result = bench_cli("tune", "--backend", "torch", "--scenario", "offline", *FAST_RUN, "--trial-seconds", "1",
-                       "--output", out)
+                       "--fixed", "--output", out)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "tune.json").read_text())
     conf = _conf(out / "user.conf")
@@ -82,3 +84,32 @@ def test_printed_command_reproduces_the_tuned_run(bench_cli, tmp_path):
     assert {**rerun, "output": None} == {**tuned, "output": None}
     assert rerun["max_wait_ms"] == 5 and rerun["batch_size"] == 4 and rerun["extra"] == {"null_image_size": 8}
     assert rerun["user_conf"] == str(out / "user.conf") and rerun["latency_bound_ms"] == 50
+
+
+def test_offline_tune_searches_batch_streams_threads(bench_cli, tmp_path):
+    """Short trials, each a fresh load, over batch x streams x threads; the best is confirmed and printed as a
+    `bench run` command with its batch, streams and threads."""
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "tune"
+    result = bench_cli("tune", "--backend", "onnxruntime", "--scenario", "offline", "--model", "resnet18", "--count",
+                       "16", "--batch-size", "2", "--threads", "1", "--duration", "0.5", "--trial-seconds", "0.5",
+                       "--max-trials", "4", "--output", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "tune.json").read_text())
+    grid = summary["configuration_search"]
+    trials = grid["trials"]
+    assert 2 <= len(trials) <= 4 and grid["start"] == {"streams": 1, "batch_size": 2, "threads": 1}
+    measured = [t for t in trials if t["samples_per_second"]]
+    assert all(Path(t["run_dir"]).is_dir() for t in measured)
+    # Neighbours of the start on the first axis with a step: batch (streams 2 needs 2 threads, only one given).
+    assert {(t["batch_size"], t["streams"], t["threads"]) for t in trials} >= {(2, 1, 1), (4, 1, 1)}
+    best = grid["point"]
+    assert grid["samples_per_second"] == max(t["samples_per_second"] for t in measured
+                                             if (t["batch_size"], t["streams"], t["threads"]) ==
+                                             (best["batch_size"], best["streams"], best["threads"]))
+    assert grid["samples_per_second"] >= grid["start_samples_per_second"]
+    words = shlex.split(summary["command"])
+    assert ("--batch-size", str(best["batch_size"])) in zip(words, words[1:]) or best["batch_size"] == 8
+    confirmed = json.loads((Path(summary["confirmations"][0]["run_dir"]) / "result.json").read_text())
+    assert confirmed["backend"]["batch_size"] == best["batch_size"]
+    assert confirmed["backend"]["streams"] == best["streams"] and confirmed["backend"]["threads"] == best["threads"]

@@ -12,10 +12,12 @@ from bench.run.options import BY_NAME, Option, click_options
 TUNE_OPTIONS = (
     Option("trial_seconds", float, 3.0, "Length of each short search run.", low=0, high=600, low_open=True,
            why="MLPerf's whole run is 600 s; a longer short run tunes nothing better"),
-    Option("max_trials", int, 8, "Most short runs in a Server search.", low=3, high=100,
+    Option("max_trials", int, 8, "Most short runs in a search (Server: QPS; Offline: batch x streams x threads).", low=3, high=100,
            why="the search needs a bracket and a midpoint; 100 short runs already take hours"),
     Option("max_qps", float, None, "Server: search no higher than this (default: the warm-up throughput).", low=0,
            high=BY_NAME["target_qps"].high, low_open=True, why=BY_NAME["target_qps"].why),
+    Option("fixed", bool, False, "Offline: keep --batch-size, --streams and --threads as given (default: search "
+           "them, then tune the QPS)."),
 )
 
 
@@ -23,21 +25,27 @@ TUNE_OPTIONS = (
 @click.command("tune")
 @click_options(("scenario", "output", *TUNE_OPTIONS), scenario={"required": True, "default": None},
                output={"default": "results/tune", "help": "Where user.conf, tune.json and the confirming runs go."})
-def tune_cmd(scenario, output, trial_seconds, max_trials, max_qps, **options):
+def tune_cmd(scenario, output, trial_seconds, max_trials, max_qps, fixed, **options):
     """Server: highest VALID --target-qps under the latency bound; Offline: expected QPS; SingleStream: expected
     latency. Short LoadGen runs on one loaded backend, then a confirming run; writes OUTPUT/user.conf."""
     from bench.mlperf import tune
     from bench.cli import err, out
 
-    for option, value in zip(TUNE_OPTIONS, (trial_seconds, max_trials, max_qps), strict=True):
+    for option, value in zip(TUNE_OPTIONS, (trial_seconds, max_trials, max_qps, fixed), strict=True):
         option.check_number(value)  # finite and in range, else exit 2 saying the range and why
     cfg = config(options, scenario=scenario, output=output)
     summary = tune.tune(cfg, output, err, trial_s=trial_seconds, max_trials=max_trials,
-                          max_qps=max_qps)
+                          max_qps=max_qps, fixed=fixed)
     table = Table(title=f"bench tune: {cfg.model} {scenario} on {cfg.backend}", show_header=False)
     table.add_row(summary["setting"], f"[bold]{summary['value']:g}[/]" + (" QPS" if summary["setting"] == "target_qps"
                                                                          else " ms"))
     table.add_row("why", summary["why"])
+    if grid := summary["configuration_search"]:
+        point, start = grid["point"], grid["start"]
+        table.add_row("configuration", f"batch {point['batch_size']}, streams {point['streams']}, threads "
+                      f"{point['threads']}: {grid['samples_per_second']:,.2f} samples/s in {len(grid['trials'])} "
+                      f"short runs; the given one (batch {start['batch_size']}, streams {start['streams']}, threads "
+                      f"{start['threads']}) ran {grid['start_samples_per_second']:,.2f}")
     last = summary["confirmations"][-1]
     table.add_row("confirming run", ("[bold green]VALID[/]" if last["valid"] else "[bold red]INVALID[/] "
                                      + "; ".join(last["invalid_reasons"])) + f"  ({last['run_dir']})")

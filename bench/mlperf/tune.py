@@ -48,8 +48,10 @@ class Trial:
 
 
 def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 3.0,
-         max_trials: int = 8, max_qps: float | None = None) -> dict:
-    """Search, write <output>/user.conf, confirm; returns a summary (also <output>/tune.json)."""
+         max_trials: int = 8, max_qps: float | None = None, fixed: bool = False) -> dict:
+    """Search, write <output>/user.conf, confirm; returns a summary (also <output>/tune.json).
+
+    Offline, unless `fixed`: first the batch size, streams and threads (bench/mlperf/tune_grid.py), then its QPS."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     conf_path = output / "user.conf"
@@ -57,6 +59,13 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
     started = time.perf_counter()
 
     scenario = scenarios.get(cfg.scenario)
+    grid = None
+    if scenario.name == "offline" and not fixed:
+        from bench.mlperf import tune_grid
+
+        console.print("[bold]searching batch x streams x threads[/] (short Offline runs, a fresh load each)")
+        grid = tune_grid.search(cfg, output / "search", console, trial_s, max_trials)
+        cfg = grid.pop("best")
     searches_qps = scenario.tune.search == "qps-under-bound"
     confirm_cfg = cfg.replace(output=str(output), mode="performance", target_qps=None, user_conf=None)
     with harness.session(confirm_cfg, console) as session:
@@ -94,6 +103,7 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
         "user_conf": str(conf_path),
         "trials": [asdict(t) for t in state["trials"]],
         "confirmations": confirmations,
+        "configuration_search": grid,
         "valid": confirmations[-1]["valid"],
         "elapsed_s": round(time.perf_counter() - started, 1),
         # What reproduces the confirming run, every option included (results go to the default tree).
@@ -189,7 +199,7 @@ def _measure(session: harness.Session, trial_s: float, console: Console) -> dict
 
 def _write_conf(path: Path, cfg: RunConfig, scenario, value: float, why: str) -> None:
     lines = [f"# written by `bench tune` for {cfg.model} on {cfg.backend} ({cfg.device}, {cfg.precision}, "
-             f"batch {cfg.batch_size}, threads {cfg.threads or 'default'})",
+             f"batch {cfg.batch_size}, streams {cfg.extra.get('streams') or 1}, threads {cfg.threads or 'default'})",
              f"# why: {why}",
              f"{cfg.model}.{scenario.loadgen_name}.{scenario.tune.conf_key} = {value:g}"]
     if scenario.has_latency_bound:

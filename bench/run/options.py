@@ -103,6 +103,10 @@ OPTIONS: tuple[Option, ...] = (
       why="4 per CPU core here; more threads only contend for the cores"),
     O("cuda_graphs", bool, False, "Replay a CUDA graph captured at the batch size.", backends=("torch",),
       devices=("cuda",), device_why="a CUDA graph is captured and replayed on a CUDA GPU", backend_option=True),
+    O("streams", int, None, "Inferences in flight at once on the CPU, --threads divided between them (default 1).",
+      low=1, high=64, why="each stream needs at least one thread and its own activations; beyond 64 they only "
+      "contend", backends=("torch", "torch-compile", "onnxruntime", "openvino"), devices=("cpu",),
+      device_why="on a GPU, --gpu-streams sets the concurrent CUDA streams", backend_option=True),
     O("gpu_streams", int, None, "Concurrent CUDA streams (execution contexts).", low=1, high=64,
       why="each stream holds a copy of the batch buffers; beyond 64 they only contend", backends=("torch", "tensorrt"),
       devices=("cuda",), device_why="streams are a CUDA GPU's queues", backend_option=True),

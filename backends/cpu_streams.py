@@ -1,0 +1,65 @@
+"""`--streams N` on the CPU: N inferences at once, the cores divided between them.
+
+Small models (ResNet-18, EfficientNet-Lite0) do not fill many cores with one inference's intra-op parallelism;
+several independent inferences, each on its share of the threads, do. `--threads` stays the total: each stream
+gets threads // streams (at least one each, else refused). A backend that honours streams sets `concurrency`
+(the scenarios start that many worker threads) and `parallel_streams` (the warm-up, one batch at a time, saw one).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from bench.errors import UsageError
+
+
+def cores() -> int:
+    """CPUs this process may run on (a container's or taskset's limit, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def physical_cores() -> int:
+    """Physical cores among the CPUs this process may use (SMT siblings counted once): the runtimes' own default."""
+    allowed = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    seen, cpu, ids = set(), None, {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "processor":
+                    cpu, ids = int(value), {}
+                elif key in ("physical id", "core id"):
+                    ids[key] = value.strip()
+                    if len(ids) == 2 and (allowed is None or cpu in allowed):
+                        seen.add((ids["physical id"], ids["core id"]))
+    except OSError:
+        pass
+    return len(seen) or cores()
+
+
+@dataclass(frozen=True)
+class Split:
+    streams: int  # inferences in flight at once
+    threads: int  # total inference threads
+    per_stream: int  # each inference's intra-op threads
+
+    def describe(self) -> dict:
+        return {"streams": self.streams, "threads": self.threads, "threads_per_stream": self.per_stream}
+
+
+def split(options, default_threads: int | None = None) -> Split:
+    """Streams and threads for this run: --streams (default 1) and --threads (default: every core) divided."""
+    streams = int(options.extra.get("streams") or 1)
+    total = options.threads or default_threads or cores()
+    if streams > total:
+        raise UsageError(f"--streams {streams} needs at least one thread each, but --threads is {total}: "
+                         f"give --threads {streams} or more, or fewer streams")
+    if options.intent == "latency" and streams > 1:
+        raise UsageError(f"--streams {streams}: a latency scenario has one query in flight, so only one stream "
+                         "would ever run; drop --streams, or use --scenario offline or server")
+    return Split(streams, total - total % streams, total // streams)

@@ -1,0 +1,108 @@
+"""`bench tune --scenario offline`: which batch size, streams and threads run fastest here.
+
+Coordinate descent over a small grid: from the given configuration, step one axis at a time (streams, batch,
+threads) to its neighbour values while a short Offline run gets faster by more than MIN_GAIN, until no step helps
+or the trial budget is spent. Each trial is a fresh session (a new batch size, stream count or thread count needs
+a reload: compiled shapes, sessions, thread pools), so trials are short; the caller confirms the best with a full
+run. Trials that a backend refuses (e.g. more streams than threads) are skipped, and the record says why.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from backends.cpu_streams import cores, physical_cores
+from bench.run import harness
+from bench.run.config import RunConfig
+from bench.errors import BenchError
+from bench.run.options import BY_NAME
+
+BATCHES = (1, 2, 4, 8, 16, 32, 64)
+# A step must beat the best so far by this much: short runs on a busy machine differ by a few percent anyway.
+MIN_GAIN = 0.03
+
+
+@dataclass
+class GridTrial:
+    batch_size: int
+    streams: int
+    threads: int
+    samples_per_second: float | None
+    run_dir: str | None
+    why: str = ""
+
+
+def axes(cfg: RunConfig) -> dict[str, list[int]]:
+    """The values each axis may take for this backend and device."""
+    n = cores()
+    threads = sorted({max(1, n // 2), physical_cores(), n, *([cfg.threads] if cfg.threads else [])})
+    honours = cfg.backend in BY_NAME["streams"].backends and cfg.device.startswith("cpu")
+    streams = sorted({1, 2, 4, 8} & set(range(1, n + 1))) if honours else [1]
+    return {"streams": streams, "batch_size": sorted({*BATCHES, cfg.batch_size}), "threads": threads}
+
+
+def configured(cfg: RunConfig, point: dict[str, int]) -> RunConfig:
+    extra = {k: v for k, v in cfg.extra.items() if k != "streams"}
+    if point["streams"] > 1:  # one stream is the default: the printed command stays minimal
+        extra["streams"] = point["streams"]
+    return cfg.replace(batch_size=point["batch_size"], threads=point["threads"], extra=extra)
+
+
+def search(cfg: RunConfig, output: Path, console: Console, trial_s: float, max_trials: int = 12) -> dict:
+    """The fastest point found and every trial; `best` is a RunConfig ready for the confirming run."""
+    grid = axes(cfg)
+    start = {"streams": int(cfg.extra.get("streams") or 1), "batch_size": cfg.batch_size,
+             "threads": cfg.threads or physical_cores()}
+    trials: list[GridTrial] = []
+    seen: dict[tuple, float | None] = {}
+
+    def measure(point: dict[str, int]) -> float | None:
+        key = tuple(point[a] for a in grid)
+        if point["streams"] > point["threads"]:  # not a configuration (each stream needs a thread): no trial
+            return None
+        if key not in seen:
+            seen[key] = _trial(configured(cfg, point), output, console, trial_s, trials)
+        return seen[key]
+
+    best, best_sps = dict(start), measure(start)
+    if best_sps is None:
+        raise BenchError(f"the starting configuration ran no trial ({trials[-1].why}): see {output}")
+    improved = True
+    while improved and len(trials) < max_trials:
+        improved = False
+        for axis, values in grid.items():
+            i = values.index(best[axis]) if best[axis] in values else 0
+            for j in (i + 1, i - 1):  # up first: more batch, streams or threads usually fills the cores better
+                if 0 <= j < len(values) and len(trials) < max_trials:
+                    point = {**best, axis: values[j]}
+                    sps = measure(point)
+                    if sps is not None and sps > best_sps * (1 + MIN_GAIN):
+                        best, best_sps, improved = point, sps, True
+                        break
+    console.print(f"[bold]best[/]: batch {best['batch_size']}, streams {best['streams']}, threads "
+                  f"{best['threads']}: {best_sps:,.2f} samples/s in a {trial_s:g} s run")
+    return {"best": configured(cfg, best), "point": best, "samples_per_second": best_sps, "start": start,
+            "start_samples_per_second": seen[tuple(start[a] for a in grid)], "grid": grid,
+            "trials": [asdict(t) for t in trials], "min_gain": MIN_GAIN}
+
+
+def _trial(cfg: RunConfig, output: Path, console: Console, trial_s: float, trials: list[GridTrial]) -> float | None:
+    streams = int(cfg.extra.get("streams") or 1)
+    trial = GridTrial(cfg.batch_size, streams, cfg.threads, None, None)
+    trials.append(trial)
+    quiet = Console(file=io.StringIO())  # a trial's own progress lines would flood the search's
+    try:
+        with harness.session(cfg.replace(output=str(output), duration_s=trial_s, mode="performance",
+                                         target_qps=None, user_conf=None), quiet) as s:
+            trial.run_dir = str(s.run_dir)
+            trial.samples_per_second = s.loadgen("performance")["samples_per_second"]
+    except BenchError as exc:  # refused or failed: skipped, with the reason
+        trial.why = str(exc).splitlines()[0]
+    shown = f"{trial.samples_per_second:,.2f} samples/s" if trial.samples_per_second else f"skipped ({trial.why})"
+    console.print(f"  trial {len(trials)}: batch {trial.batch_size}, streams {streams}, threads {trial.threads} -> "
+                  f"{shown}")
+    return trial.samples_per_second
