@@ -117,7 +117,7 @@ def test_power_csv_round_trip_draws_one_line_per_channel(tmp_path):
     """The real writer's power.csv, read by power.read_csv, drawn by the report's power chart."""
     import pandas as pd
 
-    from bench.report import power_chart
+    from bench.report.charts import power_chart
 
     recorded_monitor(tmp_path, with_cpu=True)
     frame = power.read_csv(tmp_path / "power.csv")

@@ -60,10 +60,10 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
 
     scenario = scenarios.get(cfg.scenario)
     grid = None
-    if scenario.name == "offline" and not fixed:
+    if scenario.tune.configuration and not fixed:
         from bench.mlperf import tune_grid
 
-        console.print("[bold]searching batch x streams x threads[/] (short Offline runs, a fresh load each)")
+        console.print(f"[bold]searching batch x streams x threads[/] (short {scenario.loadgen_name} runs, a fresh load each)")
         grid = tune_grid.search(cfg, output / "search", console, trial_s, max_trials)
         cfg = grid.pop("best")
     searches_qps = scenario.tune.search == "qps-under-bound"
