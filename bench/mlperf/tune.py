@@ -63,7 +63,8 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
     if scenario.tune.configuration and not fixed:
         from bench.mlperf import tune_grid
 
-        console.print(f"[bold]searching batch x streams x threads[/] (short {scenario.loadgen_name} runs, a fresh load each)")
+        console.print(f"[bold]searching batch x streams x threads[/] (short {scenario.loadgen_name} runs, "
+                      "a fresh load each)")
         grid = tune_grid.search(cfg, output / "search", console, trial_s, max_trials)
         cfg = grid.pop("best")
     searches_qps = scenario.tune.search == "qps-under-bound"
