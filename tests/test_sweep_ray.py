@@ -18,6 +18,7 @@ ray = pytest.importorskip("ray", reason="bench sweep --ray needs the sweep extra
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from tests.conftest import FAST_RUN, ROOT  # noqa: E402
+from tests.test_sweep_plan import NULL  # noqa: E402  (the same null-backend plan defaults)
 
 LOOPBACK = "127.0.0.1"
 # Small nodes: each Ray node is a raylet plus workers; the benchmarks themselves run as their own processes.
@@ -46,15 +47,6 @@ def cluster():
     cluster.shutdown()
 
 
-NULL = """
-[defaults]
-backend = "null"
-model = "resnet18"
-count = 16
-null-image-size = 1
-duration = 0.5
-target-qps = 2000  # Offline issues duration x this many samples: the null backend's own rate would be millions
-"""
 
 
 def plan(tmp_path: Path, text: str) -> Path:
