@@ -24,7 +24,8 @@ import scenarios  # noqa: E402
 from bench import models  # noqa: E402
 from bench.run.config import RunConfig  # noqa: E402
 from bench.data.dataset import Dataset, SyntheticDataset  # noqa: E402
-from bench.run.harness import run_loadgen, warm_up  # noqa: E402
+from bench.run.harness import run_loadgen  # noqa: E402
+from bench.run.warmup import warm_up  # noqa: E402
 from bench.run.qsl import SampleStore  # noqa: E402
 from bench.run.sut import Responder  # noqa: E402
 

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import mlperf_loadgen as lg
-import numpy as np
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
@@ -27,12 +26,13 @@ from bench.record import accuracy, loadgen_log, results, snapshot
 from bench.run import budget, endings, signals, sysinfo
 from bench.run.config import RunConfig
 from bench.run.settings import test_settings
+from bench.run.warmup import warm_up
 from bench.data.source import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
 from bench.run.latency import LatencyRecorder
 from bench.run.power import PowerMonitor
 from bench.run.qsl import SampleStore
-from bench.run.sut import Responder, check_classes
+from bench.run.sut import Responder
 from scenarios.base import Estimate
 
 TIMED_REGION = ("LoadGen's per-query latency, issue to QuerySamplesComplete: batch assembly (host copy), "
@@ -163,41 +163,6 @@ def run(cfg: RunConfig, console: Console | None = None) -> dict:
     """Run one benchmark; returns its record (also written to <output>/<run-id>/result.json)."""
     with session(cfg, console) as s:
         return s.measure()
-
-
-def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Estimate, float, list[int]]:
-    """Untimed iterations on real samples: the steady-state rate at the scenario's batch sizes LoadGen's run; then
-    every other batch size the scenario can issue runs once, so no first call at a new shape is timed."""
-    batch_size = scenario.backend_batch(cfg)
-    others = [b for b in scenario.warmup_batches(cfg, on_gpu=cfg.device.startswith("cuda")) if b != batch_size]
-    n = min(batch_size, store.total)
-    store.load(range(n))
-    indices = np.arange(batch_size) % n
-    min_s, min_iters = (5.0, 10) if cfg.profile == "mlperf" else (1.0, 3)
-    start = time.perf_counter()
-    check_classes(backend, backend.predict(store.batch(indices)), batch_size)  # first call: compile, allocate
-    backend.synchronize()
-    times, total = [], 0.0  # a running total: sum(times) each turn is quadratic for a fast backend (null)
-    while len(times) < min_iters or total < min_s:
-        t = time.perf_counter()
-        backend.predict(store.batch(indices, reuse=True))  # the batch copy too, as in the timed run
-        backend.synchronize()
-        times.append(time.perf_counter() - t)
-        total += times[-1]
-        if time.perf_counter() - start > 120:  # a very slow device: enough to estimate from
-            break
-    for size in others:
-        check_classes(backend, backend.predict(store.batch(np.arange(size) % n)), size)
-        backend.synchronize()
-    store.unload(range(n))
-    # The fastest turn, not the median: caches and oneDNN primitives keep warming after a few turns (bf16 on AMX
-    # ran faster in LoadGen than its warm-up median and ended INVALID), and over-estimating only lengthens a run.
-    per_batch = float(np.min(times))
-    # Warm-up runs on one device; a multi-GPU backend's workers run on all of them at once. Likewise one batch
-    # at a time uses one of an OpenVINO THROUGHPUT model's streams; the timed run keeps them all busy.
-    rate = batch_size / per_batch * backend.parallel_devices * backend.parallel_streams
-    estimate = Estimate(samples_per_second=rate, single_latency_s=per_batch / batch_size)
-    return estimate, time.perf_counter() - start, sorted({batch_size, *others})
 
 
 def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimate: Estimate, run_dir: Path,
