@@ -9,8 +9,8 @@ import numpy as np
 
 from backends.base import Availability, Backend, BackendOptions, argmax_classes, logits_output
 from backends.precision import require_calibration
-from bench.run.devices import nvml_gpu_count
 from bench.errors import BackendUnavailable
+from bench.run.devices import nvml_gpu_count
 
 DEVICE_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 # On CUDA, RunConfig.extra["ort_provider"] picks ONNX Runtime's own CUDA kernels or its TensorRT provider.
@@ -66,7 +66,6 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime as ort
 
         from bench.models import onnx_file
-
         from bench.run.devices import canonical
 
         self.options = options

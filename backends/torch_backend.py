@@ -72,9 +72,8 @@ class TorchBackend(Backend):
     def load(self, model, options: BackendOptions) -> None:
         import torch
 
-        from bench.models import build_torch
-
         from backends import cpu_streams
+        from bench.models import build_torch
         from bench.run.devices import canonical
 
         self.options = options

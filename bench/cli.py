@@ -12,8 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
-from bench.run import options as options_table
 from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError
+from bench.run import options as options_table
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages carry paths and commands: never break them

@@ -22,12 +22,12 @@ if str(ROOT) not in sys.path:  # run as `python benchmarks/x.py` from a checkout
 import backends  # noqa: E402
 import scenarios  # noqa: E402
 from bench import models  # noqa: E402
-from bench.run.config import RunConfig  # noqa: E402
 from bench.data.dataset import Dataset, SyntheticDataset  # noqa: E402
+from bench.run.config import RunConfig  # noqa: E402
 from bench.run.harness import run_loadgen  # noqa: E402
-from bench.run.warmup import warm_up  # noqa: E402
 from bench.run.qsl import SampleStore  # noqa: E402
 from bench.run.sut import Responder  # noqa: E402
+from bench.run.warmup import warm_up  # noqa: E402
 
 QUIET = Console(file=io.StringIO())  # run_loadgen's live display goes nowhere
 

@@ -12,7 +12,6 @@ import queue
 import threading
 from dataclasses import dataclass
 
-
 # Size LoadGen's runs for 1.5x the work the measured rate promises: too few samples or queries end a run before its
 # minimum duration (INVALID); too many only lengthen it. A short measurement under-reads a backend that keeps
 # speeding up (+10% was not enough in CI).

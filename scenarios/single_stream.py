@@ -5,7 +5,7 @@ is never below the measured p90 and is what the submission checker reads; p90 it
 
 from __future__ import annotations
 
-from scenarios.base import SIZING_HEADROOM, P90, P99, Estimate, Figure, Scenario, TuneTarget
+from scenarios.base import P90, P99, SIZING_HEADROOM, Estimate, Figure, Scenario, TuneTarget
 
 
 class SingleStream(Scenario):

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bench.errors import UsageError
 from bench.data.fetch import fetch
+from bench.errors import UsageError
 from bench.models.known import KnownModel
 
 PAYLOAD = os.urandom(300_000)

@@ -21,8 +21,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from bench.errors import UsageError
 from bench.data.imagenet import read_val_map
+from bench.errors import UsageError
 from tests.conftest import TEST_DATA
 
 IMAGES = TEST_DATA / "imagenet"

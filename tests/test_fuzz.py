@@ -18,11 +18,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bench.mlperf import userconf
-
-from bench.record import results
-from bench.errors import UsageError
 from bench.data.imagenet import NUM_CLASSES, read_val_map
+from bench.errors import UsageError
+from bench.mlperf import userconf
+from bench.record import results
 
 FUZZ = settings(max_examples=150, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -8,8 +8,8 @@ import threading
 import numpy as np
 import pytest
 
-from bench.run.devices import CudaDevices, parse_cuda, validate
 from bench.errors import UsageError
+from bench.run.devices import CudaDevices, parse_cuda, validate
 from tests.conftest import FAST_RUN, only_run
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.errors import UsageError
 from bench.data.imagenet import ImageNetDataset, read_val_map
 from bench.data.preprocessing import preprocess
+from bench.errors import UsageError
 from tests.conftest import TEST_DATA, only_run
 
 IMAGES = TEST_DATA / "imagenet"

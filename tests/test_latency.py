@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from bench.run import latency
 from bench.errors import UsageError
+from bench.run import latency
 
 
 def recorded(n: int = 50) -> latency.LatencyRecorder:

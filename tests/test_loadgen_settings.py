@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 import scenarios
-from bench.run.config import RunConfig
 from bench.errors import UsageError
-from bench.run.settings import test_settings as make_settings
 from bench.mlperf.userconf import parse
+from bench.run.config import RunConfig
+from bench.run.settings import test_settings as make_settings
 from scenarios.base import Estimate
 
 EST = Estimate(samples_per_second=100.0, single_latency_s=0.01)

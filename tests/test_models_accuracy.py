@@ -9,11 +9,10 @@ import pytest
 import torch
 
 from bench import models
-
-from bench.record import accuracy
-from bench.errors import UsageError
 from bench.data.imagenet import ImageNetDataset, read_val_map
+from bench.errors import UsageError
 from bench.models import complexity
+from bench.record import accuracy
 from tests.conftest import TEST_DATA, only_run
 
 IMAGES = TEST_DATA / "imagenet"

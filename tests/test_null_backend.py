@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import backends
-from bench.run import latency
 from bench.data.dataset import SyntheticDataset
+from bench.run import latency
 from bench.run.qsl import SampleStore
 from tests.conftest import only_run
 

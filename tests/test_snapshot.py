@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from bench.mlperf import submission_tree
 from bench.cache import file_sha256
+from bench.mlperf import submission_tree
 from tests.conftest import TEST_DATA, only_run
 
 CONF = "resnet50.Offline.target_qps = 123\n"

@@ -14,7 +14,6 @@ import re
 import pytest
 
 from bench.mlperf import rounds, submission
-
 from bench.record import accuracy
 from tests.conftest import FAST_RUN, TEST_DATA, only_run
 

@@ -12,7 +12,6 @@ import pytest
 pytest.importorskip("torch", reason="PyTorch is not installed: pip install 'bench[torch]'")
 
 from bench import models  # noqa: E402
-
 from bench.record import accuracy
 from tests.backend_helpers import IMAGES, loaded, real_images  # noqa: E402
 from tests.conftest import FAST_RUN, only_run  # noqa: E402

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.offline import OVERESTIMATE
 from bench.mlperf.userconf import parse
+from scenarios.offline import OVERESTIMATE
 from tests.conftest import FAST_RUN, only_run
 
 # The null backend answers at once, so a Server search costs LoadGen's time only; --max-qps keeps it modest.

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.mlperf import userconf
 from bench.errors import UsageError
+from bench.mlperf import userconf
 
 PROBE = """
 import json, sys, mlperf_loadgen as lg

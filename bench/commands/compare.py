@@ -53,10 +53,9 @@ def compare_cmd(runs, by):
     from rich.table import Table
 
     from bench import report
-
-    from bench.record import results
     from bench.cli import err, out
     from bench.errors import UsageError
+    from bench.record import results
 
     found, problems = results.load_records(runs, check=report.row)  # issue 18: skips bad records, names each
     for line in problems:

@@ -23,8 +23,8 @@ def submission_cmd(results_dir, out, submitter, division, system, system_type, v
     <Scenario>/, systems/, src/ or code/; v5.x also measurements/ and compliance/) and OUT/FILL_IN.md."""
     from rich.table import Table
 
-    from bench.mlperf import submission
     from bench.cli import out as console
+    from bench.mlperf import submission
 
     summary = submission.build(results_dir, out, submitter, division, system, system_type, version)
     table = Table(title=f"submission tree {summary['root']}", show_header=False)

@@ -19,8 +19,8 @@ import numpy as np
 
 from bench.cache import atomic_write, cache_dir, npy_damage
 from bench.data.dataset import Dataset
-from bench.errors import UsageError
 from bench.data.preprocessing import ImageRefused, get_profile, preprocess
+from bench.errors import UsageError
 
 NUM_CLASSES = 1000
 CACHE_VERSION = 1

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import scenarios
-from bench.mlperf import rounds, submission_tree
-from bench.record import loadgen_log, results
 from bench.errors import UsageError
+from bench.mlperf import rounds, submission_tree
 from bench.mlperf.submission_tree import SYSTEM_FIELDS  # noqa: F401  (the checker's field list, for callers)
+from bench.record import loadgen_log, results
 
 BENCHMARK = submission_tree.BENCHMARK
 DIVISIONS = ("closed", "open")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import scenarios
 from bench import __version__
-from bench.record import accuracy, snapshot
 from bench.cache import atomic_write, file_sha256
+from bench.record import accuracy, snapshot
 from bench.run.options import DEFAULTS, to_command
 
 BENCHMARK = "resnet50"

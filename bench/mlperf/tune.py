@@ -17,12 +17,12 @@ from pathlib import Path
 from rich.console import Console
 
 import scenarios
-from bench.run import harness
 from bench.cache import atomic_write
-from bench.run.config import RunConfig
 from bench.errors import RunFailed
-from bench.run.options import DEFAULTS, to_command
 from bench.mlperf.userconf import parse
+from bench.run import harness
+from bench.run.config import RunConfig
+from bench.run.options import DEFAULTS, to_command
 
 # A short Server run passes when p99 stays under this share of the bound (its p99 rests on few queries) ...
 P99_MARGIN = 0.8

@@ -16,9 +16,9 @@ from pathlib import Path
 from rich.console import Console
 
 from backends.cpu_streams import cores, physical_cores
+from bench.errors import BenchError
 from bench.run import harness
 from bench.run.config import RunConfig
-from bench.errors import BenchError
 from bench.run.options import BY_NAME
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64)

@@ -9,8 +9,8 @@ from functools import cached_property
 from pathlib import Path
 
 from bench.cache import atomic_write, cache_dir, file_sha256
-from bench.models import known as known_models
 from bench.errors import UsageError
+from bench.models import known as known_models
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 # Architecture -> "module:function(arch, num_classes) -> nn.Module". A new family is one entry here

@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from bench.run import options
 from bench.errors import UsageError
+from bench.run import options
 from bench.run.options import MLPERF_SERVER_LATENCY_MS, MODES, PRECISIONS, PROFILES, QUICK_DURATION_S, SCENARIOS
 
 __all__ = ["MLPERF_SERVER_LATENCY_MS", "MODES", "PRECISIONS", "PROFILES", "QUICK_DURATION_S", "SCENARIOS",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.record import loadgen_log
 from bench.errors import RunFailed
+from bench.record import loadgen_log
 
 
 def check_loadgen(raised: list[BaseException], log_dir: Path, mode: str) -> None:

@@ -21,18 +21,18 @@ from rich.markup import escape
 import backends
 import scenarios
 from bench import models
+from bench.data.source import open_dataset
+from bench.errors import BenchError, RunFailed, UsageError
 from bench.models import onnx_input
 from bench.record import accuracy, loadgen_log, results, snapshot
 from bench.run import budget, endings, signals, sysinfo
 from bench.run.config import RunConfig
-from bench.run.settings import test_settings
-from bench.run.warmup import warm_up
-from bench.data.source import open_dataset
-from bench.errors import BenchError, RunFailed, UsageError
 from bench.run.latency import LatencyRecorder
 from bench.run.power import PowerMonitor
 from bench.run.qsl import SampleStore
+from bench.run.settings import test_settings
 from bench.run.sut import Responder
+from bench.run.warmup import warm_up
 from scenarios.base import Estimate
 
 TIMED_REGION = ("LoadGen's per-query latency, issue to QuerySamplesComplete: batch assembly (host copy), "

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
-
 from scenarios import NAMES as SCENARIOS  # each scenario module declares itself; light to import
+
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "int8")
 MODES = ("performance", "accuracy", "both")
 PROFILES = ("quick", "mlperf")

@@ -20,8 +20,17 @@ from pathlib import Path
 import pandas as pd
 
 from bench.cache import atomic_write
-from bench.run.power_readers import (PEAK_INSTANT, POWERCAP_ROOT, Channel, Reading, counter_delta, integrate,
-                                 nvml_channels, rapl_channels, throttle_reasons)
+from bench.run.power_readers import (
+    PEAK_INSTANT,
+    POWERCAP_ROOT,
+    Channel,
+    Reading,
+    counter_delta,
+    integrate,
+    nvml_channels,
+    rapl_channels,
+    throttle_reasons,
+)
 
 INTERVAL_S = 0.05  # 20 Hz: NVML refreshes board power about every 20-100 ms; RAPL every ~1 ms
 CSV_NAME = "power.csv"
