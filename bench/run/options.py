@@ -228,10 +228,16 @@ def to_command(config, **changes) -> str:
     else:
         values = {o.name: getattr(config, o.name) for o in OPTIONS if not o.backend_option} | dict(config.extra)
     values.update(changes)
-    words = ["bench", "run"]
+    return shlex.join(["bench", "run", *run_args(values)])
+
+
+def run_args(values: Mapping) -> list[str]:
+    """`bench run`'s arguments for option values keyed by the table's names: each option that differs from its
+    default (and ALWAYS_SHOWN), in the table's order. What to_command() prints and `bench sweep` runs."""
+    args = []
     for o in OPTIONS:
         value = values.get(o.name, o.default)
         if not o.cli or (value == o.default and o.name not in ALWAYS_SHOWN) or value is None or value is False:
             continue
-        words += [o.cli_flag] if value is True else [o.cli_flag, str(value)]
-    return shlex.join(words)
+        args += [o.cli_flag] if value is True else [o.cli_flag, str(value)]
+    return args

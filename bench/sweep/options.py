@@ -1,7 +1,7 @@
 """The run options a plan may set, read from `bench run`'s own click parameters so plan and CLI never drift apart.
 
 A plan key is the option's long flag without dashes, with `-` or `_` (`batch-size`, `batch_size`, `duration`).
-One function, `to_command`, turns a cell's options into the `bench run` command line.
+`to_command` turns a cell's options into the `bench run` command line through the option table's `run_args()`.
 """
 
 from __future__ import annotations
@@ -57,16 +57,9 @@ def describe(param: click.Parameter) -> str:
 
 
 def to_command(options: dict, output: str) -> list[str]:
-    """`python -m bench.cli run ...` for one cell, in `bench run`'s own parameter order."""
-    params = run_params()
-    argv = [sys.executable, "-m", "bench.cli", "run"]
-    for key, param in params.items():
-        if key not in options or options[key] is None:
-            continue
-        flag = max(param.opts, key=len)
-        if param.is_flag:
-            if options[key]:
-                argv.append(flag)
-        else:
-            argv += [flag, str(options[key])]
-    return argv + ["--output", output]
+    """`python -m bench.cli run ...` for one cell: the option table's own run_args(), with the sweep's --output."""
+    from bench.run.options import OPTIONS, run_args
+
+    names = {o.cli_flag.lstrip("-").replace("-", "_"): o.name for o in OPTIONS}  # plan key -> the table's name
+    values = {names[normalise(key)]: value for key, value in options.items()}
+    return [sys.executable, "-m", "bench.cli", "run", *run_args(values), "--output", output]
