@@ -11,7 +11,7 @@ import backends
 from bench.data.dataset import SyntheticDataset
 from bench.run import latency
 from bench.run.qsl import SampleStore
-from tests.conftest import only_run
+from tests.conftest import TEST_DATA, only_run
 
 
 def test_null_is_hidden_from_the_default_list_and_shown_with_all(bench_cli):
@@ -62,3 +62,9 @@ def test_reused_batch_equals_a_fresh_copy_and_is_per_thread():
         store.unload(range(16))
         store.load([0, 1])
         store.batch(np.array([5]), reuse=True)
+
+
+def test_null_image_size_is_refused_on_real_images(bench_cli, results_dir):
+    result = bench_cli("run", "--backend", "null", "--null-image-size", "1", "--dataset", TEST_DATA / "imagenet",
+                       "--count", "4", "--output", results_dir)
+    assert result.exit_code == 2 and "synthetic images only" in result.output, result.output

@@ -12,10 +12,10 @@ from bench.errors import UsageError
 
 def open_dataset(cfg, model) -> Dataset:
     """The dataset a run asked for, preprocessed for `model`."""
-    size = cfg.extra.get("null_image_size")
-    if size is not None and (cfg.backend != "null" or not cfg.synthetic_data):
-        raise UsageError("--null-image-size applies to the null backend on synthetic images only: a real backend "
-                         "runs the model's input size; drop the option or use --backend null --dataset synthetic")
+    size = cfg.extra.get("null_image_size")  # the option table already refused it on any backend but null
+    if size is not None and not cfg.synthetic_data:
+        raise UsageError("--null-image-size applies to the null backend on synthetic images only: real images are "
+                         "preprocessed to the model's input size; drop the option or use --dataset synthetic")
     if cfg.synthetic_data:
         return SyntheticDataset(cfg.count or SYNTHETIC_DEFAULT_COUNT, size or model.input_size, cfg.seed)
     return ImageNetDataset.open(cfg, model)
