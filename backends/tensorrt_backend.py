@@ -49,11 +49,6 @@ def has_module(name: str) -> bool:
     return spec is not None and spec.origin not in (None, "namespace")
 
 
-def is_latency(options: BackendOptions) -> bool:
-    """Latency runs (one query at a time) get one context and an engine tuned for their batch."""
-    return options.intent == "latency"
-
-
 class TensorRTBackend(Backend):
     name = "tensorrt"
     extra = "tensorrt"
@@ -115,7 +110,7 @@ class TensorRTBackend(Backend):
         name = props.name.decode() if isinstance(props.name, bytes) else str(props.name)
         self.gpu_name = name.split("\x00")[0]
         self.compute_capability = f"{props.major}.{props.minor}"
-        latency = is_latency(options)
+        latency = options.intent == "latency"  # one query at a time: one context, an engine tuned for it
         self.concurrency = int(options.extra.get("gpu_streams") or (1 if latency else 2))
         self.max_batch = options.batch_size
         self.onnx, self.quantization = self._onnx_for_precision(model, options)
