@@ -22,8 +22,10 @@ def read_detail(path: str | Path) -> dict:
             entry = json.loads(line[len(PREFIX):])
         except json.JSONDecodeError:
             continue  # a log cut short by an interrupt ends in half a line
+        if not isinstance(entry, dict) or "key" not in entry or "value" not in entry:
+            continue  # not a LoadGen entry: nothing to read from it
         values[entry["key"]] = entry["value"]
-        meta = entry.get("metadata", {})
+        meta = entry.get("metadata") or {}
         if meta.get("is_error"):
             values["_errors"].append(str(entry["value"]))
         elif meta.get("is_warning"):
@@ -80,13 +82,22 @@ def performance(detail: dict, scenario) -> dict:
     }
 
 
-def duration_s(detail: dict) -> float | None:
-    """The timed run's wall-clock length, from LoadGen's power_begin/power_end stamps (millisecond resolution)."""
+def power_window(detail: dict) -> tuple[float, float] | None:
+    """LoadGen's `power_begin`/`power_end` as Unix times, or None where absent.
+
+    LoadGen writes them as local wall-clock time (its DateTimeStringForPower, millisecond resolution), spanning the
+    performance run's first issue to its last completion: MLPerf's power tools slice their samples there."""
     try:
-        begin, end = (datetime.strptime(detail[k], STAMP) for k in ("power_begin", "power_end"))
+        begin, end = (datetime.strptime(detail[k], STAMP).timestamp() for k in ("power_begin", "power_end"))
     except (KeyError, TypeError, ValueError):
         return None
-    return (end - begin).total_seconds()
+    return begin, end
+
+
+def duration_s(detail: dict) -> float | None:
+    """The timed run's wall-clock length: LoadGen's power window."""
+    window = power_window(detail)
+    return None if window is None else window[1] - window[0]
 
 
 def invalid_reasons(detail: dict) -> list[str]:

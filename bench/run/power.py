@@ -10,16 +10,15 @@ the arithmetic is tested on recorded readings. power.csv's writer and reader (`r
 from __future__ import annotations
 
 import io
-import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from bench.cache import atomic_write
+from bench.record import loadgen_log
 from bench.run.power_readers import (
     PEAK_INSTANT,
     POWERCAP_ROOT,
@@ -80,22 +79,11 @@ def figures(energy_j: float, window_s: float, samples: int | None, duration_s: f
 
 
 def power_window(detail: Path) -> tuple[float, float] | None:
-    """LoadGen's `power_begin`/`power_end` from mlperf_log_detail.txt, as Unix times (None where absent).
-
-    LoadGen writes them as local wall-clock time, "%m-%d-%Y %H:%M:%S.mmm" (its DateTimeStringForPower), spanning
-    the performance run's first issue to its last completion: MLPerf's power tools slice their samples there.
-    """
+    """The window MLPerf's power tools slice to, from a run's mlperf_log_detail.txt (None where absent)."""
     try:
-        text = Path(detail).read_text(errors="replace")
+        return loadgen_log.power_window(loadgen_log.read_detail(detail))
     except OSError:
         return None
-    found = {}
-    for key in ("power_begin", "power_end"):
-        match = re.search(rf'"key": "{key}", "value": "([^"]+)"', text)
-        if not match:
-            return None
-        found[key] = datetime.strptime(match.group(1), "%m-%d-%Y %H:%M:%S.%f").timestamp()  # local time
-    return found["power_begin"], found["power_end"]
 
 
 def read_csv(path: Path) -> pd.DataFrame | None:
