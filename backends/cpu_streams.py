@@ -63,3 +63,28 @@ def split(options, default_threads: int | None = None) -> Split:
         raise UsageError(f"--streams {streams}: a latency scenario has one query in flight, so only one stream "
                          "would ever run; drop --streams, or use --scenario offline or server")
     return Split(streams, total - total % streams, total // streams)
+
+
+def release_openmp_team() -> list[str]:
+    """Release the calling thread's OpenMP team in every libgomp loaded; returns the libraries released.
+
+    Loading runs torch on the main thread, which leaves that thread a team of idle OpenMP threads. libgomp counts
+    them among the threads it manages, and once that count passes the CPUs it lets every team's threads spin only
+    briefly before they sleep (its throttled spin): the inferring threads' teams then sleep and wake around each
+    of a model's many short operators. On a 2-core AMD EPYC, EfficientNet-Lite0 on a worker thread kept 1.6 of its
+    2 cores busy and ran at 0.85 of the main thread's rate; with the main thread's team released, 2 cores and the
+    same rate (benchmarks/torch_gap.py). Inference never runs on the main thread, so nothing there needs the team.
+    """
+    import ctypes
+
+    released = []
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "libgomp" in line.rsplit("/", 1)[-1]})
+    except OSError:  # not Linux: no libgomp to release
+        return released
+    for path in paths:
+        pause = getattr(ctypes.CDLL(path), "omp_pause_resource_all", None)  # OpenMP 5.0: GCC 9 and later
+        if pause is not None and pause(1) == 0:  # omp_pause_soft: threads end, state is rebuilt on next use
+            released.append(path)
+    return released

@@ -96,6 +96,7 @@ class TorchBackend(Backend):
             self._setup_cuda(options)
         else:
             self._choose_memory_format(options)
+            self.openmp_released = cpu_streams.release_openmp_team()  # the last torch work on the main thread
 
     def _choose_memory_format(self, options: BackendOptions) -> None:
         """channels_last or contiguous on the CPU: as asked, else the faster of both at this batch (untimed load)."""
@@ -145,6 +146,7 @@ class TorchBackend(Backend):
         if self.split is not None:
             info.update(self.split.describe())
             info["memory_format"] = getattr(self, "format_choice", None)
+            info["main_thread_openmp_released"] = getattr(self, "openmp_released", [])
         if self.device.type == "cuda":
             info["gpu"] = torch.cuda.get_device_name(self.device)
             info["cuda"] = torch.version.cuda

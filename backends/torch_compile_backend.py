@@ -123,6 +123,8 @@ class TorchCompileBackend(TorchBackend):
         self._call(self._compile, eager, model.input_size)
         self.compile_s = time.perf_counter() - start
         self.cache = {k: v for k, v in counters["inductor"].items() if k.startswith("fxgraph_cache")}
+        if self.device.type == "cpu":  # compiled on the main thread: its OpenMP team goes (see cpu_streams)
+            self.openmp_released = cpu_streams.release_openmp_team()
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.thread.call(fn, *args) if self.thread else fn(*args)

@@ -23,6 +23,7 @@ import backends  # noqa: E402
 import scenarios  # noqa: E402
 from bench import models  # noqa: E402
 from bench.data.dataset import Dataset, SyntheticDataset  # noqa: E402
+from bench.run import malloc  # noqa: E402
 from bench.run.config import RunConfig  # noqa: E402
 from bench.run.harness import run_loadgen  # noqa: E402
 from bench.run.qsl import SampleStore  # noqa: E402
@@ -76,6 +77,7 @@ def load(backend: str, scenario: str = "offline", model: str = "resnet18", batch
     """A backend loaded as `bench run` loads it, over `count` seeded synthetic images (`image_size` for null)."""
     cfg = RunConfig(backend=backend, scenario=scenario, model=model, batch_size=batch_size, threads=threads,
                     count=count, **cfg)
+    malloc.apply(cfg.malloc)  # as bench run's session does, before the backend loads
     spec = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed)
     single = cfg.scenario == "single-stream"
     options = backends.BackendOptions(cfg.precision, cfg.device, 1 if single else cfg.batch_size, cfg.threads,

@@ -1,10 +1,11 @@
 """bench against every peer: what a user gets by hand, or from each runtime's own tool, on the same model file,
-batch and threads. Interleaved rounds: in each round every pair runs back to back (bench, then its peers), so a
-background job slows both sides alike; per model and pair: medians, and the median and spread of the per-round
-ratios bench / peer.
+batch and threads. Every side runs in a process of its own, as a user would run it, so no side inherits another's
+allocator settings, OpenMP teams or warm caches. Interleaved rounds: in each round every pair runs back to back
+(bench, then its peers), so a background job slows both sides alike; per model and pair: medians, and the median
+and spread of the per-round ratios bench / peer.
 
-Pairs (bench's side: its backend through LoadGen Offline, as `bench run` measures; the same loaded backend
-throughout):
+Pairs (bench's side: `bench run --scenario offline` itself, on 64 seeded synthetic images; its figure is LoadGen's
+result_samples_per_second from the record):
 - torch vs a plain `model(x)` loop under inference_mode, in both memory formats (contiguous, channels_last): the
   same architecture and weights built separately, one ready batch, no copies, no argmax; on the main thread as a
   script would run it, and on a thread of its own.
@@ -13,7 +14,11 @@ throughout):
   batch, choosing its own streams and requests, with inference precision f32.
 - onnxruntime vs MLPerf's reference app (vision/classification_and_detection/python/main.py of a checkout given
   with --mlperf-ref, with its own requirements installed), Offline, same ONNX file, on --dataset (an ImageNet-style
-  directory with val_map.txt); not run in CI, and not run by the helper who wrote this (see README).
+  directory with val_map.txt); not run in CI.
+
+One more torch row is no peer but the harness's own cost: the plain channels_last loop on a thread, given the
+process settings bench makes (`--malloc keep`, the main thread's OpenMP team released; see README, Performance).
+bench / that loop is what LoadGen, the batch copy, the argmax and the responses cost.
 
     python benchmarks/peers.py --seconds 30 --rounds 3                     # ResNet-50 and EfficientNet-Lite0
     python benchmarks/peers.py --models resnet18 --seconds 5 --rounds 2    # a quick look
@@ -27,40 +32,60 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from measure import estimate, load, loadgen, median
+from measure import ROOT, ArrayDataset, load, median
 
-import backends
 from bench import models
 from bench.run.sysinfo import collect
 
+HARNESS_COST = "plain loop, channels_last, in a thread, bench's process settings"
 
-def plain_torch(loaded, args, channels_last: bool) -> float:
+
+def plain_torch(model: str, args, channels_last: bool, bench_settings: bool = False) -> float:
     import torch
 
-    model = models.build_torch(models.resolve(loaded.cfg.model, loaded.cfg.weights, None, loaded.cfg.seed))
+    if bench_settings:
+        from backends.cpu_streams import release_openmp_team
+        from bench.run import malloc
+
+        malloc.apply("keep")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec = models.resolve(model, "synthetic", None, 0)
+    net = models.build_torch(spec)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=fmt)
-    x = torch.from_numpy(loaded.store.dataset.array[:args.batch_size].copy()).contiguous(memory_format=fmt)
+    net = net.to(memory_format=fmt)
+    x = torch.from_numpy(ArrayDataset(args.batch_size, spec.input_size).array).contiguous(memory_format=fmt)
+    if bench_settings:
+        release_openmp_team()
     with torch.inference_mode():
-        model(x)
+        net(x)
         n, start = 0, time.perf_counter()
         while time.perf_counter() - start < args.seconds:
-            model(x)
+            net(x)
             n += len(x)
     return n / (time.perf_counter() - start)
 
 
-def bare_onnxruntime(loaded, args) -> float:
+def onnx_backend(backend: str, model: str, args):
+    """bench's backend loaded only for its ONNX file, intra-op threads and tensor names (glibc's own malloc)."""
+    return load(backend, model=model, batch_size=args.batch_size, threads=args.threads, count=args.batch_size,
+                malloc="system")
+
+
+def bare_onnxruntime(model: str, args) -> float:
     import onnxruntime as ort
 
+    loaded = onnx_backend("onnxruntime", model, args)
     so = ort.SessionOptions()
     so.intra_op_num_threads = loaded.backend.describe()["threads"]
     session = ort.InferenceSession(str(loaded.backend.path), so, providers=["CPUExecutionProvider"])
+    loaded.close()
     name = session.get_inputs()[0].name
     batch = loaded.store.dataset.array[:args.batch_size].copy()
     session.run(None, {name: batch})
@@ -71,10 +96,12 @@ def bare_onnxruntime(loaded, args) -> float:
     return n / (time.perf_counter() - start)
 
 
-def benchmark_app(loaded, args) -> float:
+def benchmark_app(model: str, args) -> float:
+    loaded = onnx_backend("openvino", model, args)
+    path, size = loaded.backend.path, loaded.store.dataset.array.shape[-1]
+    loaded.close()
     tool = shutil.which("benchmark_app") or str(Path(sys.executable).parent / "benchmark_app")
-    size = loaded.store.dataset.array.shape[-1]
-    cmd = [tool, "-m", str(loaded.backend.path), "-d", "CPU", "-hint", "throughput", "-infer_precision", "f32",
+    cmd = [tool, "-m", str(path), "-d", "CPU", "-hint", "throughput", "-infer_precision", "f32",
            "-shape", f"[{args.batch_size},3,{size},{size}]", "-t", str(max(1, round(args.seconds)))]
     if args.threads:
         cmd += ["-nthreads", str(args.threads)]
@@ -85,13 +112,12 @@ def benchmark_app(loaded, args) -> float:
     return float(found.group(1))
 
 
-def mlperf_reference(loaded, args) -> float:
+def mlperf_reference(model: str, args) -> float:
     """MLPerf's reference app, Offline, on the same ONNX file; its samples/s from its LoadGen summary."""
+    b = onnx_backend("onnxruntime", model, args).backend
     app = Path(args.mlperf_ref) / "vision" / "classification_and_detection" / "python" / "main.py"
-    out = Path(args.output).resolve() / f"mlperf-ref-{int(time.time())}"
-    out.mkdir(parents=True)
+    out = Path(tempfile.mkdtemp(prefix="mlperf-ref-"))
     (out / "user.conf").write_text("")  # the app insists on one; LoadGen's defaults plus --time apply
-    b = loaded.backend
     cmd = [sys.executable, str(app), "--profile", "resnet50-onnxruntime", "--model", str(b.path),
            "--inputs", b.input_name, "--outputs", b.output_name, "--user_conf", str(out / "user.conf"),
            "--dataset-path", str(args.dataset), "--scenario", "Offline", "--output", str(out),
@@ -106,26 +132,58 @@ def mlperf_reference(loaded, args) -> float:
 
 
 def in_thread(fn):
-    """The same peer on a thread of its own: on the AMD EPYC here a plain torch loop ran 1.6-3.5x faster in a
-    worker thread than in the main thread, at the same CPU share (see README, Performance); bench's workers are
-    threads, so this is the stronger peer."""
-    def run(loaded, args) -> float:
+    """The same peer on a thread of its own, as bench's workers are."""
+    def run(model: str, args) -> float:
         out = []
-        worker = threading.Thread(target=lambda: out.append(fn(loaded, args)))
+        worker = threading.Thread(target=lambda: out.append(fn(model, args)))
         worker.start()
         worker.join()
         return out[0]
     return run
 
 
-PAIRS = {  # bench backend -> its peers
-    "torch": {"plain loop, contiguous": lambda l, a: plain_torch(l, a, False),
-              "plain loop, channels_last": lambda l, a: plain_torch(l, a, True),
-              "plain loop, contiguous, in a thread": in_thread(lambda l, a: plain_torch(l, a, False)),
-              "plain loop, channels_last, in a thread": in_thread(lambda l, a: plain_torch(l, a, True))},
+PAIRS = {  # bench backend -> its peers (and, for torch, the harness-cost row)
+    "torch": {"plain loop, contiguous": lambda m, a: plain_torch(m, a, False),
+              "plain loop, channels_last": lambda m, a: plain_torch(m, a, True),
+              "plain loop, contiguous, in a thread": in_thread(lambda m, a: plain_torch(m, a, False)),
+              "plain loop, channels_last, in a thread": in_thread(lambda m, a: plain_torch(m, a, True)),
+              HARNESS_COST: in_thread(lambda m, a: plain_torch(m, a, True, bench_settings=True))},
     "onnxruntime": {"bare InferenceSession.run loop": bare_onnxruntime},
     "openvino": {"benchmark_app -hint throughput": benchmark_app},
 }
+
+
+def bench_side(backend: str, model: str, args) -> float:
+    """`bench run` itself, Offline, in a process of its own; LoadGen's samples/s from the record."""
+    with tempfile.TemporaryDirectory(prefix="peers-bench-") as out:
+        cmd = [sys.executable, "-c", "from bench.cli import main; main()", "run", "--backend", backend,
+               "--model", model, "--batch-size", str(args.batch_size), "--count", "64",
+               "--duration", str(args.seconds), "--output", out]
+        cmd += ["--threads", str(args.threads)] if args.threads else []
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        records = list(Path(out).glob("*/result.json"))
+        if done.returncode != 0 or not records:
+            raise SystemExit(f"bench run failed ({done.returncode}): {done.stderr[-2000:]}")
+        record = json.loads(records[0].read_text())
+        bench_side.described[(backend, model)] = record["backend"]
+        return record["performance"]["samples_per_second"]
+
+
+bench_side.described = {}
+
+
+def side(backend: str, model: str, peer: str, args) -> float:
+    """One side of a pair, in a fresh process: this script again, told which side to run."""
+    if peer == "bench":
+        return bench_side(backend, model, args)
+    cmd = [sys.executable, __file__, "--side", f"{backend}:{peer}", "--models", model,
+           "--batch-size", str(args.batch_size), "--seconds", str(args.seconds)]
+    cmd += ["--threads", str(args.threads)] if args.threads else []
+    cmd += ["--mlperf-ref", args.mlperf_ref, "--dataset", args.dataset] if args.mlperf_ref else []
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{backend} peer {peer!r} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return float(done.stdout.split()[-1])
 
 
 def main() -> None:
@@ -138,31 +196,34 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--mlperf-ref", help="a checkout of github.com/mlcommons/inference: adds its reference app")
     ap.add_argument("--dataset", help="ImageNet-style directory for the reference app")
-    ap.add_argument("--output", default="results/peers")
+    ap.add_argument("--side", help=argparse.SUPPRESS)  # BACKEND:PEER, run in this process (the rounds' child)
     args = ap.parse_args()
     if args.mlperf_ref:
         PAIRS["onnxruntime"]["MLPerf reference app"] = mlperf_reference
+    if args.side:
+        backend, peer = args.side.split(":", 1)
+        print(PAIRS[backend][peer](args.models, args))
+        return
+    import backends
+
     system = collect(None)
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {system.get('cpu')}, batch {args.batch_size}, threads "
           f"{args.threads or 'default'}, {args.rounds} rounds x {args.seconds:g} s per side", flush=True)
+    names = []
+    for name in args.backends.split(","):
+        if backends.probe(name).available:
+            names.append(name)
+        else:
+            print(f"  {name}: skipped ({backends.probe(name).reason})")
     table = []
     for model in args.models.split(","):
-        loaded = {}
-        for name in args.backends.split(","):
-            if not backends.probe(name).available:
-                print(f"  {name}: skipped ({backends.probe(name).reason})")
-                continue
-            loaded[name] = load(name, model=model, batch_size=args.batch_size, threads=args.threads, count=64)
-        sizing = {name: estimate(each) for name, each in loaded.items()}
         runs: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.rounds):
-            for name, each in loaded.items():
-                runs.setdefault((name, "bench"), []).append(
-                    loadgen(each, sizing[name], duration_s=args.seconds)["samples_per_second"])
-                for peer, fn in PAIRS[name].items():
-                    runs.setdefault((name, peer), []).append(fn(each, args))
-        for name, each in loaded.items():
-            ran = each.backend.describe()
+            for name in names:
+                for peer in ("bench", *PAIRS[name]):
+                    runs.setdefault((name, peer), []).append(side(name, model, peer, args))
+        for name in names:
+            ran = bench_side.described[(name, model)]
             ours = runs[(name, "bench")]
             for peer in PAIRS[name]:
                 theirs = runs[(name, peer)]
@@ -170,11 +231,11 @@ def main() -> None:
                 row = {"model": model, "backend": name, "peer": peer, "bench_sps": round(median(ours), 2),
                        "peer_sps": round(median(theirs), 2), "ratio": round(median(ratios), 3),
                        "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
-                       "streams": ran.get("streams"), "threads": ran.get("threads")}
+                       "streams": ran.get("streams"), "threads": ran.get("threads"),
+                       "bench_rounds": [round(r, 2) for r in ours], "peer_rounds": [round(r, 2) for r in theirs]}
                 table.append(row)
-                print(f"  {model:18s} {name:12s} {median(ours):8.2f}  vs {peer:32s} {median(theirs):8.2f} samples/s  "
+                print(f"  {model:18s} {name:12s} {median(ours):8.2f}  vs {peer:40s} {median(theirs):8.2f} samples/s  "
                       f"ratio {row['ratio']:.3f} ({row['ratio_min']:.3f}..{row['ratio_max']:.3f})", flush=True)
-            each.close()
     print(json.dumps({"system": {k: system.get(k) for k in ("cpu", "cpu_flags")}, "rows": table}))
 
 

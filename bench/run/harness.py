@@ -7,6 +7,7 @@ Only LoadGen times: from a query's issue to its QuerySamplesComplete, which cove
 from __future__ import annotations
 
 import os
+import resource
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from bench.data.source import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
 from bench.models import onnx_input
 from bench.record import accuracy, loadgen_log, results, snapshot
-from bench.run import budget, endings, signals, sysinfo
+from bench.run import budget, endings, malloc, signals, sysinfo
 from bench.run.config import RunConfig
 from bench.run.latency import LatencyRecorder
 from bench.run.power import PowerMonitor
@@ -51,6 +52,7 @@ class Session:
 
     def __init__(self, cfg: RunConfig, console: Console):
         self.cfg, self.console = cfg, console
+        self.malloc = malloc.apply(cfg.malloc)  # before the backend loads and any worker thread allocates
         self.scenario = scenarios.get(cfg.scenario)
         self.model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
         self.model = onnx_input.apply(self.model, cfg)  # an --onnx file's declared input and classes, or refused
@@ -66,6 +68,7 @@ class Session:
             raise UsageError(f"--count {cfg.count} is larger than the dataset ({len(self.dataset)} samples)")
         self.run_id, self.run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
         self.record = record = results.new_record(self.run_id, cfg.to_record())
+        record["process"]["malloc"] = self.malloc
         record["scenario"] = {"name": self.scenario.name, "loadgen_name": self.scenario.loadgen_name,
                               "batch_size": self.options.batch_size, "intent": self.scenario.intent,
                               "pads_partial_batches": self.scenario.pads(cfg)}
@@ -210,6 +213,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     if power:
         power.start()
     console.print(f"running LoadGen {scenario.loadgen_name} ({mode})")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     thread.start()
     try:
         # LoadGen runs on its own thread so this one stays free for the display and for Ctrl-C.
@@ -240,9 +244,21 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     if not detail.exists():
         raise RunFailed(f"LoadGen wrote no detail log in {log_dir}")
     perf = loadgen_log.performance(loadgen_log.read_detail(detail), scenario)
+    perf["cpu"] = cpu_usage(usage, time.perf_counter() - start)
     perf["latencies"] = responder.latency.save(run_dir)  # per-query latencies for reports
     responder.latency = None
     return perf
+
+
+def cpu_usage(before, seconds: float) -> dict:
+    """The whole process over a LoadGen run: cores busy in user and kernel mode, and page faults. Kernel time with
+    many minor faults is memory handed back to the OS and faulted in again (bench/run/malloc.py)."""
+    now = resource.getrusage(resource.RUSAGE_SELF)
+    return {"seconds": round(seconds, 3),
+            "user_cores": round((now.ru_utime - before.ru_utime) / seconds, 3),
+            "system_cores": round((now.ru_stime - before.ru_stime) / seconds, 3),
+            "minor_faults_per_s": round((now.ru_minflt - before.ru_minflt) / seconds, 1),
+            "major_faults": now.ru_majflt - before.ru_majflt}
 
 
 def interrupted_exit() -> None:

@@ -101,6 +101,9 @@ OPTIONS: tuple[Option, ...] = (
       why="larger batches only exhaust memory; MLPerf ResNet-50 systems batch far less"),
     O("threads", int, None, "Inference threads (default: the backend's own choice).", low=1, high=max_threads,
       why="4 per CPU core here; more threads only contend for the cores"),
+    O("malloc", str, "keep", "glibc malloc: keep freed memory for the next batch, or glibc's defaults (system), "
+      "which unmap large blocks and page-fault them in again each batch (see README, Performance).",
+      choices=("keep", "system")),
     O("cuda_graphs", bool, False, "Replay a CUDA graph captured at the batch size.", backends=("torch",),
       devices=("cuda",), device_why="a CUDA graph is captured and replayed on a CUDA GPU", backend_option=True),
     O("streams", int, None, "Inferences in flight at once on the CPU, --threads divided between them (default 1).",
