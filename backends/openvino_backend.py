@@ -3,10 +3,13 @@
 Precision is pinned, never left to OpenVINO: on CPUs with bf16 it runs fp32 models in bf16 unless told
 INFERENCE_PRECISION_HINT=f32, so load() sets the hint and reads the compiled model's value back.
 
-Concurrency: THROUGHPUT hint (Offline, Server) gives several streams; `concurrency` is set to the compiled
-model's optimal number of infer requests, so the scenarios run that many worker threads. They share a pool of
-that many infer requests: each thread takes an idle one, infers its batch (OpenVINO releases the GIL) and
-gives it back, so that many batches are in flight. `--streams N` sets NUM_STREAMS=N (and the threads) in place of the
+Concurrency: THROUGHPUT hint (Offline, Server) gives several streams; `concurrency` is twice the compiled
+model's optimal number of infer requests (one per stream on the CPU), so the scenarios run that many worker
+threads. They share a pool of that many infer requests: each thread takes an idle one, infers its batch (OpenVINO
+releases the GIL) and gives it back. Two per stream, because a worker's own Python (the batch copy, argmax, the
+response) would otherwise leave its stream idle between batches; OpenVINO queues the second request on the stream
+and runs it meanwhile, as benchmark_app's asynchronous requests restart at once. EfficientNet-Lite0 on a 2-core
+AMD EPYC: 0.95 of `benchmark_app -hint throughput` with one per stream (benchmarks/peers.py). `--streams N` sets NUM_STREAMS=N (and the threads) in place of the
 hint's choice. A pool of requests, not ov.AsyncInferQueue: when an
 inference fails (seen here: a batch beyond the shape bound), AsyncInferQueue never runs the callback and
 the waiting caller hangs; a request's own infer() raises, and the run is recorded failed. SingleStream uses
@@ -27,6 +30,8 @@ from backends.precision import require_calibration, require_native_bf16
 from bench.errors import BackendUnavailable
 
 OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+# Infer requests in flight per optimal request (see the module's docstring).
+REQUESTS_PER_STREAM = 2
 
 
 class OpenVinoBackend(Backend):
@@ -114,7 +119,7 @@ class OpenVinoBackend(Backend):
         if asked and self.streams != asked:  # never record streams that did not run
             raise BackendUnavailable(f"OpenVINO compiled {self.ov_device} with {self.streams} streams, not "
                                      f"--streams {asked}")
-        self.concurrency = 1 if self.mode == hints.PerformanceMode.LATENCY else self.requests
+        self.concurrency = 1 if self.mode == hints.PerformanceMode.LATENCY else REQUESTS_PER_STREAM * self.requests
         # Streams that run batches side by side: the harness scales its one-batch-at-a-time warm-up rate by it.
         self.parallel_streams = min(self.concurrency, self.streams) if isinstance(self.streams, int) else 1
         self.max_batch = batch

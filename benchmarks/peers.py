@@ -18,7 +18,8 @@ result_samples_per_second from the record):
 
 One more torch row is no peer but the harness's own cost: the plain channels_last loop on a thread, given the
 process settings bench makes (`--malloc keep`, the main thread's OpenMP team released; see README, Performance).
-bench / that loop is what LoadGen, the batch copy, the argmax and the responses cost.
+bench / that loop is what LoadGen, the batch copy, the argmax and the responses cost. `--system-malloc` adds, for
+every backend, `bench run --malloc system` as a row of its own: what `--malloc keep` is worth to that backend.
 
     python benchmarks/peers.py --seconds 30 --rounds 3                     # ResNet-50 and EfficientNet-Lite0
     python benchmarks/peers.py --models resnet18 --seconds 5 --rounds 2    # a quick look
@@ -44,6 +45,7 @@ from bench import models
 from bench.run.sysinfo import collect
 
 HARNESS_COST = "plain loop, channels_last, in a thread, bench's process settings"
+SYSTEM_MALLOC = "bench run --malloc system"
 
 
 def plain_torch(model: str, args, channels_last: bool, bench_settings: bool = False) -> float:
@@ -153,19 +155,20 @@ PAIRS = {  # bench backend -> its peers (and, for torch, the harness-cost row)
 }
 
 
-def bench_side(backend: str, model: str, args) -> float:
+def bench_side(backend: str, model: str, args, *extra: str) -> float:
     """`bench run` itself, Offline, in a process of its own; LoadGen's samples/s from the record."""
     with tempfile.TemporaryDirectory(prefix="peers-bench-") as out:
         cmd = [sys.executable, "-c", "from bench.cli import main; main()", "run", "--backend", backend,
                "--model", model, "--batch-size", str(args.batch_size), "--count", "64",
-               "--duration", str(args.seconds), "--output", out]
+               "--duration", str(args.seconds), "--output", out, *extra]
         cmd += ["--threads", str(args.threads)] if args.threads else []
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         records = list(Path(out).glob("*/result.json"))
         if done.returncode != 0 or not records:
             raise SystemExit(f"bench run failed ({done.returncode}): {done.stderr[-2000:]}")
         record = json.loads(records[0].read_text())
-        bench_side.described[(backend, model)] = record["backend"]
+        if not extra:
+            bench_side.described[(backend, model)] = record["backend"]
         return record["performance"]["samples_per_second"]
 
 
@@ -176,6 +179,8 @@ def side(backend: str, model: str, peer: str, args) -> float:
     """One side of a pair, in a fresh process: this script again, told which side to run."""
     if peer == "bench":
         return bench_side(backend, model, args)
+    if peer == SYSTEM_MALLOC:
+        return bench_side(backend, model, args, "--malloc", "system")
     cmd = [sys.executable, __file__, "--side", f"{backend}:{peer}", "--models", model,
            "--batch-size", str(args.batch_size), "--seconds", str(args.seconds)]
     cmd += ["--threads", str(args.threads)] if args.threads else []
@@ -196,10 +201,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--mlperf-ref", help="a checkout of github.com/mlcommons/inference: adds its reference app")
     ap.add_argument("--dataset", help="ImageNet-style directory for the reference app")
+    ap.add_argument("--system-malloc", action="store_true", help="add `bench run --malloc system` for each backend")
     ap.add_argument("--side", help=argparse.SUPPRESS)  # BACKEND:PEER, run in this process (the rounds' child)
     args = ap.parse_args()
     if args.mlperf_ref:
         PAIRS["onnxruntime"]["MLPerf reference app"] = mlperf_reference
+    if args.system_malloc:
+        for peers in PAIRS.values():
+            peers[SYSTEM_MALLOC] = None  # bench_side's, run by side()
     if args.side:
         backend, peer = args.side.split(":", 1)
         print(PAIRS[backend][peer](args.models, args))

@@ -76,7 +76,8 @@ def test_multistream_issues_8_samples_per_query_and_is_valid(bench_cli, results_
 
 def test_multistream_tune_writes_its_target_latency(bench_cli, tmp_path):
     out = tmp_path / "tune"
-    result = bench_cli("tune", *NULL, "--scenario", "multi-stream", "--trial-seconds", "0.5", "--output", out)
+    result = bench_cli("tune", *NULL, "--scenario", "multi-stream", "--trial-seconds", "0.5", "--fixed", "--output",
+                       out)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "tune.json").read_text())
     assert summary["setting"] == "target_latency" and summary["valid"] is True

@@ -14,8 +14,9 @@ from scenarios.offline import OVERESTIMATE
 from tests.conftest import FAST_RUN, only_run
 
 # The null backend answers at once, so a Server search costs LoadGen's time only; --max-qps keeps it modest.
-NULL_SERVER = ["--backend", "null", "--scenario", "server", "--model", "resnet18", "--count", "16",
-               "--duration", "1", "--trial-seconds", "0.5", "--max-qps", "300"]
+SERVER = ["--backend", "null", "--scenario", "server", "--model", "resnet18", "--count", "16", "--duration", "1",
+          "--trial-seconds", "0.5", "--max-qps", "300"]
+NULL_SERVER = [*SERVER, "--fixed"]  # the QPS search alone; the configuration search has its own tests
 
 
 def _conf(path) -> dict[str, float]:
@@ -99,17 +100,44 @@ def test_offline_tune_searches_batch_streams_threads(bench_cli, tmp_path):
     grid = summary["configuration_search"]
     trials = grid["trials"]
     assert 2 <= len(trials) <= 4 and grid["start"] == {"streams": 1, "batch_size": 2, "threads": 1}
-    measured = [t for t in trials if t["samples_per_second"]]
+    measured = [t for t in trials if t["score"]]
     assert all(Path(t["run_dir"]).is_dir() for t in measured)
     # Neighbours of the start on the first axis with a step: batch (streams 2 needs 2 threads, only one given).
     assert {(t["batch_size"], t["streams"], t["threads"]) for t in trials} >= {(2, 1, 1), (4, 1, 1)}
     best = grid["point"]
-    assert grid["samples_per_second"] == max(t["samples_per_second"] for t in measured
+    assert grid["unit"] == "samples/s" and grid["score"] == max(t["score"] for t in measured
                                              if (t["batch_size"], t["streams"], t["threads"]) ==
                                              (best["batch_size"], best["streams"], best["threads"]))
-    assert grid["samples_per_second"] >= grid["start_samples_per_second"]
+    assert grid["score"] >= grid["start_score"]
     words = shlex.split(summary["command"])
     assert ("--batch-size", str(best["batch_size"])) in zip(words, words[1:]) or best["batch_size"] == 8
     confirmed = json.loads((Path(summary["confirmations"][0]["run_dir"]) / "result.json").read_text())
     assert confirmed["backend"]["batch_size"] == best["batch_size"]
     assert confirmed["backend"]["streams"] == best["streams"] and confirmed["backend"]["threads"] == best["threads"]
+
+
+def test_server_tune_searches_its_configuration_by_qps_under_the_bound(bench_cli, tmp_path):
+    """Each Server configuration is scored by its own short QPS search under the bound; the best is then tuned."""
+    out = tmp_path / "tune"
+    result = bench_cli("tune", *SERVER, "--batch-size", "2", "--threads", "1", "--latency-bound-ms", "50",
+                       "--max-trials", "3", "--output", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "tune.json").read_text())
+    grid = summary["configuration_search"]
+    assert grid["unit"] == "QPS passing the latency bound" and len(grid["trials"]) == 3
+    assert all(0 < t["score"] <= 300 for t in grid["trials"]), grid["trials"]
+    assert grid["score"] == max(t["score"] for t in grid["trials"])
+    assert summary["valid"] is True
+
+
+def test_single_stream_tune_searches_threads_only(bench_cli, tmp_path):
+    """One query in flight: batch and streams stay; only the threads are searched, by one stream's queries/s."""
+    out = tmp_path / "tune"
+    result = bench_cli("tune", "--backend", "torch", "--scenario", "single-stream", "--model", "resnet18", "--count",
+                       "8", "--threads", "1", "--duration", "0.5", "--trial-seconds", "0.5", "--max-trials", "3",
+                       "--output", out)
+    assert result.exit_code == 0, result.output
+    grid = json.loads((out / "tune.json").read_text())["configuration_search"]
+    assert grid["grid"]["streams"] == [1] and len(grid["grid"]["batch_size"]) == 1
+    assert {t["threads"] for t in grid["trials"]} >= {1} and all(t["streams"] == 1 for t in grid["trials"])
+    assert grid["unit"].startswith("queries/s") and all(t["score"] > 0 for t in grid["trials"] if not t["why"])

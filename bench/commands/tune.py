@@ -12,12 +12,13 @@ from bench.run.options import BY_NAME, Option, click_options
 TUNE_OPTIONS = (
     Option("trial_seconds", float, 3.0, "Length of each short search run.", low=0, high=600, low_open=True,
            why="MLPerf's whole run is 600 s; a longer short run tunes nothing better"),
-    Option("max_trials", int, 8, "Most short runs in a search (Server: QPS; Offline: batch x streams x threads).", low=3, high=100,
+    Option("max_trials", int, 8, "Most short runs in each search (batch x streams x threads; Server's QPS).", low=3,
+           high=100,
            why="the search needs a bracket and a midpoint; 100 short runs already take hours"),
     Option("max_qps", float, None, "Server: search no higher than this (default: the warm-up throughput).", low=0,
            high=BY_NAME["target_qps"].high, low_open=True, why=BY_NAME["target_qps"].why),
-    Option("fixed", bool, False, "Offline: keep --batch-size, --streams and --threads as given (default: search "
-           "them, then tune the QPS)."),
+    Option("fixed", bool, False, "Keep --batch-size, --streams and --threads as given (default: search them, a "
+           "latency scenario's threads only, then tune the QPS or latency)."),
 )
 
 
@@ -43,9 +44,9 @@ def tune_cmd(scenario, output, trial_seconds, max_trials, max_qps, fixed, **opti
     if grid := summary["configuration_search"]:
         point, start = grid["point"], grid["start"]
         table.add_row("configuration", f"batch {point['batch_size']}, streams {point['streams']}, threads "
-                      f"{point['threads']}: {grid['samples_per_second']:,.2f} samples/s in {len(grid['trials'])} "
-                      f"short runs; the given one (batch {start['batch_size']}, streams {start['streams']}, threads "
-                      f"{start['threads']}) ran {grid['start_samples_per_second']:,.2f}")
+                      f"{point['threads']}: {grid['score']:,.2f} {grid['unit']} in {len(grid['trials'])} short runs; "
+                      f"the given one (batch {start['batch_size']}, streams {start['streams']}, threads "
+                      f"{start['threads']}) ran {grid['start_score']:,.2f}")
     last = summary["confirmations"][-1]
     table.add_row("confirming run", ("[bold green]VALID[/]" if last["valid"] else "[bold red]INVALID[/] "
                                      + "; ".join(last["invalid_reasons"])) + f"  ({last['run_dir']})")

@@ -9,6 +9,7 @@ itself. The others: one short measuring run gives the expected QPS or latency Lo
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -33,6 +34,8 @@ TOLERANCE = 0.05
 # Queries in a short tuning run: at least this many (their p99 is then near their maximum: conservative), few
 # enough that a slow CPU's search takes minutes, not an hour; --trial-seconds worth when that is more.
 MIN_TRIAL_QUERIES = 30
+# Short runs in each Server configuration's own QPS search while the configuration is searched.
+GRID_QPS_TRIALS = 4
 # If the confirming Server run is INVALID, lower the QPS by this factor and confirm again, this many times.
 BACKOFF, CONFIRM_TRIES = 0.9, 3
 
@@ -51,7 +54,8 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
          max_trials: int = 8, max_qps: float | None = None, fixed: bool = False) -> dict:
     """Search, write <output>/user.conf, confirm; returns a summary (also <output>/tune.json).
 
-    Offline, unless `fixed`: first the batch size, streams and threads (bench/mlperf/tune_grid.py), then its QPS."""
+    Unless `fixed`: first the batch size, streams and threads (bench/mlperf/tune_grid.py; a latency scenario's
+    threads), scored by the scenario's own figure, then the setting on the best of them."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     conf_path = output / "user.conf"
@@ -63,9 +67,10 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
     if scenario.tune.configuration and not fixed:
         from bench.mlperf import tune_grid
 
-        console.print(f"[bold]searching batch x streams x threads[/] (short {scenario.loadgen_name} runs, "
-                      "a fresh load each)")
-        grid = tune_grid.search(cfg, output / "search", console, trial_s, max_trials)
+        score, unit = _grid_score(scenario, trial_s, max_qps)
+        console.print(f"[bold]searching {' x '.join(k for k, v in tune_grid.axes(cfg, scenario).items() if len(v) > 1)}"
+                      f"[/] by {unit} (short {scenario.loadgen_name} runs, a fresh load each)")
+        grid = tune_grid.search(cfg, scenario, score, unit, output / "search", console, trial_s, max_trials)
         cfg = grid.pop("best")
     searches_qps = scenario.tune.search == "qps-under-bound"
     confirm_cfg = cfg.replace(output=str(output), mode="performance", target_qps=None, user_conf=None)
@@ -114,6 +119,21 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
     return summary
 
 
+def _grid_score(scenario, trial_s: float, max_qps: float | None):
+    """How the configuration search scores one loaded configuration (higher is better), and the unit."""
+    quiet = Console(file=io.StringIO())  # each trial's own lines would flood the search's
+    if scenario.tune.search == "qps-under-bound":
+        def score(session: harness.Session) -> float:
+            return _search_qps(session, trial_s, GRID_QPS_TRIALS, max_qps, [], quiet)[0]
+        return score, "QPS passing the latency bound"
+    figure = scenario.tune.figure
+
+    def measured(session: harness.Session) -> float:
+        value = _measure(session, trial_s, quiet)["measured"]
+        return value if figure == "samples_per_second" else 1000 / value
+    return measured, "samples/s" if figure == "samples_per_second" else f"queries/s (1000 / {figure} latency in ms)"
+
+
 def _search_qps(session: harness.Session, trial_s: float, max_trials: int, max_qps: float | None,
                    trials: list[Trial], console: Console) -> tuple[float, str]:
     bound = session.cfg.latency_bound
@@ -129,7 +149,8 @@ def _search_qps(session: harness.Session, trial_s: float, max_trials: int, max_q
                       f"{'pass' if trial.passed else 'fail'}[/] ({trial.why})")
         return trial
 
-    console.print(f"[bold]tuning {session.scenario.loadgen_name}[/]: p99 bound {bound:g} ms; warm-up throughput {estimate:,.2f} samples/s, "
+    console.print(f"[bold]tuning {session.scenario.loadgen_name}[/]: p99 bound {bound:g} ms; warm-up throughput "
+                  f"{estimate:,.2f} samples/s, "
                   f"so the search starts in [{lo:,.2f}, {hi:,.2f}] QPS")
     while not attempt(lo).passed:  # the bottom of the bracket must pass
         if len(trials) >= 4:

@@ -1,15 +1,19 @@
-"""`bench tune --scenario offline`: which batch size, streams and threads run fastest here.
+"""`bench tune`: which batch size, streams and threads run best here, for the scenario's own figure.
 
 Coordinate descent over a small grid: from the given configuration, step one axis at a time (streams, batch,
-threads) to its neighbour values while a short Offline run gets faster by more than MIN_GAIN, until no step helps
-or the trial budget is spent. Each trial is a fresh session (a new batch size, stream count or thread count needs
-a reload: compiled shapes, sessions, thread pools), so trials are short; the caller confirms the best with a full
-run. Trials that a backend refuses (e.g. more streams than threads) are skipped, and the record says why.
+threads) to its neighbour values while a trial's score beats the best by more than MIN_GAIN, until no step helps
+or the trial budget is spent. The score is the caller's (bench/mlperf/tune.py), higher is better: Offline
+samples/s, Server the highest QPS that passes a short search under the latency bound, SingleStream one stream's
+queries/s (1000 / mean latency in ms). A latency scenario has one query in flight, so only its threads are
+searched. Each trial is a fresh session (a new batch size, stream count or thread count needs a reload: compiled
+shapes, sessions, thread pools), so trials are short; the caller confirms the best with a full run. Trials that a
+backend refuses (e.g. more streams than threads) are skipped, and the record says why.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,15 +35,17 @@ class GridTrial:
     batch_size: int
     streams: int
     threads: int
-    samples_per_second: float | None
+    score: float | None
     run_dir: str | None
     why: str = ""
 
 
-def axes(cfg: RunConfig) -> dict[str, list[int]]:
-    """The values each axis may take for this backend and device."""
+def axes(cfg: RunConfig, scenario) -> dict[str, list[int]]:
+    """The values each axis may take for this backend, device and scenario."""
     n = cores()
     threads = sorted({max(1, n // 2), physical_cores(), n, *([cfg.threads] if cfg.threads else [])})
+    if scenario.intent == "latency":  # batch 1, one query in flight: streams would idle
+        return {"streams": [1], "batch_size": [cfg.batch_size], "threads": threads}
     honours = cfg.backend in BY_NAME["streams"].backends and cfg.device.startswith("cpu")
     streams = sorted({1, 2, 4, 8} & set(range(1, n + 1))) if honours else [1]
     return {"streams": streams, "batch_size": sorted({*BATCHES, cfg.batch_size}), "threads": threads}
@@ -52,9 +58,11 @@ def configured(cfg: RunConfig, point: dict[str, int]) -> RunConfig:
     return cfg.replace(batch_size=point["batch_size"], threads=point["threads"], extra=extra)
 
 
-def search(cfg: RunConfig, output: Path, console: Console, trial_s: float, max_trials: int = 12) -> dict:
-    """The fastest point found and every trial; `best` is a RunConfig ready for the confirming run."""
-    grid = axes(cfg)
+def search(cfg: RunConfig, scenario, score: Callable[[harness.Session], float], unit: str, output: Path,
+           console: Console, trial_s: float, max_trials: int = 12) -> dict:
+    """The best-scoring point found and every trial; `best` is a RunConfig ready for the confirming run.
+    `score(session)` measures one loaded configuration (higher is better, in `unit`)."""
+    grid = axes(cfg, scenario)
     start = {"streams": int(cfg.extra.get("streams") or 1), "batch_size": cfg.batch_size,
              "threads": cfg.threads or physical_cores()}
     trials: list[GridTrial] = []
@@ -65,11 +73,11 @@ def search(cfg: RunConfig, output: Path, console: Console, trial_s: float, max_t
         if point["streams"] > point["threads"]:  # not a configuration (each stream needs a thread): no trial
             return None
         if key not in seen:
-            seen[key] = _trial(configured(cfg, point), output, console, trial_s, trials)
+            seen[key] = _trial(configured(cfg, point), score, unit, output, console, trial_s, trials)
         return seen[key]
 
-    best, best_sps = dict(start), measure(start)
-    if best_sps is None:
+    best, best_score = dict(start), measure(start)
+    if best_score is None:
         raise BenchError(f"the starting configuration ran no trial ({trials[-1].why}): see {output}")
     improved = True
     while improved and len(trials) < max_trials:
@@ -79,18 +87,19 @@ def search(cfg: RunConfig, output: Path, console: Console, trial_s: float, max_t
             for j in (i + 1, i - 1):  # up first: more batch, streams or threads usually fills the cores better
                 if 0 <= j < len(values) and len(trials) < max_trials:
                     point = {**best, axis: values[j]}
-                    sps = measure(point)
-                    if sps is not None and sps > best_sps * (1 + MIN_GAIN):
-                        best, best_sps, improved = point, sps, True
+                    got = measure(point)
+                    if got is not None and got > best_score * (1 + MIN_GAIN):
+                        best, best_score, improved = point, got, True
                         break
     console.print(f"[bold]best[/]: batch {best['batch_size']}, streams {best['streams']}, threads "
-                  f"{best['threads']}: {best_sps:,.2f} samples/s in a {trial_s:g} s run")
-    return {"best": configured(cfg, best), "point": best, "samples_per_second": best_sps, "start": start,
-            "start_samples_per_second": seen[tuple(start[a] for a in grid)], "grid": grid,
+                  f"{best['threads']}: {best_score:,.2f} {unit}")
+    return {"best": configured(cfg, best), "point": best, "score": best_score, "unit": unit, "start": start,
+            "start_score": seen[tuple(start[a] for a in grid)], "grid": grid,
             "trials": [asdict(t) for t in trials], "min_gain": MIN_GAIN}
 
 
-def _trial(cfg: RunConfig, output: Path, console: Console, trial_s: float, trials: list[GridTrial]) -> float | None:
+def _trial(cfg: RunConfig, score, unit: str, output: Path, console: Console, trial_s: float,
+           trials: list[GridTrial]) -> float | None:
     streams = int(cfg.extra.get("streams") or 1)
     trial = GridTrial(cfg.batch_size, streams, cfg.threads, None, None)
     trials.append(trial)
@@ -99,10 +108,10 @@ def _trial(cfg: RunConfig, output: Path, console: Console, trial_s: float, trial
         with harness.session(cfg.replace(output=str(output), duration_s=trial_s, mode="performance",
                                          target_qps=None, user_conf=None), quiet) as s:
             trial.run_dir = str(s.run_dir)
-            trial.samples_per_second = s.loadgen("performance")["samples_per_second"]
+            trial.score = score(s)
     except BenchError as exc:  # refused or failed: skipped, with the reason
         trial.why = str(exc).splitlines()[0]
-    shown = f"{trial.samples_per_second:,.2f} samples/s" if trial.samples_per_second else f"skipped ({trial.why})"
+    shown = f"{trial.score:,.2f} {unit}" if trial.score else f"skipped ({trial.why})"
     console.print(f"  trial {len(trials)}: batch {trial.batch_size}, streams {streams}, threads {trial.threads} -> "
                   f"{shown}")
-    return trial.samples_per_second
+    return trial.score

@@ -21,10 +21,10 @@ import ctypes
 import ctypes.util
 import platform
 
-MODES = ("keep", "system")
 # mallopt(3) parameters, from glibc's malloc.h.
 M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
-KEEP = {"M_ARENA_MAX": (M_ARENA_MAX, 1), "M_MMAP_MAX": (M_MMAP_MAX, 0), "M_TRIM_THRESHOLD": (M_TRIM_THRESHOLD, 2**31 - 1)}
+KEEP = {"M_ARENA_MAX": (M_ARENA_MAX, 1), "M_MMAP_MAX": (M_MMAP_MAX, 0),
+        "M_TRIM_THRESHOLD": (M_TRIM_THRESHOLD, 2**31 - 1)}
 _in_force: dict = {}  # mallopt settings applied in this process
 
 

@@ -17,9 +17,9 @@ def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Esti
     """Untimed iterations on real samples: the steady-state rate at the scenario's batch sizes LoadGen's run; then
     every other batch size the scenario can issue runs once, so no first call at a new shape is timed.
 
-    On a thread of its own, as the timed run infers on LoadGen's or the workers' threads: torch on the main thread
-    ran 1.6-3.5x slower than on any other (AMD EPYC, cause open: benchmarks/torch_gap.py), so a warm-up there
-    under-sized the run and the quick start's first run ended INVALID."""
+    On a thread of its own, as the timed run infers on LoadGen's or the workers' threads: a thread's rate depends
+    on which malloc arena and OpenMP team it has (bench/run/malloc.py, backends/cpu_streams.py), and a warm-up on
+    the main thread once under-sized the run, so the quick start's first run ended INVALID."""
     finished, outcome = threading.Event(), {}
 
     def body() -> None:
