@@ -71,9 +71,10 @@ def release_openmp_team() -> list[str]:
     Loading runs torch on the main thread, which leaves that thread a team of idle OpenMP threads. libgomp counts
     them among the threads it manages, and once that count passes the CPUs it lets every team's threads spin only
     briefly before they sleep (its throttled spin): the inferring threads' teams then sleep and wake around each
-    of a model's many short operators. On a 2-core AMD EPYC, EfficientNet-Lite0 on a worker thread kept 1.6 of its
-    2 cores busy and ran at 0.85 of the main thread's rate; with the main thread's team released, 2 cores and the
-    same rate (benchmarks/torch_gap.py). Inference never runs on the main thread, so nothing there needs the team.
+    of a model's many short operators. On a 2-core AMD EPYC (benchmarks/malloc_openmp.py), EfficientNet-Lite0 on a
+    worker thread with freed memory kept used 1.68 of 2 cores; with the main thread's team released too, 1.99 cores
+    and 1.09x the rate (ResNet-50: 1.89 and 1.99 cores, 1.03x). Inference never runs on the main thread, so nothing
+    there needs the team.
     """
     import ctypes
 

@@ -9,11 +9,11 @@ threads. They share a pool of that many infer requests: each thread takes an idl
 releases the GIL) and gives it back. Two per stream, because a worker's own Python (the batch copy, argmax, the
 response) would otherwise leave its stream idle between batches; OpenVINO queues the second request on the stream
 and runs it meanwhile, as benchmark_app's asynchronous requests restart at once. EfficientNet-Lite0 on a 2-core
-AMD EPYC: 0.95 of `benchmark_app -hint throughput` with one per stream (benchmarks/peers.py). `--streams N` sets NUM_STREAMS=N (and the threads) in place of the
-hint's choice. A pool of requests, not ov.AsyncInferQueue: when an
-inference fails (seen here: a batch beyond the shape bound), AsyncInferQueue never runs the callback and
-the waiting caller hangs; a request's own infer() raises, and the run is recorded failed. SingleStream uses
-the LATENCY hint and one request.
+AMD EPYC: 0.95 of `benchmark_app -hint throughput` with one per stream, 1.01 with two (benchmarks/peers.py).
+`--streams N` sets NUM_STREAMS=N (and the threads) in place of the hint's choice. A pool of requests, not
+ov.AsyncInferQueue: when an inference fails (seen here: a batch beyond the shape bound), AsyncInferQueue never runs
+the callback and the waiting caller hangs; a request's own infer() raises, and the run is recorded failed.
+SingleStream uses the LATENCY hint and one request.
 """
 
 from __future__ import annotations

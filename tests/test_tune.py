@@ -130,6 +130,16 @@ def test_server_tune_searches_its_configuration_by_qps_under_the_bound(bench_cli
     assert summary["valid"] is True
 
 
+def test_server_configuration_search_where_nothing_passes_stops_with_advice(bench_cli, tmp_path):
+    """Configurations whose QPS search passes nothing score 0 and the search goes on; none passing stops it."""
+    result = bench_cli("tune", *SERVER, "--batch-size", "2", "--threads", "1", "--latency-bound-ms", "0.001",
+                       "--max-trials", "3", "--output", tmp_path / "tune")
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "no configuration tried scored anything" in text and "misses the 0.001 ms p99 bound" in text
+    assert not (tmp_path / "tune" / "user.conf").exists()
+
+
 def test_single_stream_tune_searches_threads_only(bench_cli, tmp_path):
     """One query in flight: batch and streams stay; only the threads are searched, by one stream's queries/s."""
     out = tmp_path / "tune"

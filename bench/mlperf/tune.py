@@ -20,6 +20,7 @@ from rich.console import Console
 import scenarios
 from bench.cache import atomic_write
 from bench.errors import RunFailed
+from bench.mlperf import tune_grid
 from bench.mlperf.userconf import parse
 from bench.run import harness
 from bench.run.config import RunConfig
@@ -65,8 +66,6 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
     scenario = scenarios.get(cfg.scenario)
     grid = None
     if scenario.tune.configuration and not fixed:
-        from bench.mlperf import tune_grid
-
         score, unit = _grid_score(scenario, trial_s, max_qps)
         console.print(f"[bold]searching {' x '.join(k for k, v in tune_grid.axes(cfg, scenario).items() if len(v) > 1)}"
                       f"[/] by {unit} (short {scenario.loadgen_name} runs, a fresh load each)")
@@ -124,14 +123,17 @@ def _grid_score(scenario, trial_s: float, max_qps: float | None):
     quiet = Console(file=io.StringIO())  # each trial's own lines would flood the search's
     if scenario.tune.search == "qps-under-bound":
         def score(session: harness.Session) -> float:
-            return _search_qps(session, trial_s, GRID_QPS_TRIALS, max_qps, [], quiet)[0]
+            try:
+                return _search_qps(session, trial_s, GRID_QPS_TRIALS, max_qps, [], quiet)[0]
+            except RunFailed as exc:  # no QPS passes with this batch, streams and threads: scores 0
+                raise tune_grid.NothingPassed(str(exc).splitlines()[0]) from exc
         return score, "QPS passing the latency bound"
     figure = scenario.tune.figure
 
-    def measured(session: harness.Session) -> float:
+    def score(session: harness.Session) -> float:
         value = _measure(session, trial_s, quiet)["measured"]
-        return value if figure == "samples_per_second" else 1000 / value
-    return measured, "samples/s" if figure == "samples_per_second" else f"queries/s (1000 / {figure} latency in ms)"
+        return value if figure == "samples_per_second" else 1000 / value  # a latency: lower is better
+    return score, "samples/s" if figure == "samples_per_second" else f"queries/s (1000 / {figure} latency in ms)"
 
 
 def _search_qps(session: harness.Session, trial_s: float, max_trials: int, max_qps: float | None,

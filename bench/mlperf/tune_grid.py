@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from backends.cpu_streams import cores, physical_cores
-from bench.errors import BenchError
+from bench.errors import BenchError, RunFailed
 from bench.run import harness
 from bench.run.config import RunConfig
 from bench.run.options import BY_NAME
@@ -28,6 +28,11 @@ from bench.run.options import BY_NAME
 BATCHES = (1, 2, 4, 8, 16, 32, 64)
 # A step must beat the best so far by this much: short runs on a busy machine differ by a few percent anyway.
 MIN_GAIN = 0.03
+
+
+class NothingPassed(BenchError):
+    """A configuration that ran but scored nothing (Server: no QPS kept p99 under the bound): it scores 0, so the
+    search still moves from it (a smaller batch may pass where the given one cannot)."""
 
 
 @dataclass
@@ -83,14 +88,24 @@ def search(cfg: RunConfig, scenario, score: Callable[[harness.Session], float], 
     while improved and len(trials) < max_trials:
         improved = False
         for axis, values in grid.items():
-            i = values.index(best[axis]) if best[axis] in values else 0
+            i, moved = (values.index(best[axis]) if best[axis] in values else 0), False
             for j in (i + 1, i - 1):  # up first: more batch, streams or threads usually fills the cores better
-                if 0 <= j < len(values) and len(trials) < max_trials:
+                # While nothing has passed (Server: every batch so far too slow for the bound), a smaller batch is
+                # the knob that shortens each query: walk down the batch axis until one passes.
+                while 0 <= j < len(values) and len(trials) < max_trials:
                     point = {**best, axis: values[j]}
                     got = measure(point)
                     if got is not None and got > best_score * (1 + MIN_GAIN):
-                        best, best_score, improved = point, got, True
+                        best, best_score, improved, moved = point, got, True, True
                         break
+                    if best_score or got is None or axis != "batch_size" or j > i:
+                        break
+                    j -= 1
+                if moved:
+                    break
+    if not best_score:
+        raise RunFailed(f"no configuration tried scored anything: {next(t.why for t in trials if t.why)}; see "
+                        f"{output}")
     console.print(f"[bold]best[/]: batch {best['batch_size']}, streams {best['streams']}, threads "
                   f"{best['threads']}: {best_score:,.2f} {unit}")
     return {"best": configured(cfg, best), "point": best, "score": best_score, "unit": unit, "start": start,
@@ -109,9 +124,12 @@ def _trial(cfg: RunConfig, score, unit: str, output: Path, console: Console, tri
                                          target_qps=None, user_conf=None), quiet) as s:
             trial.run_dir = str(s.run_dir)
             trial.score = score(s)
+    except NothingPassed as exc:
+        trial.score, trial.why = 0.0, str(exc)
     except BenchError as exc:  # refused or failed: skipped, with the reason
         trial.why = str(exc).splitlines()[0]
-    shown = f"{trial.score:,.2f} {unit}" if trial.score else f"skipped ({trial.why})"
+    shown = f"{trial.score:,.2f} {unit}" + (f" ({trial.why})" if trial.why else "") if trial.score is not None \
+        else f"skipped ({trial.why})"
     console.print(f"  trial {len(trials)}: batch {trial.batch_size}, streams {streams}, threads {trial.threads} -> "
                   f"{shown}")
     return trial.score

@@ -4,13 +4,14 @@ A CPU framework that does not pool its own memory (torch eager, and inductor's g
 activation afresh. With glibc's defaults a block above the mmap threshold (at most 32 MiB) is mmap'ed and unmapped
 each time, the heap top is trimmed once more than twice that is free, and a thread other than the main one
 allocates from an arena of 64 MiB heaps that are unmapped as they empty: each batch then page-faults its
-activations in again, and the kernel zeroes every page. Measured with benchmarks/peers.py on a 2-core AMD EPYC,
-EfficientNet-Lite0 at batch 8 took 60,000-80,000 minor faults per batch and spent 40% of its CPU time in the
-kernel; kept, the faults fall to none and the rate rises 1.6-1.9x (ResNet-50: 1.15x).
+activations in again, and the kernel zeroes every page. benchmarks/malloc_openmp.py on a 2-core AMD EPYC:
+EfficientNet-Lite0 at batch 8 on a worker thread took 53,000 minor faults per batch and spent 40% of its CPU time
+in the kernel; kept, no faults and 1.61x the rate (ResNet-50: 18,000 faults per batch, 1.05x).
 
 keep: every thread allocates from the main heap (M_ARENA_MAX 1), nothing is mmap'ed (M_MMAP_MAX 0), and the heap
 is not trimmed below 2 GiB free (M_TRIM_THRESHOLD). The process holds its peak memory until it exits, which is
-what a serving process wants. onnxruntime and OpenVINO pool their tensors themselves; they see no change.
+what a serving process wants. onnxruntime and OpenVINO pool their tensors themselves: `benchmarks/peers.py
+--system-malloc` shows what it is worth to each.
 The settings apply to the whole process, from the call on; threads that have allocated before keep their arena,
 so the call comes before the backend loads and any worker starts.
 """
