@@ -18,12 +18,10 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
 
-from measure import ArrayDataset, median
+from measure import ArrayDataset, banner, median
 
 from bench import models
-from bench.run.sysinfo import collect
 
 VARIANTS = {  # name: (malloc, release the main thread's team, run on a worker thread)
     "glibc defaults, worker thread": ("system", False, True),
@@ -91,9 +89,7 @@ def main() -> None:
     if args.variant:
         print(json.dumps(variant(args.variant, args.models, args)))
         return
-    system = collect(None)
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {system.get('cpu')}, batch {args.batch_size}, threads "
-          f"{args.threads or 'default'}, {args.rounds} rounds x {args.seconds:g} s per variant", flush=True)
+    system = banner(args, "variant")
     rows = []
     for model in args.models.split(","):
         runs: dict[str, list[dict]] = {name: [] for name in VARIANTS}

@@ -147,3 +147,16 @@ def raw_loop(loaded: Loaded, seconds: float) -> Rate:
 
 def median(values) -> float:
     return float(statistics.median(values))
+
+
+def banner(args, per: str) -> dict:
+    """Print a script's first line (UTC time, CPU, batch, threads, rounds) and return the system record, so every
+    figure printed after it says which CPU it came from."""
+    from datetime import datetime, timezone
+
+    from bench.run.sysinfo import collect
+
+    system = collect(None)
+    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {system.get('cpu')}, batch {args.batch_size}, threads "
+          f"{args.threads or 'default'}, {args.rounds} rounds x {args.seconds:g} s per {per}", flush=True)
+    return system

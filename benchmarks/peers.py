@@ -36,13 +36,11 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from measure import ROOT, ArrayDataset, load, median
+from measure import ROOT, ArrayDataset, banner, load, median
 
 from bench import models
-from bench.run.sysinfo import collect
 
 HARNESS_COST = "plain loop, channels_last, in a thread, bench's process settings"
 SYSTEM_MALLOC = "bench run --malloc system"
@@ -219,9 +217,7 @@ def main() -> None:
         return
     import backends
 
-    system = collect(None)
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {system.get('cpu')}, batch {args.batch_size}, threads "
-          f"{args.threads or 'default'}, {args.rounds} rounds x {args.seconds:g} s per side", flush=True)
+    system = banner(args, "side")
     names = []
     for name in args.backends.split(","):
         if backends.probe(name).available:
