@@ -79,18 +79,25 @@ def onnx_backend(backend: str, model: str, args):
 
 
 def bare_onnxruntime(model: str, args) -> float:
+    loaded = onnx_backend("onnxruntime", model, args)
+    try:
+        return bare_loop(loaded, args.batch_size, args.seconds)
+    finally:
+        loaded.close()
+
+
+def bare_loop(loaded, batch_size: int, seconds: float) -> float:
+    """A bare InferenceSession.run loop on one ready batch: the loaded backend's ONNX file and intra-op threads."""
     import onnxruntime as ort
 
-    loaded = onnx_backend("onnxruntime", model, args)
     so = ort.SessionOptions()
     so.intra_op_num_threads = loaded.backend.describe()["threads"]
     session = ort.InferenceSession(str(loaded.backend.path), so, providers=["CPUExecutionProvider"])
-    loaded.close()
     name = session.get_inputs()[0].name
-    batch = loaded.store.dataset.array[:args.batch_size].copy()
+    batch = loaded.store.dataset.array[:batch_size].copy()
     session.run(None, {name: batch})
     n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < args.seconds:
+    while time.perf_counter() - start < seconds:
         session.run(None, {name: batch})
         n += len(batch)
     return n / (time.perf_counter() - start)
@@ -117,11 +124,12 @@ def mlperf_reference(model: str, args) -> float:
 
     LoadGen's own Offline minimum is 24,576 samples (15 minutes of ResNet-50 on two cores), so the user.conf lifts
     it and `--qps` (the app's expected QPS) is the bare loop's rate over a few seconds: the run then lasts --time."""
-    b = onnx_backend("onnxruntime", model, args).backend
+    loaded = onnx_backend("onnxruntime", model, args)
+    b, qps = loaded.backend, bare_loop(loaded, args.batch_size, 3.0)
+    loaded.close()
     app = Path(args.mlperf_ref) / "vision" / "classification_and_detection" / "python" / "main.py"
     out = Path(tempfile.mkdtemp(prefix="mlperf-ref-"))
     (out / "user.conf").write_text("*.Offline.min_query_count = 1\n")
-    qps = bare_onnxruntime(model, argparse.Namespace(**{**vars(args), "seconds": 3.0}))
     cmd = [sys.executable, str(app), "--profile", "resnet50-onnxruntime", "--model", str(b.path),
            "--inputs", b.input_name, "--outputs", b.output_name, "--user_conf", str(out / "user.conf"),
            "--dataset-path", str(args.dataset), "--scenario", "Offline", "--output", str(out),

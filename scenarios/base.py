@@ -54,7 +54,6 @@ class TuneTarget:
     search: str  # "qps-under-bound" (Server's bisection) or "measure" (one short measuring run)
     figure: str = ""  # for "measure": "samples_per_second" or a key of the record's latency_ms
     headroom: float = 1.0  # the measured value times this is written (see SIZING_HEADROOM)
-    configuration: bool = False  # first search batch x streams x threads (bench/mlperf/tune_grid.py)
 
 
 class Scenario:

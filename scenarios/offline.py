@@ -14,7 +14,7 @@ class Offline(Scenario):
     metric = Figure("result_samples_per_second", "samples/s", "samples/s", True)
     intent = "throughput"
     suites = ("datacenter", "edge")
-    tune = TuneTarget("target_qps", "measure", figure="samples_per_second", headroom=OVERESTIMATE, configuration=True)
+    tune = TuneTarget("target_qps", "measure", figure="samples_per_second", headroom=OVERESTIMATE)
     conf_keys = {"offline_expected_qps": {"target_qps"}}
     advice = "give --target-qps near the real throughput, or a longer --duration"
 

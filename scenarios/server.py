@@ -25,7 +25,7 @@ class Server(Scenario):
     secondary = (Figure("result_scheduled_samples_per_sec", "scheduled samples/s", "samples/s", True), P99)
     intent = "throughput"
     suites = ("datacenter",)
-    tune = TuneTarget("target_qps", "qps-under-bound", configuration=True)
+    tune = TuneTarget("target_qps", "qps-under-bound")
     conf_keys = {"server_target_qps": {"target_qps"}, "server_target_latency_ns": {"target_latency"}}
     advice = "lower --target-qps, raise --latency-bound-ms, or use a smaller --batch-size / --max-wait-ms"
     has_latency_bound = True

@@ -17,8 +17,7 @@ class SingleStream(Scenario):
     suites = ("edge",)
     audit_noise_ns = 200_000
     # LoadGen sizes the query count from the expected (mean) latency: a lower figure only lengthens a run.
-    tune = TuneTarget("target_latency", "measure", figure="mean", headroom=1 / SIZING_HEADROOM,
-                      configuration=True)
+    tune = TuneTarget("target_latency", "measure", figure="mean", headroom=1 / SIZING_HEADROOM)
     conf_keys = {"single_stream_expected_latency_ns": {"target_latency"}}
     advice = "give a longer --duration, or check that the expected latency is right"
 

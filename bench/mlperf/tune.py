@@ -65,10 +65,8 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
 
     scenario = scenarios.get(cfg.scenario)
     grid = None
-    if scenario.tune.configuration and not fixed:
+    if not fixed:
         score, unit = _grid_score(scenario, trial_s, max_qps)
-        console.print(f"[bold]searching {' x '.join(k for k, v in tune_grid.axes(cfg, scenario).items() if len(v) > 1)}"
-                      f"[/] by {unit} (short {scenario.loadgen_name} runs, a fresh load each)")
         grid = tune_grid.search(cfg, scenario, score, unit, output / "search", console, trial_s, max_trials)
         cfg = grid.pop("best")
     searches_qps = scenario.tune.search == "qps-under-bound"

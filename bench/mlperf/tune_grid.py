@@ -68,6 +68,8 @@ def search(cfg: RunConfig, scenario, score: Callable[[harness.Session], float], 
     """The best-scoring point found and every trial; `best` is a RunConfig ready for the confirming run.
     `score(session)` measures one loaded configuration (higher is better, in `unit`)."""
     grid = axes(cfg, scenario)
+    console.print(f"[bold]searching {' x '.join(k for k, v in grid.items() if len(v) > 1)}[/] by {unit} (short "
+                  f"{scenario.loadgen_name} runs, a fresh load each)")
     start = {"streams": int(cfg.extra.get("streams") or 1), "batch_size": cfg.batch_size,
              "threads": cfg.threads or physical_cores()}
     trials: list[GridTrial] = []
@@ -98,7 +100,8 @@ def search(cfg: RunConfig, scenario, score: Callable[[harness.Session], float], 
                     if got is not None and got > best_score * (1 + MIN_GAIN):
                         best, best_score, improved, moved = point, got, True, True
                         break
-                    if best_score or got is None or axis != "batch_size" or j > i:
+                    walk_down = not best_score and got is not None and axis == "batch_size" and j < i
+                    if not walk_down:
                         break
                     j -= 1
                 if moved:
