@@ -22,6 +22,8 @@ import ctypes
 import ctypes.util
 import platform
 
+from bench.errors import RunFailed
+
 # mallopt(3) parameters, from glibc's malloc.h.
 M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
 KEEP = {"M_ARENA_MAX": (M_ARENA_MAX, 1), "M_MMAP_MAX": (M_MMAP_MAX, 0),
@@ -48,6 +50,7 @@ def apply(mode: str) -> dict:
         for name, (param, value) in KEEP.items():
             if name not in _in_force:
                 if libc.mallopt(param, value) != 1:  # mallopt returns 1 on success
-                    raise OSError(f"mallopt({name}, {value}) failed in glibc {version}")
+                    raise RunFailed(f"glibc {version} refused mallopt({name}, {value}): run with --malloc system "
+                                    "to leave its allocator as it is")
                 _in_force[name] = value
     return {"mode": mode, "in_force": dict(_in_force), "libc": f"glibc {version}" if libc else None, **note}
