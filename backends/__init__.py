@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 
 from backends.base import Availability, Backend, BackendOptions
 from bench.errors import BackendUnavailable, UsageError
-from bench.run.devices import parse_cuda
+from bench.system.devices import parse_cuda
 
 REGISTRY: dict[str, str] = {
     "torch": "backends.torch_backend:TorchBackend",

@@ -107,7 +107,7 @@ def test_no_module_outside_scenarios_names_a_scenario():
     names = [n for s in scenarios.SCENARIOS.values() for n in (s.name, s.loadgen_name)]
     pattern = "|".join(re.escape(f'"{n}"') for n in names)
     found = subprocess.run(["git", "grep", "-n", "-E", pattern, "--", "bench", "backends", ":!bench/cli.py",
-                            ":!bench/run/config.py", ":!bench/run/options.py", ":!bench/commands"], cwd=ROOT,
+                            ":!bench/config/run_config.py", ":!bench/config/run_config.py", ":!bench/commands"], cwd=ROOT,
                            capture_output=True, text=True)
     assert found.returncode in (0, 1), found.stderr
     assert found.stdout == "", "scenario names outside scenarios/:\n" + found.stdout

@@ -22,18 +22,19 @@ from rich.markup import escape
 import backends
 import scenarios
 from bench import models
+from bench.config.run_config import RunConfig
 from bench.data.source import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
 from bench.models import onnx_input
 from bench.record import accuracy, loadgen_log, results, snapshot
-from bench.run import budget, endings, malloc, signals, sysinfo
-from bench.run.config import RunConfig
+from bench.run import budget, endings
 from bench.run.latency import LatencyRecorder
 from bench.run.power import PowerMonitor
 from bench.run.qsl import SampleStore
 from bench.run.settings import test_settings
 from bench.run.sut import Responder
 from bench.run.warmup import warm_up
+from bench.system import malloc, signals, sysinfo
 from scenarios.base import Estimate
 
 TIMED_REGION = ("LoadGen's per-query latency, issue to QuerySamplesComplete: batch assembly (host copy), "
@@ -142,7 +143,7 @@ def session(cfg: RunConfig, console: Console | None = None) -> Iterator[Session]
         record["status"] = "complete"
     except (KeyboardInterrupt, Interrupted) as exc:
         record["status"] = "interrupted"
-        signals.note_interrupt(exc)  # SIGTERM and SIGHUP end a run as Ctrl-C does (bench/run/signals.py)
+        signals.note_interrupt(exc)  # SIGTERM and SIGHUP end a run as Ctrl-C does (bench/system/signals.py)
         record["error"] = signals.reason(exc)
         raise Interrupted(f"interrupted; what was measured so far is in {run_dir}", signals.exit_code())
     except BenchError as exc:
@@ -252,7 +253,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
 
 def cpu_usage(before, seconds: float) -> dict:
     """The whole process over a LoadGen run: cores busy in user and kernel mode, and page faults. Kernel time with
-    many minor faults is memory handed back to the OS and faulted in again (bench/run/malloc.py)."""
+    many minor faults is memory handed back to the OS and faulted in again (bench/system/malloc.py)."""
     now = resource.getrusage(resource.RUSAGE_SELF)
     return {"seconds": round(seconds, 3),
             "user_cores": round((now.ru_utime - before.ru_utime) / seconds, 3),
