@@ -79,9 +79,9 @@ def load(backend: str, scenario: str = "offline", model: str = "resnet18", batch
                     count=count, **cfg)
     malloc.apply(cfg.malloc)  # as bench run's session does, before the backend loads
     spec = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed)
-    single = cfg.scenario == "single-stream"
-    options = backends.BackendOptions(cfg.precision, cfg.device, 1 if single else cfg.batch_size, cfg.threads,
-                                      "latency" if single else "throughput", cfg.extra)
+    scenario = scenarios.get(cfg.scenario)  # the batch and intent are the scenario's, as in bench run's session
+    options = backends.BackendOptions(cfg.precision, cfg.device, scenario.backend_batch(cfg), cfg.threads,
+                                      scenario.intent, cfg.extra)
     instance = backends.create(backend, options)
     instance.load(spec, options)
     store = SampleStore(ArrayDataset(count, image_size or spec.input_size, cfg.seed))

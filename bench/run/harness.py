@@ -179,7 +179,8 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
     for key, value in (overrides or {}).items():
         setattr(settings, key, value)
-    budget.check(settings, store.performance_count, budget.sample_bytes(store.dataset), mode)  # memory, before any work
+    # Memory, before any work: the scenario says how many samples LoadGen will schedule.
+    budget.check(settings, scenario, store.performance_count, budget.sample_bytes(store.dataset), mode)
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
@@ -188,11 +189,12 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     # LoadGen reads ./audit.config by default, so a stray one would audit any run: name one that never exists.
     audit_file = str(audit_config or log_dir / "no-audit.config")
 
-    issue, flush = scenario.start(responder, cfg)
+    dispatcher = scenario.start(responder, cfg)  # owns this run's worker threads and queue
+    issue = dispatcher.issue
     responder.latency = LatencyRecorder() if mode == "performance" else None
     if responder.latency is not None:
         issue = responder.latency.wrap(issue)
-    sut = lg.ConstructFastSUT(issue, flush)  # ids and indices as lists: no Python object per sample
+    sut = lg.ConstructFastSUT(issue, dispatcher.flush)  # ids and indices as lists: no Python object per sample
     qsl = lg.ConstructQSL(store.total, store.performance_count, store.load, store.unload)
     done_before = responder.completed
     finished = threading.Event()
@@ -232,7 +234,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
         if power:
             power.stop()
         if finished.is_set():  # else LoadGen still runs: leave its objects alone, the process exits soon
-            scenario.close()
+            dispatcher.close()
             lg.DestroyQSL(qsl)
             lg.DestroyFastSUT(sut)
     if responder.error is not None:

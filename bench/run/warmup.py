@@ -40,7 +40,7 @@ def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Esti
 
 def _warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Estimate, float, list[int]]:
     batch_size = scenario.backend_batch(cfg)
-    others = [b for b in scenario.warmup_batches(cfg, on_gpu=cfg.device.startswith("cuda")) if b != batch_size]
+    others = [b for b in scenario.warmup_batches(cfg) if b != batch_size]
     n = min(batch_size, store.total)
     store.load(range(n))
     indices = np.arange(batch_size) % n
