@@ -12,7 +12,7 @@ class SingleStream(Scenario):
     name = "single-stream"
     loadgen_name = "SingleStream"
     metric = Figure("early_stopping_latency_ss", "early-stopping p90 latency", "ms", False)
-    secondary = (P90, P99)
+    secondary: tuple[Figure, ...] = (P90, P99)
     intent = "latency"
     suites = ("edge",)
     audit_noise_ns = 200_000
