@@ -117,27 +117,32 @@ def run(as_json, **options):
 @cli.command("backends")
 @click.option("--all", "show_all", is_flag=True, help="Include tools such as the null backend.")
 def backends_cmd(show_all):
-    """Which backends can run here: available or why not, version, devices."""
+    """Which backends can run here: available or why not, version, devices, and where each comes from."""
     import backends
 
     table = Table(title="backends")
-    for column in ("backend", "available", "version", "devices", "precisions"):
+    found, ignored = backends.scan()
+    listed = backends.names(include_hidden=show_all)
+    table.add_column("backend", no_wrap=True, min_width=max(map(len, listed)))  # a name is never cut: it is typed
+    for column in ("available", "version", "devices", "precisions", "from"):
         table.add_column(column)
     unavailable = []
-    for name in backends.names(include_hidden=show_all):
-        info = backends.probe(name)
+    for name in listed:
+        info = backends.probe(name)  # never raises: a broken plugin is a row saying why, the others still listed
         try:
             precisions = ", ".join(backends.backend_class(name).precisions)
         except BenchError:
             precisions = ""
-        table.add_row(name, "[green]yes[/]" if info.available else "[red]no[/]", info.version,
-                      ", ".join(info.devices), precisions)
+        table.add_row(name, "[green]yes[/]" if info.available else "[red]no[/]", escape(info.version),
+                      escape(", ".join(info.devices)), precisions, escape(found[name].origin))
         if not info.available:
             unavailable.append((name, info.reason))
     out.print(table)
     # Reasons go below the table, whole: they carry the install command, which must not be cut to fit a column.
     for name, reason in unavailable:
-        out.print(f"[bold]{name}[/]: {escape(reason)}", highlight=False, soft_wrap=True)
+        out.print(f"[bold]{escape(name)}[/]: {escape(reason)}", highlight=False, soft_wrap=True)
+    for reason in ignored:  # a plugin that took a name already registered
+        out.print(f"[yellow]ignored[/]: {escape(reason)}", highlight=False, soft_wrap=True)
 
 
 @cli.command()

@@ -94,14 +94,14 @@ class Session:
         with console.status("loading"):
             self.backend.load(self.model, self.options)
         record["timing"]["load_s"] = time.perf_counter() - t0
-        record["backend"] = self.backend.describe()
+        record["backend"] = backends.describe(self.backend)
         self.store = SampleStore(self.dataset)
         console.print("warming up (untimed)")
         with console.status("warming up"):
             self.estimate, record["timing"]["warmup_s"], batches = warm_up(self.backend, self.store, cfg, self.scenario)
         record["timing"]["warmup_estimate"] = vars(self.estimate)
         record["timing"]["warmup_batch_sizes"] = batches
-        record["backend"] = self.backend.describe()  # again: some backends settle threads/streams in warm-up
+        record["backend"] = backends.describe(self.backend)  # again: some backends settle threads/streams in warm-up
         self.responder = Responder(self.backend, self.store)
 
     def loadgen(self, mode: str, root: Path | None = None, cfg: RunConfig | None = None,
@@ -239,7 +239,8 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
             lg.DestroyFastSUT(sut)
     if responder.error is not None:
         exc = responder.error
-        raise RunFailed(f"backend {cfg.backend} raised during the run: {type(exc).__name__}: {exc}") from exc
+        raise RunFailed(f"backend {backends.label(cfg.backend)} raised during the run: "
+                        f"{type(exc).__name__}: {exc}") from exc
     endings.check_loadgen(raised, log_dir, mode)  # LoadGen raised, or gave no result: failed
     if mode == "accuracy":
         return {}
