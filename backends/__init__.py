@@ -89,6 +89,13 @@ def interface_problems(cls, name: str) -> list[str]:
         problems.append(f"{cls.__name__}.probe must be a classmethod (it runs before any instance exists)")
     if cls.name != name:
         problems.append(f"{cls.__name__}.name is {cls.name!r}, but it is registered as {name!r}")
+    return problems + declaration_problems(cls)
+
+
+def declaration_problems(cls: type[Backend]) -> list[str]:
+    """The base class's declaration attributes (what it runs, where), which bench reads before any instance
+    exists: a plugin's must have their shape, or the listing and the refusals would fail on it."""
+    problems = []
     for attribute in ("precisions", "devices"):
         value = getattr(cls, attribute, None)
         if not (isinstance(value, tuple) and value and all(isinstance(v, str) for v in value)):
@@ -173,4 +180,4 @@ def create(name: str, options: BackendOptions) -> Backend:
 
 
 __all__ = ["Availability", "Backend", "BackendOptions", "Entry", "GROUP", "REGISTRY", "backend_class", "create",
-           "describe", "entries", "interface_problems", "label", "names", "probe", "scan"]
+           "declaration_problems", "describe", "entries", "interface_problems", "label", "names", "probe", "scan"]

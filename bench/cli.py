@@ -131,7 +131,7 @@ def backends_cmd(show_all):
         info = backends.probe(name)  # never raises: a broken plugin is a row saying why, the others still listed
         try:
             precisions = ", ".join(backends.backend_class(name).precisions)
-        except BenchError:
+        except BenchError:  # it cannot be imported or breaks the interface: the reason is printed below
             precisions = ""
         table.add_row(name, "[green]yes[/]" if info.available else "[red]no[/]", escape(info.version),
                       escape(", ".join(info.devices)), precisions, escape(found[name].origin))

@@ -32,10 +32,12 @@ def plugins(tmp_path_factory) -> Path:
     source = work / "src"
     shutil.copytree(TEST_DATA / "plugin", source)  # pip builds in the source tree: never in tests/data itself
     target = work / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--disable-pip-version-check", "--quiet", "--target", str(target),
-                    str(source / "bench_backend_echo"), str(source / "bench_backend_broken")],
-                   check=True, capture_output=True, text=True, timeout=300)
+    # Offline: no index, no isolated build env; the test environment's own setuptools builds the wheels.
+    built = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+                            "--disable-pip-version-check", "--quiet", "--target", str(target),
+                            str(source / "bench_backend_echo"), str(source / "bench_backend_broken")],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, f"pip could not build the test plugins (needs setuptools>=61):\n{built.stderr}"
     assert (target / "bench_backend_echo-0.1.0.dist-info" / "entry_points.txt").is_file()
     return target
 
