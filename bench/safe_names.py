@@ -15,6 +15,7 @@ A leaf module: nothing from bench above bench.errors, so every layer can use it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -128,3 +129,32 @@ def remove_owned(path: Path, what: str = "the tree") -> None:
         check_replaceable(path, what, "Move it away and run again")
         shutil.rmtree(path)
     marker(path).unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_overwritable(path: Path, what: str, fix: str) -> None:
+    """Refuse, before anything is written, to overwrite a file bench did not write there (or that was changed
+    since): its marker beside it holds the sha256 of what bench wrote."""
+    if not (path.exists() or path.is_symlink()):
+        return
+    mark = marker(path)
+    try:
+        ours = (path.is_file() and not path.is_symlink() and mark.is_file()
+                and mark.stat().st_size < 200 and mark.read_text().strip() == _sha256(path))
+    except OSError:
+        ours = False
+    if not ours:
+        raise UsageError(f"{what} {path} exists and was not written by bench (or was changed since), so it is not "
+                         f"overwritten. {fix}")
+
+
+def own_file(path: Path) -> None:
+    """Mark a file bench just wrote as its own, so a later run may overwrite it (and only it)."""
+    marker(path).write_text(_sha256(path) + "\n")

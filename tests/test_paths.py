@@ -83,6 +83,21 @@ def test_a_plan_target_either_is_refused_at_load_or_lands_under_the_output(name,
         assert where.resolve().parent.parent == output
 
 
+@settings(max_examples=200, deadline=None)
+@given(system_name=NAMES, model=NAMES, backend=NAMES)
+def test_names_bench_derives_from_a_record_are_always_one_component(system_name, model, backend):
+    """A record's free text (its system name, model, backend) becomes a folder only through slug(): always safe."""
+    from bench.mlperf import submission
+
+    record = {"config": {"backend": backend, "precision": "fp32", "scenario": "offline", "model": model,
+                         "batch_size": 8, "threads": 1, "device": "cpu", "extra": {}},
+              "system": {"system_name": system_name}}
+    (sys_id,) = submission.system_ids([record], None)
+    assert safe_names.problem(sys_id) is None and safe_names.problem(safe_names.slug(model)) is None
+    cell = plans.Cell(plans.Target("any"), {"model": model, "backend": backend})
+    assert safe_names.problem(cell.key) is None
+
+
 # ---- bench submission ----------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -185,7 +200,7 @@ def test_only_a_tree_bench_wrote_is_replaced(bench_cli, results, tmp_path):
 
 # ---- bench sweep -----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["../escape", "/tmp/abs-target", "a/../../b", ".."])
+@pytest.mark.parametrize("name", ["../escape", "/tmp/abs-target", "a/../../b", "..", "report"])
 def test_a_plan_target_that_leaves_the_output_is_refused_at_load(bench_cli, tmp_path, name):
     plan = tmp_path / "plan.toml"
     plan.write_text(f'[defaults]\nbackend = "null"\n[matrix]\nscenario = ["offline"]\n\n[targets."{name}"]\n'
@@ -194,3 +209,26 @@ def test_a_plan_target_that_leaves_the_output_is_refused_at_load(bench_cli, tmp_
     result = bench_cli("sweep", plan, "--output", tmp_path / "out")
     _refused(result, f"{plan}:6: target name {name!r}")
     assert _digest(tmp_path) == before and not Path("/tmp/abs-target").exists()
+
+
+# ---- files bench rewrites: only its own -------------------------------------------------------------------------
+
+def test_tune_and_submission_never_overwrite_a_users_file_in_their_output(bench_cli, results, tmp_path):
+    """bench tune rewrites <output>/user.conf and tune.json, bench submission <out>/FILL_IN.md: only when bench
+    wrote them there (a marker beside each holds the sha256 of what it wrote), never a user's file of that name."""
+    tune_out = tmp_path / "tuned"
+    tune_out.mkdir()
+    (tune_out / "user.conf").write_text("*.Offline.target_qps = 123\n")  # the user's hand-made settings
+    before = _digest(tune_out)
+    result = bench_cli("tune", "--backend", "null", "--scenario", "offline", "--count", "8", "--output", tune_out)
+    _refused(result, str(tune_out / "user.conf"))
+    assert "not written by bench" in result.output and _digest(tune_out) == before
+
+    out = tmp_path / "sub"
+    args = ["submission", "--results", results, "--out", out, "--submitter", "Acme", "--division", "open"]
+    assert bench_cli(*args).exit_code == 0
+    assert bench_cli(*args).exit_code == 0  # bench's own FILL_IN.md: rewritten
+    (out / "FILL_IN.md").write_text("my notes\n")  # changed by the user since: theirs now
+    before = _digest(out)
+    _refused(bench_cli(*args), str(out / "FILL_IN.md"))
+    assert _digest(out) == before

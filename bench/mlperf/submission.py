@@ -174,6 +174,7 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
     # out, another model) survives into this one, and a failed build leaves the old tree as it was. Only a tree
     # bench wrote (its marker inside) is replaced; anything else there is refused before a file is touched.
     safe_names.check_replaceable(root, "submission tree", "Move it away, or choose another --out")
+    safe_names.check_overwritable(Path(out) / "FILL_IN.md", "--out's", "Move it away, or choose another --out")
     draft = root.with_name(f".{submitter}.partial")
     safe_names.remove_owned(draft, "the draft")  # a crashed build's, or refused if someone else's
     safe_names.claim(draft)

@@ -108,9 +108,13 @@ class _Reader:
         return dict(self.option(k, v) for k, v in self.table(where, table).items())
 
     def target(self, name: str, spec) -> Target:
-        if (why := safe_names.problem(name)) is not None:  # it names the folder its runs land in under --output
+        if name == "report":  # <output>/report/ is the sweep's report
+            why = "the sweep writes its report in <output>/report"
+        else:
+            why = safe_names.problem(name)  # it names the folder its runs land in under --output
+        if why is not None:
             self.fail(name, f"target name {name!r} cannot name a folder under --output: {why}",
-                      f"Rename it, e.g. [targets.{safe_names.slug(name)}]")
+                      f"Rename it, e.g. [targets.{safe_names.slug(name) if name != 'report' else 'report_node'}]")
         spec = self.table(name, spec)
         for key in spec:
             if key not in TARGET_KEYS:
