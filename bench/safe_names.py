@@ -66,6 +66,13 @@ def inside(root: str | Path, *parts: str) -> Path:
     return path
 
 
+def check_under(root: Path, path: Path) -> Path:
+    """`path` itself, once it resolves (links followed) under `root`; ValueError if a link leads elsewhere."""
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"{path} leads to {path.resolve()}, outside {root}")
+    return path
+
+
 def marker(path: Path) -> Path:
     return path.with_name(f".{path.name}{MARKER}")
 

@@ -232,3 +232,48 @@ def test_tune_and_submission_never_overwrite_a_users_file_in_their_output(bench_
     before = _digest(out)
     _refused(bench_cli(*args), str(out / "FILL_IN.md"))
     assert _digest(out) == before
+
+
+def test_a_failed_build_leaves_no_draft_and_the_old_tree_as_it_was(bench_cli, results, tmp_path, monkeypatch):
+    import errno
+
+    from bench.mlperf import submission_tree
+
+    out = tmp_path / "sub"
+    args = ["submission", "--results", results, "--out", out, "--submitter", "Acme", "--division", "open"]
+    assert bench_cli(*args).exit_code == 0
+    before = _digest(out)
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "open" / ".Acme.partial" / "systems"))
+
+    monkeypatch.setattr(submission_tree, "write_common", full)
+    result = bench_cli(*args)
+    assert result.exit_code != 0 and "No space left on device" in result.output and "Traceback" not in result.output
+    assert _digest(out) == before  # no draft left beside it (the checker would take it for a submitter)
+
+
+def test_a_link_planted_in_the_sweep_output_does_not_carry_runs_elsewhere(bench_cli, tmp_path):
+    from tests.test_sweep_plan import NULL
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "any").symlink_to(elsewhere)  # the plan's default target's folder, a link out of --output
+    plan = tmp_path / "plan.toml"
+    plan.write_text(NULL + '[matrix]\nscenario = ["offline"]\n')
+    result = bench_cli("sweep", plan, "--output", output)
+    assert result.exit_code == 1, result.output
+    assert "outside" in " ".join(result.output.split()) and not list(elsewhere.rglob("*"))
+
+
+def test_a_link_in_the_submission_out_does_not_carry_the_tree_elsewhere(bench_cli, results, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "sub"
+    out.mkdir()
+    (out / "open").symlink_to(elsewhere)
+    result = bench_cli("submission", "--results", results, "--out", out, "--submitter", "Acme", "--division", "open")
+    _refused(result, "--out")
+    assert not list(elsewhere.rglob("*"))

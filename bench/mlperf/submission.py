@@ -170,6 +170,10 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
     notes = [f"{s}/{m}/{c}: left out, not a scenario of the {suites[s]} suite (--system-type datacenter,edge "
              "takes it)" for s, m, c in sorted(left_out)]
     root = safe_names.inside(out, division, submitter)
+    try:
+        safe_names.check_under(Path(out), root)  # a link at <out>/<division> would carry the tree elsewhere
+    except ValueError as exc:
+        raise UsageError(f"--out {out}: {exc}. Give an --out whose {division}/ folder is a real directory")
     # Written beside the old tree and swapped in whole: no file of an earlier build (a scenario since left
     # out, another model) survives into this one, and a failed build leaves the old tree as it was. Only a tree
     # bench wrote (its marker inside) is replaced; anything else there is refused before a file is touched.
@@ -178,6 +182,22 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
     draft = root.with_name(f".{submitter}.partial")
     safe_names.remove_owned(draft, "the draft")  # a crashed build's, or refused if someone else's
     safe_names.claim(draft)
+    try:
+        missing, fill_in = _write_draft(draft, entries, division, submitter, suites, chosen)
+    except BaseException:  # a failed build leaves no draft for the checker to take for a submitter
+        safe_names.remove_owned(draft, "the draft")
+        raise
+    safe_names.remove_owned(root, "submission tree")
+    safe_names.move_owned(draft, root)
+    submission_tree.write_fill_in(Path(out), root, fill_in, missing, notes, chosen)
+    suites = {s: t for s, t in suites.items() if any(k[0] == s for k in entries)}
+    return {"root": str(root), "version": chosen.name, "systems": sorted(suites), "suites": suites, "notes": notes,
+            "scenarios": sorted(f"{s}/{m}/{c}" for s, m, c in entries), "missing": missing, "fill_in": fill_in,
+            "complete": not missing}
+
+
+def _write_draft(draft: Path, entries: dict, division: str, submitter: str, suites: dict, chosen) -> tuple:
+    """Every folder of the tree into `draft`; returns (what is missing, the fields to fill in)."""
     missing: list[str] = []
     for entry in sorted(entries.values(), key=lambda e: (e.system, e.model, e.scenario)):
         missing += submission_tree.write_entry(draft, entry, division, chosen)
@@ -187,14 +207,7 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
             if scenario not in ran:
                 missing.append(f"{sys_id}/{model}/{scenario}: no run, and the {suites[sys_id]} suite of "
                                f"{chosen.name} requires it (`bench run --scenario {scenarios.by_loadgen_name(scenario).name}`)")
-    fill_in = submission_tree.write_common(draft, entries, division, submitter, suites, chosen)
-    safe_names.remove_owned(root, "submission tree")
-    safe_names.move_owned(draft, root)
-    submission_tree.write_fill_in(Path(out), root, fill_in, missing, notes, chosen)
-    suites = {s: t for s, t in suites.items() if any(k[0] == s for k in entries)}
-    return {"root": str(root), "version": chosen.name, "systems": sorted(suites), "suites": suites, "notes": notes,
-            "scenarios": sorted(f"{s}/{m}/{c}" for s, m, c in entries), "missing": missing, "fill_in": fill_in,
-            "complete": not missing}
+    return missing, submission_tree.write_common(draft, entries, division, submitter, suites, chosen)
 
 
 def _seeds(record: dict) -> tuple[int, int, int] | None:

@@ -93,6 +93,7 @@ def land(output: Path, cell: Cell, outcome: dict, sweep_id: str) -> Path:
     """Extract the run beside its place, add cell.json, rename into place: never half a run in the tree."""
     parent = safe_names.inside(output, cell.target.name, cell.key)
     final = safe_names.inside(parent, outcome["run_id"])  # a run id from another node: one safe name, or refused
+    safe_names.check_under(output, parent)  # a link planted at <output>/<target> does not carry runs elsewhere
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=parent, prefix=".landing-"))
     try:
