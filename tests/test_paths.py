@@ -277,3 +277,35 @@ def test_a_link_in_the_submission_out_does_not_carry_the_tree_elsewhere(bench_cl
     result = bench_cli("submission", "--results", results, "--out", out, "--submitter", "Acme", "--division", "open")
     _refused(result, "--out")
     assert not list(elsewhere.rglob("*"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(run_id=NAMES)
+def test_a_run_id_from_another_node_lands_under_its_cell_or_fails_the_attempt(run_id, tmp_path_factory):
+    """A Ray node sends its run's id with the run: it names the run's folder, so it is checked like any name."""
+    import io
+    import tarfile
+
+    from bench.sweep import tree
+
+    root = tmp_path_factory.mktemp("land")
+    plan_file = root / "plan.toml"
+    plan_file.write_text('[[runs]]\nbackend = "null"\n')
+    plan = plans.load(plan_file)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("result.json")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"{}"))
+    output = root / "out"
+    sweep = tree.Sweep(plan, output, "ray")
+    (cell,) = plan.cells
+    outcome = {"status": "complete", "reason": None, "node": {"node_id": "n"}, "software": {}, "run_id": run_id,
+               "started_at": 0.0, "finished_at": 1.0, "returncode": 0, "tar": buffer.getvalue()}
+    settled = sweep.attempt(cell, outcome)
+    entry = sweep.state(cell)
+    if safe_names.problem(run_id) is None:
+        assert settled and (output / entry["path"]).resolve().parent.parent.parent == output.resolve()
+    else:
+        assert not settled and entry["status"] == "failed" and "safe path component" in entry["reason"]
+    assert {p.name for p in root.iterdir()} == {"plan.toml", "out"}
