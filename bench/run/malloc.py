@@ -57,7 +57,7 @@ def startup_environment() -> dict[str, str]:
     except OSError:
         return dict(os.environ)
     found: dict[str, str] = {}
-    last = None
+    last = ""
     for item in raw.decode(errors="replace").split("\0"):
         if last == "GLIBC_TUNABLES" and item.startswith("glibc."):
             found[last] += ":" + item
