@@ -62,3 +62,17 @@ def test_a_run_that_cannot_land_is_shown_failed_with_its_reason(bench_cli, tmp_p
     (cell,) = _log(output)["cells"]
     assert cell["status"] == "failed" and "No space left on device" in cell["reason"] and cell["path"] is None
     assert run_dirs(output) == [] and not list(output.glob("*/*/.landing-*"))
+
+
+def test_a_fault_of_the_sweep_itself_ends_its_log(bench_cli, tmp_path, monkeypatch):
+    """Whatever stops the sweep, its log does not stay `running`."""
+    from bench.sweep import local
+
+    def broken(*_args, **_kwargs):
+        raise OSError(errno.EIO, "Input/output error", str(tmp_path / "out"))
+
+    monkeypatch.setattr(local, "execute", broken)
+    plan = write(tmp_path, NULL + '[matrix]\nscenario = ["offline"]\n')
+    result = bench_cli("sweep", plan, "--output", tmp_path / "out")
+    assert result.exit_code != 0 and "Input/output error" in result.output
+    assert _log(tmp_path / "out")["status"] == "failed"
