@@ -119,19 +119,20 @@ def run(as_json, **options):
 def backends_cmd(show_all):
     """Which backends can run here: available or why not, version, devices."""
     import backends
+    from backends.declared import precisions_listing
 
     table = Table(title="backends")
-    for column in ("backend", "available", "version", "devices", "precisions"):
+    for column in ("backend", "available", "version", "devices", "precisions here", "others need"):
         table.add_column(column)
     unavailable = []
     for name in backends.names(include_hidden=show_all):
         info = backends.probe(name)
-        try:
-            precisions = ", ".join(backends.backend_class(name).precisions)
+        try:  # what runs here (the devices it sees, this CPU's flags), and what needs another device or flag
+            here, elsewhere = precisions_listing(backends.backend_class(name), info.devices)
         except BenchError:
-            precisions = ""
+            here, elsewhere = "", ""
         table.add_row(name, "[green]yes[/]" if info.available else "[red]no[/]", info.version,
-                      ", ".join(info.devices), precisions)
+                      ", ".join(info.devices), here, elsewhere)
         if not info.available:
             unavailable.append((name, info.reason))
     out.print(table)

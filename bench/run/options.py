@@ -1,4 +1,6 @@
-"""The run options, each declared once: flag, type, default, help, range or choices, and who honours it.
+"""The run options, each declared once: flag, type, default, help, range or choices, and the device kinds and
+precisions an option needs. Who honours a backend option is the backends' own declaration (`SUPPORTS` in each
+backend module), read through `Option.backends`.
 
 From this table come `bench run`'s click options (also shared by tune and audit), `RunConfig`'s fields
 (bench/run/config.py), the checks every RunConfig passes (ranges, choices, backends, devices), and `to_command()`,
@@ -45,13 +47,22 @@ class Option:
     high: float | Callable[[], float] | None = None
     low_open: bool = False
     why: str = ""  # why the range: the refusal says it
-    backends: tuple[str, ...] | None = None  # the backends that honour it; None: every backend
     devices: tuple[str, ...] | None = None  # the device kinds it needs, and why
     device_why: str = ""
     precisions: tuple[str, ...] | None = None  # the precisions it applies to
     backend_option: bool = False  # travels in RunConfig.extra to the backend, only when set
     flag: str = ""  # default: --name-with-dashes
     cli: bool = True
+
+    @property
+    def backends(self) -> tuple[str, ...] | None:
+        """The backends that honour a backend option (their declarations, in the registry's order); None for an
+        option every backend takes. Read when asked, so the registry's backends import only then."""
+        if not self.backend_option:
+            return None
+        from backends.declared import honouring
+
+        return honouring(self.name)
 
     @property
     def cli_flag(self) -> str:
@@ -104,25 +115,27 @@ OPTIONS: tuple[Option, ...] = (
     O("malloc", str, "keep", "glibc malloc: keep freed memory for the next batch, or glibc's defaults (system), "
       "which unmap large blocks and page-fault them in again each batch (see README, Performance).",
       choices=("keep", "system")),
-    O("cuda_graphs", bool, False, "Replay a CUDA graph captured at the batch size.", backends=("torch",),
+    O("cuda_graphs", bool, False, "Replay a CUDA graph captured at the batch size.",
       devices=("cuda",), device_why="a CUDA graph is captured and replayed on a CUDA GPU", backend_option=True),
     O("streams", int, None, "Inferences in flight at once on the CPU, --threads divided between them (default 1).",
       low=1, high=64, why="each stream needs at least one thread and its own activations; beyond 64 they only "
-      "contend", backends=("torch", "torch-compile", "onnxruntime", "openvino"), devices=("cpu",),
+      "contend", devices=("cpu",),
       device_why="on a GPU, --gpu-streams sets the concurrent CUDA streams", backend_option=True),
     O("gpu_streams", int, None, "Concurrent CUDA streams (execution contexts).", low=1, high=64,
-      why="each stream holds a copy of the batch buffers; beyond 64 they only contend", backends=("torch", "tensorrt"),
+      why="each stream holds a copy of the batch buffers; beyond 64 they only contend",
       devices=("cuda",), device_why="streams are a CUDA GPU's queues", backend_option=True),
     O("ort_provider", str, None, "ONNX Runtime's CUDA or TensorRT execution provider (default cuda).",
-      choices=("cuda", "tensorrt"), backends=("onnxruntime",), devices=("cuda",),
+      choices=("cuda", "tensorrt"), devices=("cuda",),
       device_why="both are GPU execution providers; on the CPU onnxruntime runs its own", backend_option=True),
     O("compile_mode", str, None, "torch.compile mode (default: default).", choices=COMPILE_MODES,
-      backends=("torch-compile",), backend_option=True),
+      backend_option=True),
     O("calibration", Path, None, "A directory of calibration images, or an MLPerf calibration list (names under "
-      "--dataset).", backends=("onnxruntime", "openvino", "tensorrt"), precisions=("int8",), backend_option=True),
+      "--dataset).", precisions=("int8",), backend_option=True),
     O("null_image_size", int, None, "Side of its synthetic images (default: the model's, 224); 1 times the harness "
       "without the per-image copy (see README, Performance).", low=1, high=4096,
-      why="a 4096x4096 image is already 200 MB as float32", backends=("null",), backend_option=True),
+      why="a 4096x4096 image is already 200 MB as float32", backend_option=True),
+    O("channels_last", bool, None, "Memory format: channels_last (True) or contiguous (False); default: channels_last "
+      "on CUDA, on the CPU the faster of both timed at load.", backend_option=True, cli=False),
     O("mode", str, "performance", "What LoadGen measures.", choices=MODES),
     O("duration_s", float, None, f"Minimum timed duration in seconds (quick: {QUICK_DURATION_S:g}).", low=0,
       high=86_400, low_open=True, why="one day; MLPerf's own minimum is 600 s", flag="--duration"),
@@ -156,10 +169,31 @@ def _backends_text(names: tuple[str, ...]) -> str:
     return f"the {listed} backend{'s' if len(names) > 1 else ''}"
 
 
+def help_text(o: Option) -> str:
+    """An option's help with its range, and for a backend option the backends that honour it."""
+    notes = [f"Range: {o.range_text().split(' ', 2)[2].removeprefix('in ')}."] if o.low is not None else []
+    if o.backend_option:
+        notes.append(f"Backends: {', '.join(o.backends or ())}" + "".join(f"; {' or '.join(w)} only" for w in (
+            o.precisions, o.devices) if w) + ".")
+    return " ".join([o.help, *notes])
+
+
 def click_options(items=CLI_NAMES, **changes):
     """A decorator adding click options to a command: the table's (by name) or a command's own Option objects, in
     the order given. `changes` maps an option's name to click keywords that differ for this command."""
     import click
+
+    class TableOption(click.Option):
+        """Help written when shown: the backends' declarations are imported for `--help`, not for every command."""
+
+        def __init__(self, *args, table: Option, **keywords):
+            super().__init__(*args, **keywords)
+            self.table = table
+
+        def get_help_record(self, ctx):
+            if self.help is None:
+                self.help = help_text(self.table)
+            return super().get_help_record(ctx)
 
     def decorate(command):
         if isinstance(command, click.Command):  # already a command (decorated last): its params go first
@@ -167,16 +201,12 @@ def click_options(items=CLI_NAMES, **changes):
             command.params[:0] = list(reversed(holder.__click_params__))
             return command
         for o in reversed([BY_NAME[i] if isinstance(i, str) else i for i in items]):
-            notes = [f"Range: {o.range_text().split(' ', 2)[2].removeprefix('in ')}."] if o.low is not None else []
-            if o.backends:
-                notes.append(f"Backends: {', '.join(o.backends)}" + "".join(f"; {' or '.join(w)} only" for w in (
-                    o.precisions, o.devices) if w) + ".")
             kind = click.Choice(o.choices) if o.choices else \
                 {int: int, float: float, bool: bool, Path: click.Path(), str: str}[o.type]
             keywords = {"type": kind, "is_flag": o.type is bool, "default": o.default,
                         "show_default": o.default is not None and o.type is not bool,
-                        "help": " ".join([o.help, *notes]), **changes.get(o.name, {})}
-            command = click.option(o.cli_flag, o.name, **keywords)(command)
+                        "help": None if o.backend_option else help_text(o), **changes.get(o.name, {})}
+            command = click.option(o.cli_flag, o.name, cls=TableOption, table=o, **keywords)(command)
         return command
 
     return decorate
@@ -190,11 +220,15 @@ def check(cfg) -> None:
         if o.choices and value is not None and value not in o.choices:
             raise UsageError(f"unknown {o.name.replace('_', ' ')} {value!r}: choose one of {', '.join(o.choices)}")
         o.check_number(value)
-        if value is None or value is False or value == o.default:
+        if value is None or value == o.default:
             continue
-        if o.backends and cfg.backend not in o.backends:
-            raise UsageError(f"{o.cli_flag} applies to {_backends_text(o.backends)} only, not {cfg.backend}: "
-                             f"drop it, or use --backend {o.backends[0]}. Nothing is ignored silently.")
+        honouring = o.backends
+        if honouring is not None and cfg.backend not in honouring:
+            if not honouring:
+                raise UsageError(f"{o.cli_flag}: no installed backend honours it, so {cfg.backend} would ignore "
+                                 "it: drop it. Nothing is ignored silently.")
+            raise UsageError(f"{o.cli_flag} applies to {_backends_text(honouring)} only, not {cfg.backend}: "
+                             f"drop it, or use --backend {honouring[0]}. Nothing is ignored silently.")
         if o.devices and kind not in o.devices:
             raise UsageError(f"{o.cli_flag} needs --device {o.devices[0]} ({o.device_why}); this run is on "
                              f"{cfg.device}: drop it, or run on {o.devices[0]}")
@@ -215,11 +249,11 @@ def run_config(values: Mapping[str, Any], **fields):
 
     merged = {**values, **fields}
     extra = {n: v for n, v in merged.items() if n in BY_NAME and BY_NAME[n].backend_option
-             and v is not None and v is not False}
+             and v is not None and v != BY_NAME[n].default}
     if "calibration" in extra:  # a calibration list names images under the dataset
         extra["calibration_dataset"] = merged.get("dataset", BY_NAME["dataset"].default)
     plain = {n: v for n, v in merged.items() if n not in BY_NAME or not BY_NAME[n].backend_option}
-    given = plain.pop("extra", None) or {}  # programmatic extras (channels_last, ...) are kept
+    given = plain.pop("extra", None) or {}  # programmatic extras (calibration_dataset, ...) are kept
     return RunConfig(**plain, extra={**given, **extra})
 
 
