@@ -158,7 +158,7 @@ def test_device_cuda_without_cuda(refused):
 
 @pytest.mark.parametrize("backend,precision,says", [
     ("onnxruntime", "bf16", ("cannot run precision bf16", "it supports: fp32")),
-    ("torch", "fp16", ("fp16 only on CUDA", "it supports: fp32")),
+    ("torch", "fp16", ("fp16 only on cuda", "it supports: fp32")),
 ])
 def test_precision_the_backend_cannot_run(refused, backend, precision, says):
     refused("--backend", backend, "--precision", precision, "--model", "resnet18", "--count", "8", says=says)
