@@ -8,9 +8,9 @@ honours it" and the sweep's static check all read the same declaration.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import BackendUnavailable
 from bench.run.options import BY_NAME, DEFAULTS
@@ -25,14 +25,30 @@ INPUT_FORMS = ("model", "onnx")
 
 
 @dataclass(frozen=True)
+class Need:
+    """What a precision needs besides the backend: native bf16, a calibration set (the shared ones are
+    backends/precision.py's NEEDS, named by key), or a backend's own (onnxruntime's TensorRT provider for fp16)."""
+
+    check: Callable[[Any], str | None]  # why this run (its BackendOptions) cannot have it, or None
+    here: Callable[[], str | None]  # why this machine never can (for `bench backends`), or None
+    label: str  # what it needs, as `bench backends` and a refusal say it
+
+
+@dataclass(frozen=True)
 class Support:
     """What a backend runs on one device kind: precisions, backend options (bench/run/options.py names) and
-    input forms, and what a precision needs besides (a key of backends/precision.py's NEEDS)."""
+    input forms, and what a precision needs besides (a key of backends/precision.py's NEEDS, or a Need)."""
 
     precisions: tuple[str, ...] = ("fp32",)
     options: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ("model",)
-    needs: Mapping[str, str] = field(default_factory=dict)  # e.g. {"bf16": "native_bf16", "int8": "calibration"}
+    needs: Mapping[str, str | Need] = field(default_factory=dict)  # {"bf16": "native_bf16", "int8": "calibration"}
+
+    def need(self, precision: str) -> Need | None:
+        from backends.precision import NEEDS
+
+        need = self.needs.get(precision)
+        return NEEDS[need] if isinstance(need, str) else need
 
 
 def _flag(option: str) -> str:
@@ -109,12 +125,10 @@ class Backend(ABC):
     @classmethod
     def precisions_here(cls, device: str) -> list[str]:
         """The declared precisions on this device whose needs this machine meets (native bf16, ...)."""
-        from backends.precision import NEEDS
-
         support = cls.supports(device)
         if support is None:
             return []
-        return [p for p in support.precisions if p not in support.needs or NEEDS[support.needs[p]].here() is None]
+        return [p for p in support.precisions if (need := support.need(p)) is None or need.here() is None]
 
     @classmethod
     def declared_refusal(cls, options: BackendOptions) -> BackendUnavailable | None:
@@ -124,9 +138,11 @@ class Backend(ABC):
         if support is None:
             return cls.refusal(options, "", "it declares no such device", tuple(cls.SUPPORTS))
         if options.precision not in support.precisions:
-            elsewhere = [k for k, s in cls.SUPPORTS.items() if options.precision in s.precisions]
+            elsewhere = {k: s.need(options.precision) for k, s in cls.SUPPORTS.items()
+                         if options.precision in s.precisions}
             reason = f"{options.precision} only on {' or '.join(elsewhere)}" if elsewhere else \
                 f"it has no {options.precision} on any device"
+            reason += "".join(sorted({f", with {n.label}" for n in elsewhere.values() if n is not None}))
             return cls.refusal(options, f"precision {options.precision}", reason)
         for name in options.set_options():
             if name not in support.options:
@@ -146,13 +162,12 @@ class Backend(ABC):
         if refused is not None:
             raise refused
         support = cls.supports(options.device)
-        need = support.needs.get(options.precision) if support else None
-        if need:
-            from backends.precision import NEEDS
-
-            reason = NEEDS[need].check(options)
-            if reason:
-                raise cls.refusal(options, f"precision {options.precision}", reason)
+        need = support.need(options.precision) if support else None
+        if need is not None:
+            reason = need.check(options)
+            if reason:  # what it supports here without that need
+                others = [p for p in cls.precisions_here(options.device) if p != options.precision]
+                raise cls.refusal(options, f"precision {options.precision}", reason, others)
         if options.extra.get("streams"):  # before any run: --streams and --threads fit the scenario
             from backends.cpu_streams import split
 

@@ -41,16 +41,15 @@ def precisions_listing(cls: type[Backend], devices: list[str]) -> tuple[str, str
     """(what can run here, what needs something else) for `bench backends`: the precisions of the device kinds
     present here whose needs this machine meets, then the rest, each with what it needs (a device kind or a
     CPU flag)."""
-    from backends.precision import NEEDS
-
     kinds = [k for k in dict.fromkeys(device_kind(d) for d in devices) if k in cls.SUPPORTS]
     here = list(dict.fromkeys(p for k in kinds for p in cls.precisions_here(k)))
     wanting: dict[str, list[str]] = {}  # what is needed -> the precisions that need it
     for kind in kinds:  # declared on a device here, but this machine lacks what the precision needs
         support = cls.SUPPORTS[kind]
         for p in support.precisions:
-            if p not in here and p in support.needs:
-                wanting.setdefault(NEEDS[support.needs[p]].label, []).append(p)
+            need = support.need(p)
+            if p not in here and need is not None:
+                wanting.setdefault(need.label, []).append(p)
     waiting = {p for ps in wanting.values() for p in ps}
     devices_for: dict[str, list[str]] = {}  # declared only on device kinds absent here
     for kind, support in cls.SUPPORTS.items():

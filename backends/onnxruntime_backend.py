@@ -6,7 +6,7 @@ import importlib.util
 from typing import TYPE_CHECKING
 
 from backends import cpu_streams
-from backends.base import Availability, Backend, BackendOptions, Support, argmax_classes, logits_output
+from backends.base import Availability, Backend, BackendOptions, Need, Support, argmax_classes, logits_output
 from backends.worker_pool import WorkerPool
 from bench.errors import BackendUnavailable
 from bench.run.devices import nvml_gpu_count
@@ -22,6 +22,16 @@ GPU_PROVIDERS = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecution
 SESSIONS = "one session per stream, threads // streams intra-op threads each"
 
 
+def _fp16_provider(options) -> str | None:
+    if (options.extra.get("ort_provider") or "cuda") == "tensorrt":
+        return None
+    return "fp16 only through its TensorRT execution provider (--ort-provider tensorrt)"
+
+
+# fp16: ONNX Runtime's CUDA kernels would run the fp32 graph; its TensorRT provider builds fp16 engines.
+TENSORRT_FOR_FP16 = Need(_fp16_provider, lambda: None, "its TensorRT execution provider (--ort-provider tensorrt)")
+
+
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     pip_extra = "onnxruntime"
@@ -30,12 +40,13 @@ class OnnxRuntimeBackend(Backend):
     SUPPORTS = {
         "cpu": Support(("fp32", "int8"), options=("streams", "calibration"), inputs=("model", "onnx"),
                        needs={"int8": "calibration"}),
-        "cuda": Support(("fp32", "tf32", "fp16"), options=("ort_provider",), inputs=("model", "onnx")),
+        "cuda": Support(("fp32", "tf32", "fp16"), options=("ort_provider",), inputs=("model", "onnx"),
+                        needs={"fp16": TENSORRT_FOR_FP16}),
     }
 
     @classmethod
     def check_options(cls, options: BackendOptions) -> None:
-        """The declaration, then the GPU providers' own rules: which precision each one can promise."""
+        """The declaration (fp16 needs the TensorRT provider), then that provider's own rule: no strict fp32."""
         super().check_options(options)
         gpu_provider = options.extra.get("ort_provider") or "cuda"
         if gpu_provider not in GPU_PROVIDERS:
@@ -46,9 +57,6 @@ class OnnxRuntimeBackend(Backend):
             raise cls.refusal(options, "precision fp32 with --ort-provider tensorrt", "the TensorRT provider has "
                               "no switch for TF32, which TensorRT turns on by default, so it cannot promise strict "
                               "fp32: use --precision tf32 or fp16 with it, or --ort-provider cuda for fp32")
-        if options.precision == "fp16" and on_cuda and gpu_provider != "tensorrt":
-            raise cls.refusal(options, "precision fp16", "fp16 only through its TensorRT execution provider "
-                              "(--ort-provider tensorrt)", ("fp32", "tf32"))
 
     @classmethod
     def probe(cls) -> Availability:

@@ -4,13 +4,11 @@ their cache keys."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from backends.base import Need
 from bench.cache import cache_dir, file_sha256
 from bench.errors import UsageError
 from bench.run.sysinfo import cpu_flags_source, read_cpu_flags
@@ -45,15 +43,7 @@ def missing_calibration(options) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Need:
-    """What a precision needs besides the backend: a Support's `needs` names one of NEEDS."""
-
-    check: Callable[[Any], str | None]  # the reason this run cannot have it (options as asked), or None
-    here: Callable[[], str | None]  # the reason this machine never can (for `bench backends`), or None
-    label: str  # what `bench backends` says it needs
-
-
+# The needs backends share, named in a Support by key.
 NEEDS: dict[str, Need] = {
     "native_bf16": Need(lambda options: lacks_native_bf16(), lacks_native_bf16, " or ".join(NATIVE_BF16_FLAGS)),
     "calibration": Need(missing_calibration, lambda: None, "--calibration"),

@@ -65,7 +65,8 @@ def test_declaration_is_well_formed_and_agrees_with_the_option_table(name):
         assert support.precisions and set(support.precisions) <= set(table.PRECISIONS)
         assert set(support.inputs) <= set(INPUT_FORMS)
         for precision, need in support.needs.items():
-            assert precision in support.precisions and need in NEEDS
+            assert precision in support.precisions and (need in NEEDS if isinstance(need, str) else support.need(
+                precision) is need)
         for option in support.options:
             o = table.BY_NAME[option]
             assert o.backend_option, f"{name} declares {option}, which is not a backend option of the table"
