@@ -18,6 +18,8 @@ from bench.run.options import BY_NAME, DEFAULTS
 if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
     import numpy as np
 
+    from backends.cpu_streams import Split
+
 INTENTS = ("latency", "throughput")
 # Input forms: "model" is a bench model (--model/--weights), built or exported for the runtime; "onnx" is an
 # --onnx file taken as it is.
@@ -99,6 +101,12 @@ class Backend(ABC):
     pip_extra: str = ""  # the pyproject extra that installs this backend's packages (pip install 'bench[...]')
     packages: tuple[str, ...] = ()  # the distributions whose versions a record keeps (bench/run/sysinfo.py)
     model_format: str = "none"  # what it runs of a bench model: "torch" (as built), "onnx" (exported) or "none"
+    # What every loaded backend has, by one name: its options, the device as bench spells it (`cuda:0`), and on
+    # the CPU the streams' split (cpu_streams.apply). Per-worker resources are a WorkerPool named `pool`, the
+    # largest batch it takes `max_batch`.
+    options: BackendOptions
+    device: str
+    split: Split | None = None
     # What the scenarios read of a loaded backend; a backend sets them in load() where they differ.
     concurrency: int = 1  # predict() callers that may run at once (worker threads the scenarios start)
     parallel_devices: int = 1  # devices the workers spread over (multi-GPU)

@@ -13,7 +13,7 @@ lose on others), unless the channels_last option says; describe() records the ch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backends import torch_common
 from backends.base import Availability, Backend, BackendOptions, Support
@@ -30,6 +30,11 @@ class TorchBackend(Backend):
     pip_extra = "torch"
     packages = torch_common.PACKAGES
     model_format = "torch"
+    # Set by torch_common.setup() in load().
+    torch: Any
+    torch_device: Any
+    on_cuda: bool
+    dtype: Any
     SUPPORTS = {
         "cpu": Support(("fp32", "bf16"), options=("streams", "channels_last"), needs=CPU_BF16),
         "cuda": Support(("fp32", "tf32", "bf16", "fp16"), options=("cuda_graphs", "gpu_streams", "channels_last")),
@@ -49,7 +54,7 @@ class TorchBackend(Backend):
         self.model = build_torch(model).to(self.torch_device, self.dtype)
         self.input_size = getattr(model, "input_size", 224)
         self.max_batch = options.batch_size  # the scenario's largest batch
-        self.format_choice = None
+        self.format_choice: dict | None = None
         self.cuda_info: dict = {}
         if self.on_cuda:
             self._setup_cuda(options)

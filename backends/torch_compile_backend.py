@@ -78,6 +78,11 @@ class TorchCompileBackend(Backend):
     pip_extra = "torch"
     packages = torch_common.PACKAGES
     model_format = "torch"
+    # Set by torch_common.setup() in load().
+    torch: Any
+    torch_device: Any
+    on_cuda: bool
+    dtype: Any
     SUPPORTS = {
         "cpu": Support(("fp32", "bf16"), options=("streams", "compile_mode"), needs={"bf16": "native_bf16"}),
         "cuda": Support(("fp32", "tf32", "bf16", "fp16"), options=("compile_mode",)),
