@@ -178,3 +178,16 @@ def test_a_backend_added_by_its_module_and_one_registry_line(bench_cli, results_
            "int8" in " ".join(refused.output.split())
     listing = bench_cli("backends", "--all")
     assert "declared" in listing.output
+
+
+def test_onnx_file_on_a_backend_that_takes_none_names_those_that_do(bench_cli, results_dir, tmp_path):
+    """The input forms are declared: the refusal lists the backends declaring "onnx", from the registry."""
+    from tests.test_hostile import _onnx
+
+    model = _onnx(tmp_path / "m.onnx", ["N", 3, 224, 224])
+    result = bench_cli("run", "--backend", "null", "--onnx", model, "--count", "8", "--output", results_dir)
+    assert result.exit_code == 2
+    taking = [n for n in ALL if any("onnx" in s.inputs for s in backends.backend_class(n).SUPPORTS.values())]
+    assert taking == ["onnxruntime", "openvino", "tensorrt"]
+    assert f"--onnx: backend null runs bench models, not ONNX files; use --backend {' or '.join(taking)}" in \
+        " ".join(result.output.split())
