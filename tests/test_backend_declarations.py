@@ -191,3 +191,13 @@ def test_onnx_file_on_a_backend_that_takes_none_names_those_that_do(bench_cli, r
     assert taking == ["onnxruntime", "openvino", "tensorrt"]
     assert f"--onnx: backend null runs bench models, not ONNX files; use --backend {' or '.join(taking)}" in \
         " ".join(result.output.split())
+
+
+def test_each_backends_pip_extra_is_a_pyproject_extra():
+    """The one place besides its module and the registry a backend appears: its pyproject extra (install only)."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for name in ALL:
+        cls = backends.backend_class(name)
+        assert not cls.pip_extra or cls.pip_extra in extras, f"{name}: pip install 'bench[{cls.pip_extra}]'"
