@@ -5,7 +5,9 @@ module and its registry line.
 
 from __future__ import annotations
 
-from backends import backend_class, names
+from functools import lru_cache
+
+from backends import REGISTRY, backend_class, names
 from backends.base import Backend, device_kind
 from bench.errors import BenchError
 
@@ -13,18 +15,35 @@ from bench.errors import BenchError
 def classes() -> list[type[Backend]]:
     """Every registered backend that imports, in the registry's order (one that does not is left out here;
     `bench backends` and `--backend` report it)."""
+    # Looked up once per registry state: each lookup reads the entry points again (~10 ms), and `bench run
+    # --help` asks for every backend option.
+    return list(_classes(tuple(names(include_hidden=True)), tuple(REGISTRY.items())))
+
+
+@lru_cache(maxsize=8)
+def _classes(registered: tuple[str, ...], _in_tree: tuple) -> tuple[type[Backend], ...]:
     found = []
-    for name in names(include_hidden=True):
+    for name in registered:
         try:
             found.append(backend_class(name))
         except BenchError:
             continue
-    return found
+    return tuple(found)
+
+
+def honoured() -> dict[str, tuple[str, ...]]:
+    """Each backend option some backend declares -> the backends that honour it on some device, in the
+    registry's order (the option table's "who honours it"), from one look at the registry."""
+    found: dict[str, list[str]] = {}
+    for cls in classes():
+        for option in dict.fromkeys(o for s in cls.SUPPORTS.values() for o in s.options):
+            found.setdefault(option, []).append(cls.name)
+    return {option: tuple(names) for option, names in found.items()}
 
 
 def honouring(option: str) -> tuple[str, ...]:
-    """The backends that honour a backend option on some device (the option table's "who honours it")."""
-    return tuple(c.name for c in classes() if any(option in s.options for s in c.SUPPORTS.values()))
+    """The backends that honour one backend option on some device."""
+    return honoured().get(option, ())
 
 
 def taking(form: str) -> tuple[str, ...]:

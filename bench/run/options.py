@@ -58,11 +58,7 @@ class Option:
     def backends(self) -> tuple[str, ...] | None:
         """The backends that honour a backend option (their declarations, in the registry's order); None for an
         option every backend takes. Read when asked, so the registry's backends import only then."""
-        if not self.backend_option:
-            return None
-        from backends.declared import honouring
-
-        return honouring(self.name)
+        return honoured_by(self, None)
 
     @property
     def cli_flag(self) -> str:
@@ -169,11 +165,23 @@ def _backends_text(names: tuple[str, ...]) -> str:
     return f"the {listed} backend{'s' if len(names) > 1 else ''}"
 
 
-def help_text(o: Option) -> str:
+def honoured_by(o: Option, honoured: Mapping[str, tuple[str, ...]] | None) -> tuple[str, ...] | None:
+    """Option.backends, from `honoured` (backends/declared.py's honoured(), read once by a caller that asks about
+    several options) or from the declarations now."""
+    if not o.backend_option:
+        return None
+    if honoured is None:
+        from backends.declared import honoured as read
+
+        honoured = read()
+    return honoured.get(o.name, ())
+
+
+def help_text(o: Option, honoured: Mapping[str, tuple[str, ...]] | None = None) -> str:
     """An option's help with its range, and for a backend option the backends that honour it."""
     notes = [f"Range: {o.range_text().split(' ', 2)[2].removeprefix('in ')}."] if o.low is not None else []
     if o.backend_option:
-        notes.append(f"Backends: {', '.join(o.backends or ())}" + "".join(f"; {' or '.join(w)} only" for w in (
+        notes.append(f"Backends: {', '.join(honoured_by(o, honoured) or ())}" + "".join(f"; {' or '.join(w)} only" for w in (
             o.precisions, o.devices) if w) + ".")
     return " ".join([o.help, *notes])
 
@@ -191,8 +199,12 @@ def click_options(items=CLI_NAMES, **changes):
             self.table = table
 
         def get_help_record(self, ctx):
-            if self.help is None:
-                self.help = help_text(self.table)
+            if self.help is None:  # the declarations read once per help page, not once per option
+                if "bench.honoured" not in ctx.meta:
+                    from backends.declared import honoured
+
+                    ctx.meta["bench.honoured"] = honoured()
+                self.help = help_text(self.table, ctx.meta["bench.honoured"])
             return super().get_help_record(ctx)
 
     def decorate(command):
@@ -215,6 +227,7 @@ def click_options(items=CLI_NAMES, **changes):
 def check(cfg) -> None:
     """What RunConfig checks against the table: choices, numbers, and options the backend or device cannot use."""
     kind = cfg.device.split(":")[0]
+    honoured = None  # the declarations, read at the first backend option set
     for o in OPTIONS:
         value = cfg.extra.get(o.name, o.default) if o.backend_option else getattr(cfg, o.name)
         if o.choices and value is not None and value not in o.choices:
@@ -222,7 +235,11 @@ def check(cfg) -> None:
         o.check_number(value)
         if value is None or value == o.default:
             continue
-        honouring = o.backends
+        if o.backend_option and honoured is None:
+            from backends.declared import honoured as read
+
+            honoured = read()
+        honouring = honoured_by(o, honoured)
         if honouring is not None and cfg.backend not in honouring:
             if not honouring:
                 raise UsageError(f"{o.cli_flag}: no installed backend honours it, so {cfg.backend} would ignore "
