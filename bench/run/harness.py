@@ -21,6 +21,7 @@ from rich.markup import escape
 
 import backends
 import scenarios
+from backends import declared
 from bench import models
 from bench.config.run_config import RunConfig
 from bench.data.source import open_dataset
@@ -60,9 +61,10 @@ class Session:
         self.options = backends.BackendOptions(cfg.precision, cfg.device, self.scenario.backend_batch(cfg),
                                                cfg.threads, self.scenario.intent, cfg.extra)
         self.backend = backends.create(cfg.backend, self.options)  # refuses what it cannot honour, before any run
-        if cfg.onnx is not None and not self.backend.runs_onnx:
-            raise UsageError(f"--onnx: backend {cfg.backend} runs PyTorch models, not ONNX files; "
-                             "use --backend onnxruntime (or openvino, tensorrt), or pass --weights")
+        support = self.backend.supports(cfg.device)
+        if cfg.onnx is not None and (support is None or "onnx" not in support.inputs):
+            raise UsageError(f"--onnx: backend {cfg.backend} runs bench models, not ONNX files; use --backend "
+                             f"{' or '.join(declared.taking('onnx'))}, or pass --weights")
         self.dataset = open_dataset(cfg, self.model)
         onnx_input.check_labels(self.model, self.dataset, cfg)  # accuracy needs a class for every label
         if cfg.count is not None and cfg.count > len(self.dataset):
@@ -76,7 +78,7 @@ class Session:
         record["model"] = self.model.describe()
         record["model"].update(onnx_input.identity(self.model))  # the file's name, sha256, declared shapes
         record["dataset"] = self.dataset.describe()
-        record["system"] = sysinfo.collect(cfg.system_name)
+        record["system"] = sysinfo.collect(cfg.system_name, declared.packages())
         record["timed_region"] = TIMED_REGION
         record["snapshot"] = snapshot.take(cfg, self.run_dir, self.dataset)  # user.conf copy, val_map sha256
         results.write(self.run_dir, record)
