@@ -123,6 +123,13 @@ OPTIONS: tuple[Option, ...] = (
     O("null_image_size", int, None, "Side of its synthetic images (default: the model's, 224); 1 times the harness "
       "without the per-image copy (see README, Performance).", low=1, high=4096,
       why="a 4096x4096 image is already 200 MB as float32", backends=("null",), backend_option=True),
+    O("sim_a_us", float, None, "sim: a batch of n takes a + b*n microseconds; this is a (default 300).", low=0,
+      high=1e6, why="a second per batch is no accelerator", backends=("sim",), backend_option=True),
+    O("sim_b_us", float, None, "sim: b, microseconds per sample (default 45: a 22,222 samples/s ceiling at k=1).",
+      low=0, high=1e6, low_open=True, why="a device needs some time per sample; a second each is none",
+      backends=("sim",), backend_option=True),
+    O("sim_inflight", int, None, "sim: batches the device runs at once, k (default 1; ceiling k/b).", low=1, high=64,
+      why="each batch in flight holds a staging buffer", backends=("sim",), backend_option=True),
     O("mode", str, "performance", "What LoadGen measures.", choices=MODES),
     O("duration_s", float, None, f"Minimum timed duration in seconds (quick: {QUICK_DURATION_S:g}).", low=0,
       high=86_400, low_open=True, why="one day; MLPerf's own minimum is 600 s", flag="--duration"),
