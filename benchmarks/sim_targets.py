@@ -39,7 +39,7 @@ def bench_run(scenario: str, a: float, b: float, k: int, batch: int, duration: f
                    "--sim-a-us", f"{a:g}", "--sim-b-us", f"{b:g}", "--sim-inflight", str(k), "--batch-size",
                    str(batch), "--count", str(count), "--duration", f"{duration:g}", "--output", out, "--json", *extra]
         start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        done = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:], "command": command}
     record = json.loads(done.stdout)
@@ -66,7 +66,7 @@ def gather_gb_per_s(batch: int, count: int) -> float:
 def rows(args) -> dict:
     a, b, k = args.a_us, args.b_us, args.inflight
     ceiling = k / b * 1e6
-    run = lambda scenario, batch, *extra, b=b: bench_run(  # noqa: E731
+    run = lambda scenario, batch, *extra, b=b: bench_run(
         scenario, a, b, k, batch, args.duration, args.count, extra)
     found: dict = {"ceiling_samples_per_s": round(ceiling, 1),
                    "gather_gb_per_s": round(gather_gb_per_s(args.offline_batch, args.count), 2)}
@@ -114,12 +114,12 @@ def headroom(args, run, ceiling: float) -> dict:
 def banner(args) -> str:
     """The first line: when, which CPU, how loaded (the machine may be shared), and the device modelled."""
     import os
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     with open("/proc/cpuinfo") as f:
         cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu}, {os.cpu_count()} cores, load {load}; sim "
+    return (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cpu}, {os.cpu_count()} cores, load {load}; sim "
             f"a={args.a_us:g} us, b={args.b_us:g} us, k={args.inflight}; Offline batch {args.offline_batch}, Server "
             f"batch {args.server_batch}, max wait {args.max_wait_ms:g} ms, {args.duration:g} s per run")
 
