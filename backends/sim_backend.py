@@ -63,9 +63,10 @@ class SimBackend(Backend):
 
     def load(self, model, options: BackendOptions) -> None:
         extra = options.extra
-        self.a_s = float(extra.get("sim_a_us") or DEFAULT_A_US) / 1e6
-        self.b_s = float(extra.get("sim_b_us") or DEFAULT_B_US) / 1e6
-        self.k = int(extra.get("sim_inflight") or DEFAULT_INFLIGHT)
+        given = lambda key, default: default if extra.get(key) is None else extra[key]  # a = 0 is a value, not "unset"
+        self.a_s = float(given("sim_a_us", DEFAULT_A_US)) / 1e6
+        self.b_s = float(given("sim_b_us", DEFAULT_B_US)) / 1e6
+        self.k = int(given("sim_inflight", DEFAULT_INFLIGHT))
         self.options, size = options, model.input_size
         # np.full writes every page now: np.zeros' untouched pages would fault in during the timed run.
         self.buffers = [np.full((options.batch_size, size, size, 3), 0, np.uint8) for _ in range(self.k + SPARE_BUFFERS)]

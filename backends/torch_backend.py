@@ -152,7 +152,17 @@ class TorchBackend(Backend):
             info["cuda"] = torch.version.cuda
             info["tf32"] = bool(torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32)
             info.update(getattr(self, "cuda_info", {}))  # streams/pinned buffers: eager CUDA only
+            if hasattr(self, "all_slots"):  # what predict's copies did (warm-up ran them), not a constant
+                info["h2d_copies"] = self.h2d_copies
+                info["h2d_copy_in_timed_region"] = self.h2d_copies > 0
+                info["pinned_host_buffers"] = all(s["pinned"] for s in self.all_slots if s["pinned"] is not None) \
+                    if any(s["pinned"] is not None for s in self.all_slots) else None
         return info
+
+    @property
+    def h2d_copies(self) -> int:
+        """Host-to-device copies predict() made on CUDA (bench/run/sut.py reports them per timed batch)."""
+        return sum(s["h2d"] for s in getattr(self, "all_slots", ()))
 
     # ---- CUDA --------------------------------------------------------------------------------------------
 
@@ -171,16 +181,15 @@ class TorchBackend(Backend):
         self.concurrency = int(extra.get("gpu_streams") or (1 if single else 2))
         self.graph_batch = options.batch_size if extra.get("cuda_graphs") else None
         self.slots: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(self.concurrency):
-            self.slots.put(self._make_slot())
+        self.all_slots = [self._make_slot() for _ in range(self.concurrency)]  # each counts its own H2D copies
+        for slot in self.all_slots:
+            self.slots.put(slot)
         self.cuda_info = {
             **gpu_identity(self.device.index or 0),
             "cudnn": torch.backends.cudnn.version(),
             "channels_last": self.channels_last,
             "streams": self.concurrency,
-            "pinned_host_buffers": True,
             "non_blocking_h2d": True,
-            "h2d_copy_in_timed_region": True,
             "h2d": "numpy batch -> pinned host buffer -> non_blocking copy on the slot's own stream, inside predict",
             "cuda_graphs": ({"batch": self.graph_batch, "smaller_batches": "run padded to it; extra rows dropped"}
                             if self.graph_batch else False),
@@ -189,7 +198,8 @@ class TorchBackend(Backend):
 
     def _make_slot(self) -> dict:
         torch = self.torch
-        slot = {"stream": torch.cuda.Stream(self.device), "host": None, "copied": torch.cuda.Event()}
+        slot = {"stream": torch.cuda.Stream(self.device), "host": None, "copied": torch.cuda.Event(), "h2d": 0,
+                "pinned": None}
         if self.graph_batch:
             slot.update(self._capture(slot["stream"], self.graph_batch))
         return slot
@@ -225,6 +235,8 @@ class TorchBackend(Backend):
             stream = slot["stream"]
             with torch.inference_mode(), torch.cuda.stream(stream):
                 x = host[:n].to(self.device, non_blocking=True)
+                slot["h2d"] += 1  # counted where it happens (inside predict, the timed path): describe() reads it
+                slot["pinned"] = host.is_pinned()
                 slot["copied"].record(stream)
                 if "graph" in slot and n <= self.graph_batch:
                     # Rows past n keep the previous batch's data: their outputs are computed and dropped.
