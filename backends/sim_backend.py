@@ -93,9 +93,18 @@ class SimBackend(Backend):
         """The model's capacity at batches of n: k * n / (a + b*n) samples/s."""
         return self.k * n / (self.a_s + self.b_s * n)
 
+    def ready(self) -> None:
+        """Block until a batch submitted now would be the only one waiting behind those running: a batcher that
+        forms its batch at this moment gives it every sample that arrived while the device was busy, and the device
+        still never waits for the host (the batch is gathered while the running ones finish)."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.closed or (len(self.pending) <= self.k and self.free), BUFFER_WAIT_S):
+                raise RunFailed(f"sim: the device took no batch for {BUFFER_WAIT_S:g} s")
+
     def submit(self, n: int, fill, done) -> None:
-        """Gather a batch of n into a free staging buffer (`fill(out)`: the QSL's one host copy) and queue it; returns
-        at once unless every buffer is in flight. `done(classes, error)` is called from the completion thread."""
+        """Gather a batch of n into a free staging buffer (`fill(out)`, the QSL's one host copy, returns what the
+        device reads: `out`, or a block of the store already in place) and queue it; returns at once unless every
+        buffer is in flight. `done(classes, error)` is called from the completion thread."""
         if self.callback_error is not None:
             raise RunFailed(f"sim: a completion callback raised: {self.callback_error!r}")
         with self.cond:
@@ -105,7 +114,7 @@ class SimBackend(Backend):
                     raise RunFailed(f"sim: no staging buffer came free in {BUFFER_WAIT_S:g} s")
             buffer = self.free.pop()
         try:
-            fill(self.buffers[buffer][:n])
+            data = fill(self.buffers[buffer][:n])  # the staging buffer, or a block of the store read in place
         except BaseException:
             with self.cond:
                 self.free.append(buffer)
@@ -116,7 +125,7 @@ class SimBackend(Backend):
             start = max(now, heapq.heappop(self.slots))
             end = start + self.a_s + self.b_s * n
             heapq.heappush(self.slots, end)
-            heapq.heappush(self.pending, (end, next(self.seq), buffer, n, done))
+            heapq.heappush(self.pending, (end, next(self.seq), buffer, data, done))
             self.stats_["batches"] += 1
             self.stats_["samples"] += n
             self.stats_["device_busy_s"] += end - start
@@ -138,8 +147,8 @@ class SimBackend(Backend):
                         cond.acquire()
                 if self.closed and not pending:
                     return
-                end, _, buffer, n, done = heapq.heappop(pending)
-            classes = classes_of(self.buffers[buffer][:n])
+                end, _, buffer, data, done = heapq.heappop(pending)
+            classes = classes_of(data)
             lag = time.perf_counter() - end
             with cond:
                 self.free.append(buffer)
@@ -159,6 +168,7 @@ class SimBackend(Backend):
         def fill(out):
             out[...] = batch
             self.stats_["extra_copies"] += 1
+            return out
 
         self.submit(len(batch), fill, lambda classes, exc: (result.update(classes=classes), finished.set()))
         if not finished.wait(BUFFER_WAIT_S):

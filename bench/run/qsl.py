@@ -29,7 +29,7 @@ class SampleStore:
         self.dataset, self.form = dataset, form
         self._sample = dataset.sample if form == FLOAT32_NCHW else dataset.sample_uint8
         self.loaded: dict = {}
-        self.gathers = 0  # batch() calls: the host copies the store makes (one per batch)
+        self.gathers = 0  # host copies the store made (one per batch that is not already one block)
         self.total = len(dataset)
         self.performance_count = min(performance_count or PERFORMANCE_SAMPLE_COUNT, self.total)
         self.slots = np.full(self.total, -1, dtype=np.int64)  # dataset index -> row of `self.data`
@@ -64,17 +64,23 @@ class SampleStore:
         reuse=True copies into this thread's own buffer, valid until the thread's next call: the timed path
         then allocates nothing (a fresh multi-MB array per batch costs page faults, measured at up to 2x the
         copy itself). Backends consume a batch before predict() returns, so the hot path can reuse.
-        `out`: gather straight into a buffer the backend owns (its staging buffer), the batch's only host copy.
+        `out`: gather straight into a buffer the backend owns (its staging buffer), the batch's only host copy; where
+        the batch is one sample, its row of the store is returned instead (read it, never write).
         """
         rows = self.slots[indices]
         if (rows < 0).any():
             raise RuntimeError(f"LoadGen asked for samples that are not loaded: {indices[rows < 0][:5].tolist()}")
-        self.gathers += 1
         if out is not None:
             if out.dtype != self.data.dtype or out.shape != (len(rows),) + self.data.shape[1:]:
                 raise RuntimeError(f"staging buffer {out.dtype}{list(out.shape)} does not fit a batch of "
                                    f"{len(rows)} {self.data.dtype}{list(self.data.shape[1:])} samples")
+            if len(rows) == 1:
+                # One sample (SingleStream) is already one block of the store: the device reads it in place, as a DMA
+                # from the store would; no host copy. The caller must not write to it. Batches are always gathered.
+                return self.data[int(rows[0]):int(rows[0]) + 1]
+            self.gathers += 1
             return np.take(self.data, rows, axis=0, out=out, mode="clip")
+        self.gathers += 1
         if not reuse:
             return self.data[rows]
         buf = getattr(self._local, "buf", None)
