@@ -97,7 +97,7 @@ class SimBackend(Backend):
         """Block until a batch submitted now would be the only one waiting behind those running: a batcher that
         forms its batch at this moment gives it every sample that arrived while the device was busy, and the device
         still never waits for the host (the batch is gathered while the running ones finish)."""
-        with self.cond:
+        with self.cond:  # (a batch popped for its last SPIN_S is not counted: it frees its slot that soon)
             if not self.cond.wait_for(lambda: self.closed or (len(self.pending) <= self.k and self.free), BUFFER_WAIT_S):
                 raise RunFailed(f"sim: the device took no batch for {BUFFER_WAIT_S:g} s")
 
@@ -133,23 +133,21 @@ class SimBackend(Backend):
             self.cond.notify_all()
 
     def _complete(self) -> None:
-        """The completion thread: sleeps until the earliest batch is done, reads its buffer, frees it, answers."""
+        """The completion thread: sleeps until the earliest batch is nearly done, reads its input (the device's
+        answer is ready when it completes), polls to the completion time, frees the buffer, answers."""
         self.tight_timers = _tight_timers()
-        cond, pending = self.cond, self.pending
+        cond, pending, clock = self.cond, self.pending, time.perf_counter
         while True:
             with cond:
-                while not self.closed and (not pending or pending[0][0] > (now := time.perf_counter())):
-                    if not pending or pending[0][0] - now > SPIN_S:
-                        cond.wait(pending[0][0] - now - SPIN_S if pending else None)
-                    else:  # the last stretch: yield, lock and GIL released, rather than trust a timer's wake
-                        cond.release()
-                        time.sleep(0)
-                        cond.acquire()
+                while not self.closed and (not pending or pending[0][0] - clock() > SPIN_S):
+                    cond.wait(pending[0][0] - clock() - SPIN_S if pending else None)
                 if self.closed and not pending:
                     return
                 end, _, buffer, data, done = heapq.heappop(pending)
             classes = classes_of(data)
-            lag = time.perf_counter() - end
+            while clock() < end:  # the last stretch polled, lock released: a timed wake lands 40-60 us late
+                pass
+            lag = clock() - end
             with cond:
                 self.free.append(buffer)
                 self.stats_["completion_lag_s"] += lag

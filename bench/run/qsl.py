@@ -68,7 +68,8 @@ class SampleStore:
         the batch is one sample, its row of the store is returned instead (read it, never write).
         """
         rows = self.slots[indices]
-        if (rows < 0).any():
+        # min() and a scalar test: (rows < 0).any() cost 4 us a batch, a tenth of SingleStream's budget over the device
+        if len(rows) and (int(rows[0]) if len(rows) == 1 else rows.min()) < 0:
             raise RuntimeError(f"LoadGen asked for samples that are not loaded: {indices[rows < 0][:5].tolist()}")
         if out is not None:
             if out.dtype != self.data.dtype or out.shape != (len(rows),) + self.data.shape[1:]:
