@@ -44,10 +44,13 @@ def test_sim_runs_every_scenario_on_uint8_samples_with_one_host_copy_per_batch(b
     # Read from the array the store held and the copies counted in the timed run, not declared.
     assert path["dtype"] == "uint8" and path["layout"] == "NHWC" and path["bytes_per_sample"] == RESNET_UINT8_BYTES
     assert path["asynchronous"] and path["batches"] > 0
-    # One host copy per batch; none where the batch is one sample, which the device reads in place in the store.
-    copies = 0.0 if scenario == "single-stream" else 1.0
-    assert path["gathers_per_batch"] == copies and path["backend_copies_per_batch"] == 0.0
-    assert path["host_copies_per_batch"] == copies
+    # One host copy per batch; none where the batch is one sample, which the device reads in place in the store
+    # (every SingleStream query, and Server's batches of one), counted batch by batch.
+    assert path["gathers_per_batch"] + path["read_in_place_per_batch"] == pytest.approx(1.0, abs=0.002)
+    assert path["read_in_place_per_batch"] == (1.0 if scenario == "single-stream" else pytest.approx(0, abs=0.5))
+    if scenario in ("offline", "multi-stream"):
+        assert path["gathers_per_batch"] == 1.0
+    assert path["backend_copies_per_batch"] == 0.0 and path["host_copies_per_batch"] == path["gathers_per_batch"]
     assert path["device"]["samples"] == record["performance"]["samples"]  # the device saw every timed sample
     assert record["accuracy"] is not None  # accuracy mode ran end to end on the sim's class ids
     assert ("issue_lag" in record["performance"]) == (scenario == "server")
@@ -82,7 +85,8 @@ def test_the_device_model_is_exact_and_overlaps_batches_in_flight():
         expected = [start + per * (i // k + 1) for i in range(3)]  # k slots: batches i and i+1 together when k=2
         assert len(done_at) == 3
         for got, want in zip(done_at, expected):
-            assert want - 0.002 <= got <= want + 0.015, (k, [d - start for d in done_at])
+            # Never before the model's time (exact); late only by the host's wake-up (loaded CI machine: generous).
+            assert want - 0.002 <= got <= want + 0.05, (k, [d - start for d in done_at])
         assert backend.stats()["device_busy_s"] == pytest.approx(3 * per, rel=1e-6)
 
 

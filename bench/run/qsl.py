@@ -29,7 +29,8 @@ class SampleStore:
         self.dataset, self.form = dataset, form
         self._sample = dataset.sample if form == FLOAT32_NCHW else dataset.sample_uint8
         self.loaded: dict = {}
-        self.gathers = 0  # host copies the store made (one per batch that is not already one block)
+        self.gathers = 0  # host copies the store made (one per batch of more than one sample)
+        self.in_place = 0  # one-sample batches handed to the device as their row of the store: no copy
         self.total = len(dataset)
         self.performance_count = min(performance_count or PERFORMANCE_SAMPLE_COUNT, self.total)
         self.slots = np.full(self.total, -1, dtype=np.int64)  # dataset index -> row of `self.data`
@@ -78,6 +79,7 @@ class SampleStore:
             if len(rows) == 1:
                 # One sample (SingleStream) is already one block of the store: the device reads it in place, as a DMA
                 # from the store would; no host copy. The caller must not write to it. Batches are always gathered.
+                self.in_place += 1
                 return self.data[int(rows[0]):int(rows[0]) + 1]
             self.gathers += 1
             return np.take(self.data, rows, axis=0, out=out, mode="clip")
