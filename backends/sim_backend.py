@@ -126,10 +126,10 @@ class SimBackend(Backend):
             end = start + self.a_s + self.b_s * n
             heapq.heappush(self.slots, end)
             heapq.heappush(self.pending, (end, next(self.seq), buffer, data, done))
-            self.stats_["batches"] += 1
-            self.stats_["samples"] += n
-            self.stats_["device_busy_s"] += end - start
-            self.stats_["queued_s"] += start - now
+            self.counters["batches"] += 1
+            self.counters["samples"] += n
+            self.counters["device_busy_s"] += end - start
+            self.counters["queued_s"] += start - now
             self.cond.notify_all()
 
     def _complete(self) -> None:
@@ -150,8 +150,8 @@ class SimBackend(Backend):
             lag = clock() - end
             with cond:
                 self.free.append(buffer)
-                self.stats_["completion_lag_s"] += lag
-                self.stats_["max_completion_lag_s"] = max(self.stats_["max_completion_lag_s"], lag)
+                self.counters["completion_lag_s"] += lag
+                self.counters["max_completion_lag_s"] = max(self.counters["max_completion_lag_s"], lag)
                 cond.notify_all()
             try:
                 done(classes, None)
@@ -165,7 +165,7 @@ class SimBackend(Backend):
 
         def fill(out):
             out[...] = batch
-            self.stats_["extra_copies"] += 1
+            self.counters["extra_copies"] += 1
             return out
 
         self.submit(len(batch), fill, lambda classes, exc: (result.update(classes=classes), finished.set()))
@@ -174,12 +174,12 @@ class SimBackend(Backend):
         return result["classes"]
 
     def reset_stats(self) -> None:
-        self.stats_ = {"batches": 0, "samples": 0, "device_busy_s": 0.0, "queued_s": 0.0, "extra_copies": 0,
+        self.counters = {"batches": 0, "samples": 0, "device_busy_s": 0.0, "queued_s": 0.0, "extra_copies": 0,
                        "completion_lag_s": 0.0, "max_completion_lag_s": 0.0}
 
-    def stats(self) -> dict:
+    def run_stats(self) -> dict:
         """The device's side of the timed run: batches, mean batch, busy time, how late completions were seen."""
-        s, batches = dict(self.stats_), max(self.stats_["batches"], 1)
+        s, batches = dict(self.counters), max(self.counters["batches"], 1)
         return {"batches": s["batches"], "samples": s["samples"], "mean_batch": round(s["samples"] / batches, 2),
                 "device_busy_s": round(s["device_busy_s"], 4), "extra_copies": s["extra_copies"],
                 "mean_queued_us": round(s["queued_s"] / batches * 1e6, 1),

@@ -81,7 +81,7 @@ class Responder:
     def counts(self) -> tuple[int, int, int, int | None, int]:
         """(batches, store gathers, backend copies, host-to-device copies, batches read in place) so far; data_path() reports the difference
         over a run. The last two come from backends that count them where they happen (sim; torch on CUDA)."""
-        extra = (getattr(self.backend, "stats_", None) or {}).get("extra_copies", 0)
+        extra = (getattr(self.backend, "counters", None) or {}).get("extra_copies", 0)
         return self.batches, self.store.gathers, extra, getattr(self.backend, "h2d_copies", None), self.store.in_place
 
     def data_path(self, before: tuple) -> dict:
@@ -90,15 +90,15 @@ class Responder:
         batches, gathers, extra = (a - b for a, b in zip(now[:3], before[:3]))
         in_place = now[4] - before[4]
         per = lambda n: round(n / batches, 3) if batches else None
-        counted = hasattr(self.backend, "stats_")  # a backend that counts its own host copies (sim); others do not
+        counted = hasattr(self.backend, "counters")  # a backend that counts its own host copies (sim); others do not
         path = {**self.store.loaded, "batches": batches, "asynchronous": self.submit is not None,
                 "gathers_per_batch": per(gathers), "read_in_place_per_batch": per(in_place),
                 "backend_copies_per_batch": per(extra) if counted else None,
                 "h2d_copies_per_batch": None if now[3] is None else per(now[3] - before[3])}
         path["host_copies_per_batch"] = (path["gathers_per_batch"] + path["backend_copies_per_batch"]
                                          if counted and batches else None)
-        if hasattr(self.backend, "stats"):
-            path["device"] = self.backend.stats()
+        if hasattr(self.backend, "run_stats"):
+            path["device"] = self.backend.run_stats()
         return path
 
     @staticmethod
