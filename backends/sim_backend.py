@@ -161,14 +161,19 @@ class SimBackend(Backend):
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Synchronous, for the warm-up and agreement checks: the batch is copied into staging (a second host
         copy, counted), as a device that is given someone else's buffer must."""
-        result, finished = {}, threading.Event()
+        result: dict[str, np.ndarray] = {}
+        finished = threading.Event()
 
         def fill(out):
             out[...] = batch
             self.counters["extra_copies"] += 1
             return out
 
-        self.submit(len(batch), fill, lambda classes, exc: (result.update(classes=classes), finished.set()))
+        def done(classes, exc) -> None:
+            result["classes"] = classes
+            finished.set()
+
+        self.submit(len(batch), fill, done)
         if not finished.wait(BUFFER_WAIT_S):
             raise RunFailed(f"sim: a batch did not complete in {BUFFER_WAIT_S:g} s")
         return result["classes"]

@@ -92,7 +92,7 @@ class LatencyRecorder:
         lag = {k: None if loadgen.get(k) is None or k not in ours else round(loadgen[k] - ours[k], 3)
                for k in ("p99", "mean")}
         missed = bound is not None and loadgen.get("p99") is not None and loadgen["p99"] > bound
-        cause = None if not missed or not ours else "issue_lag" if ours["p99"] <= bound else "sut"
+        cause = None if not (missed and ours and bound is not None) else "issue_lag" if ours["p99"] <= bound else "sut"
         return {"loadgen_ms": {k: loadgen.get(k) for k in ("p99", "mean")},
                 "sut_ms": {k: round(v, 3) for k, v in ours.items()}, "lag_ms": lag, "bound_ms": bound,
                 "bound_missed_by": cause}

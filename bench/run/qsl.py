@@ -27,7 +27,7 @@ class SampleStore:
             raise UsageError(f"the backend takes {form} samples, which this dataset ({dataset.describe().get('kind')}) "
                              f"cannot give exactly: use --dataset synthetic")
         self.dataset, self.form = dataset, form
-        self._sample = dataset.sample if form == FLOAT32_NCHW else dataset.sample_uint8
+        self._sample = dataset.sample if form == FLOAT32_NCHW else dataset.sample_uint8  # type: ignore[attr-defined]
         self.loaded: dict = {}
         self.gathers = 0  # host copies the store made (one per batch of more than one sample)
         self.in_place = 0  # one-sample batches handed to the device as their row of the store: no copy
@@ -68,26 +68,29 @@ class SampleStore:
         `out`: gather straight into a buffer the backend owns (its staging buffer), the batch's only host copy; where
         the batch is one sample, its row of the store is returned instead (read it, never write).
         """
+        data = self.data
+        if data is None:
+            raise RuntimeError("LoadGen asked for samples before loading any")
         rows = self.slots[indices]
         # min() and a scalar test: (rows < 0).any() cost 4 us a batch, a tenth of SingleStream's budget over the device
         if len(rows) and (int(rows[0]) if len(rows) == 1 else rows.min()) < 0:
             raise RuntimeError(f"LoadGen asked for samples that are not loaded: {indices[rows < 0][:5].tolist()}")
         if out is not None:
-            if out.dtype != self.data.dtype or out.shape != (len(rows),) + self.data.shape[1:]:
+            if out.dtype != data.dtype or out.shape != (len(rows),) + data.shape[1:]:
                 raise RuntimeError(f"staging buffer {out.dtype}{list(out.shape)} does not fit a batch of "
-                                   f"{len(rows)} {self.data.dtype}{list(self.data.shape[1:])} samples")
+                                   f"{len(rows)} {data.dtype}{list(data.shape[1:])} samples")
             if len(rows) == 1:
                 # One sample (SingleStream) is already one block of the store: the device reads it in place, as a DMA
                 # from the store would; no host copy. The caller must not write to it. Batches are always gathered.
                 self.in_place += 1
-                return self.data[int(rows[0]):int(rows[0]) + 1]
+                return data[int(rows[0]):int(rows[0]) + 1]
             self.gathers += 1
-            return np.take(self.data, rows, axis=0, out=out, mode="clip")
+            return np.take(data, rows, axis=0, out=out, mode="clip")
         self.gathers += 1
         if not reuse:
-            return self.data[rows]
+            return data[rows]
         buf = getattr(self._local, "buf", None)
-        if buf is None or len(buf) < len(rows) or buf.shape[1:] != self.data.shape[1:] or buf.dtype != self.data.dtype:
-            buf = self._local.buf = np.empty((len(rows),) + self.data.shape[1:], self.data.dtype)
+        if buf is None or len(buf) < len(rows) or buf.shape[1:] != data.shape[1:] or buf.dtype != data.dtype:
+            buf = self._local.buf = np.empty((len(rows),) + data.shape[1:], data.dtype)
         # mode="clip": rows are checked above, and take() buffers `out` in its default "raise" mode.
-        return np.take(self.data, rows, axis=0, out=buf[:len(rows)], mode="clip")
+        return np.take(data, rows, axis=0, out=buf[:len(rows)], mode="clip")
