@@ -72,7 +72,7 @@ class SimBackend(Backend):
         self.buffers = [np.full((options.batch_size, size, size, 3), 0, np.uint8) for _ in range(self.k + SPARE_BUFFERS)]
         self.free = list(range(len(self.buffers)))  # staging buffers not in flight
         self.slots = [0.0] * self.k  # when each of the k device slots is next free (perf_counter seconds), a heap
-        self.pending: list = []  # (completion time, seq, buffer, n, done), a heap
+        self.pending: list = []  # (completion time, seq, buffer, what the device reads, done), a heap
         self.seq = itertools.count()
         self.cond = threading.Condition()
         self.closed = False
