@@ -27,9 +27,10 @@ REGISTRY: dict[str, str] = {
     "openvino": "backends.openvino_backend:OpenVinoBackend",
     "tensorrt": "backends.tensorrt_backend:TensorRTBackend",
     "null": "backends.null_backend:NullBackend",
+    "sim": "backends.sim_backend:SimBackend",
 }
 # Tools for measuring the harness itself: runnable by name, left out of `bench backends`' default list.
-HIDDEN = {"null"}
+HIDDEN = {"null", "sim"}
 
 
 @dataclass(frozen=True)

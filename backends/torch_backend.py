@@ -101,8 +101,19 @@ class TorchBackend(Backend):
         if self.split is not None:
             info["memory_format"] = self.format_choice
             info["main_thread_openmp_released"] = self.openmp_released
-        info.update(self.cuda_info)  # streams, pinned buffers, CUDA graphs: eager CUDA only
+        info.update(self.cuda_info)  # streams, CUDA graphs: eager CUDA only
+        if self.on_cuda:  # what predict's copies did (the warm-up ran them), not a constant
+            slots = self.pool.items
+            info["h2d_copies"] = self.h2d_copies
+            info["h2d_copy_in_timed_region"] = self.h2d_copies > 0
+            pinned = [s["pinned"] for s in slots if s["pinned"] is not None]
+            info["pinned_host_buffers"] = all(pinned) if pinned else None
         return info
+
+    @property
+    def h2d_copies(self) -> int:
+        """Host-to-device copies predict() made on CUDA (bench/run/sut.py reports them per timed batch)."""
+        return sum(s["h2d"] for s in self.pool.items) if self.on_cuda else 0
 
     # ---- CUDA --------------------------------------------------------------------------------------------
 
@@ -123,9 +134,7 @@ class TorchBackend(Backend):
             "cudnn": torch.backends.cudnn.version(),
             "channels_last": self.channels_last,
             "streams": self.concurrency,
-            "pinned_host_buffers": True,
             "non_blocking_h2d": True,
-            "h2d_copy_in_timed_region": True,
             "h2d": "numpy batch -> pinned host buffer -> non_blocking copy on the slot's own stream, inside predict",
             "cuda_graphs": ({"batch": self.graph_batch, "smaller_batches": "run padded to it; extra rows dropped"}
                             if self.graph_batch else False),
@@ -135,7 +144,8 @@ class TorchBackend(Backend):
     def _make_stream(self) -> dict:
         """One worker's CUDA stream, its pinned host buffer (made at first use) and its CUDA graph if asked."""
         torch = self.torch
-        slot = {"stream": torch.cuda.Stream(self.torch_device), "host": None, "copied": torch.cuda.Event()}
+        slot = {"stream": torch.cuda.Stream(self.torch_device), "host": None, "copied": torch.cuda.Event(), "h2d": 0,
+                "pinned": None}  # each slot counts its own H2D copies, where they happen
         if self.graph_batch:
             slot.update(self._capture(slot["stream"], self.graph_batch))
         return slot
@@ -170,6 +180,8 @@ class TorchBackend(Backend):
             stream = slot["stream"]
             with torch.inference_mode(), torch.cuda.stream(stream):
                 x = host[:n].to(self.torch_device, non_blocking=True)
+                slot["h2d"] += 1  # counted inside predict (the timed path): describe() and the record read it
+                slot["pinned"] = host.is_pinned()
                 slot["copied"].record(stream)
                 if "graph" in slot and n <= self.graph_batch:
                     # Rows past n keep the previous batch's data: their outputs are computed and dropped.

@@ -158,6 +158,13 @@ BACKEND_OPTIONS: tuple[Option, ...] = (
       why="a 4096x4096 image is already 200 MB as float32", backend_option=True),
     O("channels_last", bool, None, "Memory format: channels_last (True) or contiguous (False); default: channels_last "
       "on CUDA, on the CPU the faster of both timed at load.", backend_option=True, cli=False),
+    O("sim_a_us", float, None, "sim: a batch of n takes a + b*n microseconds; this is a (default 300).", low=0,
+      high=1e6, why="a second per batch is no accelerator", backend_option=True),
+    O("sim_b_us", float, None, "sim: b, microseconds per sample (default 45: a 22,222 samples/s ceiling at k=1).",
+      low=0, high=1e6, low_open=True, why="a device needs some time per sample; a second each is none",
+      backend_option=True),
+    O("sim_inflight", int, None, "sim: batches the device runs at once, k (default 1; ceiling k/b).", low=1, high=64,
+      why="each batch in flight holds a staging buffer", backend_option=True),
 )
 _FIELDS = field_options(RunConfig, typing.get_type_hints(RunConfig))
 _AT = [o.name for o in _FIELDS].index("mode")  # backend options follow the device and batching ones, as in --help

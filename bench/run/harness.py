@@ -31,7 +31,7 @@ from bench.record import accuracy, loadgen_log, results, snapshot
 from bench.run import budget, endings
 from bench.run.latency import LatencyRecorder
 from bench.run.power import PowerMonitor
-from bench.run.qsl import SampleStore
+from bench.run.qsl import FLOAT32_NCHW, SampleStore
 from bench.run.settings import test_settings
 from bench.run.sut import Responder
 from bench.run.warmup import warm_up
@@ -97,7 +97,8 @@ class Session:
             self.backend.load(self.model, self.options)
         record["timing"]["load_s"] = time.perf_counter() - t0
         record["backend"] = backends.describe(self.backend)
-        self.store = SampleStore(self.dataset)
+        # The form the backend takes (sim: uint8 NHWC); refused here, before any timing, if the dataset cannot give it.
+        self.store = SampleStore(self.dataset, form=getattr(self.backend, "sample_form", FLOAT32_NCHW))
         console.print("warming up (untimed)")
         with console.status("warming up"):
             self.estimate, record["timing"]["warmup_s"], batches = warm_up(self.backend, self.store, cfg, self.scenario)
@@ -198,7 +199,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
         issue = responder.latency.wrap(issue)
     sut = lg.ConstructFastSUT(issue, dispatcher.flush)  # ids and indices as lists: no Python object per sample
     qsl = lg.ConstructQSL(store.total, store.performance_count, store.load, store.unload)
-    done_before = responder.completed
+    done_before, counts_before = responder.completed, responder.counts()
     finished = threading.Event()
     raised: list[BaseException] = []
 
@@ -252,6 +253,9 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     perf = loadgen_log.performance(loadgen_log.read_detail(detail), scenario)
     perf["cpu"] = cpu_usage(usage, time.perf_counter() - start)
     perf["latencies"] = responder.latency.save(run_dir)  # per-query latencies for reports
+    perf["data_path"] = responder.data_path(counts_before)  # the form and copies the timed batches really took
+    if scenario.has_latency_bound:  # Server: was a miss LoadGen's issue lag or the SUT's own time?
+        perf["issue_lag"] = responder.latency.issue_lag(perf)
     responder.latency = None
     return perf
 
