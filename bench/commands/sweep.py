@@ -30,7 +30,7 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
     from bench.sweep import tree
     from bench.sweep.progress import Progress
 
-    loaded = plans.load(plan)
+    loaded = plans.load(plan, machine_bounds=not ray_address)  # Ray nodes check their own cores
     if ray_address:
         from bench.sweep import ray_executor
 
