@@ -31,3 +31,13 @@ class WrongShape(NullBackend):
 
     def predict(self, batch):
         return np.zeros((len(batch), 1000), dtype=np.float32)  # logits instead of class ids
+
+
+class Slow(NullBackend):
+    """50 ms a batch: a LoadGen run lasts long enough for a signal to land in it (tests/test_signals.py)."""
+
+    name = "slow"
+
+    def predict(self, batch):
+        time.sleep(0.05)
+        return super().predict(batch)

@@ -176,15 +176,20 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
     draft = root.with_name(f".{submitter}.partial")
     shutil.rmtree(draft, ignore_errors=True)
     missing: list[str] = []
-    for entry in sorted(entries.values(), key=lambda e: (e.system, e.model, e.scenario)):
-        missing += submission_tree.write_entry(draft, entry, division, chosen)
-    for sys_id, model in sorted({(s, m) for s, m, _ in entries}):
-        ran = {c for s, m, c in entries if (s, m) == (sys_id, model)}
-        for scenario in chosen.scenarios(suites[sys_id]):
-            if scenario not in ran:
-                missing.append(f"{sys_id}/{model}/{scenario}: no run, and the {suites[sys_id]} suite of "
-                               f"{chosen.name} requires it (`bench run --scenario {scenarios.by_loadgen_name(scenario).name}`)")
-    fill_in = submission_tree.write_common(draft, entries, division, submitter, suites, chosen)
+    try:
+        for entry in sorted(entries.values(), key=lambda e: (e.system, e.model, e.scenario)):
+            missing += submission_tree.write_entry(draft, entry, division, chosen)
+        for sys_id, model in sorted({(s, m) for s, m, _ in entries}):
+            ran = {c for s, m, c in entries if (s, m) == (sys_id, model)}
+            for scenario in chosen.scenarios(suites[sys_id]):
+                if scenario not in ran:
+                    missing.append(f"{sys_id}/{model}/{scenario}: no run, and the {suites[sys_id]} suite of "
+                                   f"{chosen.name} requires it (`bench run --scenario "
+                                   f"{scenarios.by_loadgen_name(scenario).name}`)")
+        fill_in = submission_tree.write_common(draft, entries, division, submitter, suites, chosen)
+    except BaseException:  # a signal or a failure mid-build: the draft goes, the old tree stays as it was
+        shutil.rmtree(draft, ignore_errors=True)
+        raise
     if root.exists():
         shutil.rmtree(root)
     draft.rename(root)

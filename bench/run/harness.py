@@ -6,7 +6,6 @@ Only LoadGen times: from a query's issue to its QuerySamplesComplete, which cove
 
 from __future__ import annotations
 
-import os
 import resource
 import threading
 import time
@@ -42,8 +41,7 @@ TIMED_REGION = ("LoadGen's per-query latency, issue to QuerySamplesComplete: bat
 INTERRUPT_GRACE_S = 3.0
 
 
-class Interrupted(BenchError):
-    exit_code = 130
+Interrupted = signals.Interrupted  # a signal stopped the run; its record is written (bench/run/signals.py)
 
 
 class Session:
@@ -143,8 +141,8 @@ def session(cfg: RunConfig, console: Console | None = None) -> Iterator[Session]
     except (KeyboardInterrupt, Interrupted) as exc:
         record["status"] = "interrupted"
         signals.note_interrupt(exc)  # SIGTERM and SIGHUP end a run as Ctrl-C does (bench/run/signals.py)
-        record["error"] = signals.reason(exc)
-        raise Interrupted(f"interrupted; what was measured so far is in {run_dir}", signals.exit_code())
+        record["error"] = "; ".join(filter(None, (signals.reason(exc), getattr(exc, "loadgen_left", None))))
+        raise Interrupted(f"{record['error']}; what was measured so far is in {run_dir}", signals.exit_code())
     except BenchError as exc:
         record["status"] = "failed"
         record["error"] = str(exc)
@@ -223,9 +221,10 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
                 elapsed = time.perf_counter() - start
                 live.update(f"[bold]{cfg.scenario}[/] {mode} · {elapsed:6.1f} s · {done} samples · "
                             f"{done / elapsed if elapsed else 0:,.1f} samples/s")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         responder.stop.set()  # answer the rest at once so LoadGen can finish and flush its logs
-        finished.wait(INTERRUPT_GRACE_S)
+        if not finished.wait(INTERRUPT_GRACE_S):  # LoadGen has no abort: its schedule may outlast the grace
+            exc.loadgen_left = f"LoadGen's {mode} run had not ended {INTERRUPT_GRACE_S:g} s later; left running"
         raise
     finally:
         if power:
@@ -263,4 +262,4 @@ def cpu_usage(before, seconds: float) -> dict:
 
 def interrupted_exit() -> None:
     """Leave now, even if LoadGen's thread is still winding down (the record is already written)."""
-    os._exit(signals.exit_code())  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
+    signals.leave()  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+from bench.run import signals
 from bench.sweep.cell import local_identity, run_cell
 from bench.sweep.plan import Cell, Target
 from bench.sweep.progress import Progress, where
@@ -35,8 +36,9 @@ def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress) -
             progress.event(entry, "running", where(node))
             try:
                 outcome = run_cell(cell.options, node)
-            except KeyboardInterrupt:
-                sweep.mark(cell, "interrupted", "interrupted by Ctrl-C")
+            except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (bench/run/signals.py): named as it was
+                signals.note_interrupt(exc)
+                sweep.mark(cell, "interrupted", signals.reason(exc))
                 raise
             settled = sweep.attempt(cell, outcome)
             progress.event(entry, outcome["status"], outcome["reason"] or f"{where(node)} -> {entry['path']}")
