@@ -4,8 +4,8 @@ One mechanism for all (bench/run/signals.py): the signal unwinds the command, te
 `interrupted` and which signal, LoadGen's thread ends before the process leaves, and the exit status is 128 + the
 signal (130, 143, 129), never a crash at teardown (tune once ended 134 "terminate called without an active
 exception", or 139). Each case is a real `bench` process; each signal is sent to several commands, each command
-gets at least one (bench run's SIGTERM and SIGHUP with torch are in test_endings.py). TMPDIR is the test's own,
-so whatever a command leaves in it is seen.
+gets at least one (bench run's SIGTERM and SIGHUP with torch are in test_endings.py). The cases run at once
+(they mostly wait), each with its own TMPDIR, so whatever a command leaves in it is seen.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class _Trickle(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def trickle():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
     server.daemon_threads = True
@@ -136,21 +136,21 @@ def _env(tmp_path: Path) -> dict:
             "TMPDIR": str(tmp_path / "tmp")}
 
 
-@pytest.mark.parametrize("command, signum", CASES, ids=[f"{c}-{s.name}" for c, s in CASES])
-def test_each_command_ends_cleanly_on_each_signal(tmp_path, trickle, command, signum):
-    (tmp_path / "tmp").mkdir()
-    args, ready, code = _setup(command, tmp_path, trickle)
-    before = _digest(tmp_path / "out") if (tmp_path / "out").exists() else {}
-    log = tmp_path / "log"
+def _drive(command: str, signum: signal.Signals, root: Path, url: str) -> dict:
+    """Start the command, wait for its timed phase, send the signal; what the test then checks."""
+    (root / "tmp").mkdir()
+    args, ready, code = _setup(command, root, url)
+    before = _digest(root / "out") if (root / "out").exists() else {}
+    log = root / "log"
     with open(log, "w") as sink:
         head = ["-c", code] if code else ["-m", "bench.cli"]
         proc = subprocess.Popen([sys.executable, *head, *map(str, args)], stdout=sink, stderr=subprocess.STDOUT,
-                                env=_env(tmp_path), cwd=ROOT)
+                                env=_env(root), cwd=ROOT)
         try:
-            deadline = time.monotonic() + 90
-            while not list(tmp_path.glob(ready)):
-                assert proc.poll() is None and time.monotonic() < deadline, f"never reached {ready}:\n" + \
-                    log.read_text()
+            deadline = time.monotonic() + 150
+            while not list(root.glob(ready)):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    return {"root": root, "returncode": None, "text": f"never reached {ready}:\n{log.read_text()}"}
                 time.sleep(0.05)
             time.sleep(1.0)  # into the timed phase
             proc.send_signal(signum)
@@ -158,27 +158,45 @@ def test_each_command_ends_cleanly_on_each_signal(tmp_path, trickle, command, si
         finally:
             if proc.poll() is None:
                 proc.kill()
-    text = log.read_text()
-    assert proc.returncode == 128 + signum, text
+    return {"root": root, "returncode": proc.returncode, "text": log.read_text(), "before": before}
+
+
+@pytest.fixture(scope="module")
+def ended(tmp_path_factory, trickle) -> dict:
+    """Every case at once, each in its own directory: the processes mostly wait (a signal lands a second into the
+    timed phase), so the module costs about its slowest case, not their sum."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(CASES)) as pool:
+        futures = {(c, s): pool.submit(_drive, c, s, tmp_path_factory.mktemp(f"{c}-{s.name}"), trickle)
+                   for c, s in CASES}
+        return {case: future.result() for case, future in futures.items()}
+
+
+@pytest.mark.parametrize("command, signum", CASES, ids=[f"{c}-{s.name}" for c, s in CASES])
+def test_each_command_ends_cleanly_on_each_signal(ended, command, signum):
+    outcome = ended[(command, signum)]
+    root, text = outcome["root"], outcome["text"]
+    assert outcome["returncode"] == 128 + signum, text
     assert not [c for c in CRASHES if c in text], text
     reason = "Ctrl-C" if signum == signal.SIGINT else signum.name
     assert reason in text, text  # it says what stopped it
-    left = [p for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("torchinductor_")]  # torch's cache
+    left = [p for p in (root / "tmp").iterdir() if not p.name.startswith("torchinductor_")]  # torch's own cache
     assert not left, f"temporary files were left in TMPDIR: {left}"
-    leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".part", ".partial"))]
+    leftovers = [p for p in root.rglob("*") if p.name.endswith((".tmp", ".part", ".partial"))]
     assert not leftovers, leftovers
     if command in ("run", "tune", "audit"):
-        (record,) = [json.loads(p.read_text()) for p in (tmp_path / "out").rglob("result.json")]
+        (record,) = [json.loads(p.read_text()) for p in (root / "out").rglob("result.json")]
         assert record["status"] == "interrupted" and record["finished_at"], record
         assert reason in record["error"], record["error"]
         assert "left running" not in record["error"], "LoadGen's thread must end before the process leaves"
     if command == "sweep":
-        (sweep_log,) = (tmp_path / "out").glob("sweep-*.json")
+        (sweep_log,) = (root / "out").glob("sweep-*.json")
         logged = json.loads(sweep_log.read_text())
         assert logged["status"] == "interrupted" and reason in logged["error"], logged
         assert [c["status"] for c in logged["cells"]] == ["interrupted", "pending"], logged["cells"]
         assert reason in logged["cells"][0]["reason"]
     if command == "fetch":
-        assert not list((tmp_path / "cache" / "models").iterdir()), "a partial download was kept"
+        assert not list((root / "cache" / "models").iterdir()), "a partial download was kept"
     if command == "submission":
-        assert _digest(tmp_path / "out") == before, "the earlier submission tree was changed"
+        assert _digest(root / "out") == outcome["before"], "the earlier submission tree was changed"
