@@ -50,6 +50,24 @@ class Session:
 
     def __init__(self, cfg: RunConfig, console: Console):
         self.cfg, self.console = cfg, console
+        try:
+            self._prepare(cfg)
+        except KeyboardInterrupt as exc:  # a signal while loading or preprocessing: the run still leaves a record
+            signals.note_interrupt(exc)
+            if self.backend is not None:
+                self.backend.close()
+            if self.run_dir is None:
+                self.run_id, self.run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
+                self.record = results.new_record(self.run_id, cfg.to_record())
+            self.record.update(status="interrupted", error=f"{signals.reason(exc)}, before the run started",
+                               finished_at=results.utc_now(), run_dir=str(self.run_dir))
+            results.write(self.run_dir, self.record)
+            raise Interrupted(f"{self.record['error']}; its record is in {self.run_dir}", signals.exit_code()) \
+                from None
+
+    def _prepare(self, cfg: RunConfig) -> None:
+        """Everything before the run directory exists: model, backend, data (preprocessed), then the record."""
+        self.backend = self.run_dir = None
         self.malloc = malloc.apply(cfg.malloc)  # before the backend loads and any worker thread allocates
         self.scenario = scenarios.get(cfg.scenario)
         self.model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
