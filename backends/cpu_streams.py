@@ -16,7 +16,7 @@ from bench.errors import UsageError
 
 def cores() -> int:
     """CPUs this process may run on (a container's or taskset's limit, not the machine's count)."""
-    from bench.run.options import usable_cores
+    from bench.config.run_config import usable_cores
 
     return usable_cores()
 
@@ -56,7 +56,7 @@ def split(options, default_threads: int | None = None) -> Split:
     streams = int(options.extra.get("streams") or 1)
     total = options.threads or default_threads or cores()
     if streams > total:
-        from bench.run.options import max_threads
+        from bench.config.run_config import max_threads
 
         limit = max_threads()  # the advice must itself pass --threads' range
         fix = f"give --threads {streams} or more (at most {limit} here), or fewer streams" if streams <= limit \

@@ -33,6 +33,22 @@ class WrongShape(NullBackend):
         return np.zeros((len(batch), 1000), dtype=np.float32)  # logits instead of class ids
 
 
+class ProbeReturnsNone(NullBackend):
+    name = "probe-none"
+
+    @classmethod
+    def probe(cls):
+        return None
+
+
+class ProbeRaises(NullBackend):
+    name = "probe-raises"
+
+    @classmethod
+    def probe(cls):
+        raise OSError("/dev/vendor0: no such device")
+
+
 class Slow(NullBackend):
     """50 ms a batch: a LoadGen run lasts long enough for a signal to land in it (tests/test_signals.py)."""
 

@@ -1,6 +1,6 @@
 """Every long-running command ends cleanly on SIGINT, SIGTERM and SIGHUP, sent in its timed phase.
 
-One mechanism for all (bench/run/signals.py): the signal unwinds the command, temporary files go, a record says
+One mechanism for all (bench/system/signals.py): the signal unwinds the command, temporary files go, a record says
 `interrupted` and which signal, LoadGen's thread ends before the process leaves, and the exit status is 128 + the
 signal (130, 143, 129), never a crash at teardown (tune once ended 134 "terminate called without an active
 exception", or 139). Each case is a real `bench` process; each signal is sent to several commands, each command

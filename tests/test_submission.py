@@ -111,7 +111,7 @@ def test_a_suite_without_resnet50_is_refused(bench_cli, results, tmp_path):
 
 
 def _reproduce_lines_give_the_runs_config(meas, results):
-    """The README's commands are bench/run/options.py's to_command(): parsed, they give the run's own config back."""
+    """The README's commands are bench/config/run_config.py's to_command(): parsed, they give the run's own config back."""
     import os
 
     from tests.test_options import parse
@@ -154,7 +154,9 @@ def test_system_ids_tell_two_configurations_apart():
     runs = [record(8), record(32), record(1, "single-stream"), record(4, "single-stream", "torch")]
     assert submission.system_ids(runs, None) == ["box_onnxruntime_b8", "box_onnxruntime_b32", "box_onnxruntime",
                                                  "box_torch"]
-    assert submission.system_ids(runs, "my box") == ["my_box"] * 4
+    assert submission.system_ids(runs, "my_box") == ["my_box"] * 4
+    with pytest.raises(submission.UsageError, match="--system .my box. cannot name a folder.*my_box"):
+        submission.system_ids(runs, "my box")  # refused, naming the fix, never silently renamed
 
 
 def test_rounds_are_read_from_seeds():

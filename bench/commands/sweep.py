@@ -63,7 +63,7 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
         if not err.is_terminal:
             err.line()  # a log file gets the final table once, without its closing newline
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP: the log says which, the exit is 128 + it
-        from bench.run import signals
+        from bench.system import signals
 
         signals.note_interrupt(exc)
         if not err.is_terminal:
@@ -73,6 +73,12 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
         again = f" --ray {ray_address}" if ray_address else ""
         raise signals.Interrupted(f"{signals.reason(exc)}: finished cells are kept in {output}; `bench sweep {plan} "
                                   f"--output {output}{again} --resume` runs the rest", signals.exit_code()) from None
+    except Exception:  # a fault of the sweep itself: its log says it ended, not `running` for ever
+        try:
+            sweep.finish("failed", [])
+        except OSError:
+            pass
+        raise
     summarise(sweep, output, out, err)
 
 

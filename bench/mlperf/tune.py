@@ -19,13 +19,14 @@ from pathlib import Path
 from rich.console import Console
 
 import scenarios
+from bench import safe_names
 from bench.cache import atomic_write
+from bench.config.command_line import to_command
+from bench.config.run_config import DEFAULTS, RunConfig
+from bench.config.userconf import parse
 from bench.errors import RunFailed, UsageError
 from bench.mlperf import tune_grid
-from bench.mlperf.userconf import parse
 from bench.run import harness
-from bench.run.config import RunConfig
-from bench.run.options import DEFAULTS, to_command
 
 # A short Server run passes when p99 stays under this share of the bound (its p99 rests on few queries) ...
 P99_MARGIN = 0.8
@@ -65,8 +66,10 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
     if scenario.tune.search == "qps-under-bound":
         check_max_qps(max_qps, trial_s)  # before anything is written or loaded
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
     conf_path = output / "user.conf"
+    for path in (conf_path, output / "tune.json"):  # a user's own file there is never overwritten
+        safe_names.check_overwritable(path, "--output's", "Choose another --output, or move the file away")
+    output.mkdir(parents=True, exist_ok=True)
     state: dict = {"trials": []}
     started = time.perf_counter()
 
@@ -119,6 +122,7 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
         "command": to_command(cfg, user_conf=str(conf_path), output=DEFAULTS["output"]),
     }
     atomic_write(output / "tune.json", json.dumps(summary, indent=2) + "\n")
+    safe_names.own_file(output / "tune.json")
     return summary
 
 
@@ -270,6 +274,7 @@ def _write_conf(path: Path, cfg: RunConfig, scenario, value: float, why: str) ->
     text = "\n".join(lines) + "\n"
     parse(text, str(path))  # what we write must be what `bench run --user-conf` reads
     atomic_write(path, text)
+    safe_names.own_file(path)
 
 
 def _confirmation(record: dict) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
 from bench.record import record_shape
-from bench.run import signals
+from bench.system import signals
 
 SCHEMA = 2  # 2: performance.result_metric is MLPerf's headline with its key, unit and direction
 # `died` is never written: readers show it for a `running` record whose process no longer exists.

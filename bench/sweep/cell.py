@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import signals
 from bench.sweep.options import to_command
+from bench.system import signals
 
 # Seconds a `bench run` gets to write its interrupted record after Ctrl-C before it is killed.
 INTERRUPT_GRACE_S = 10.0
@@ -103,6 +103,12 @@ def run_cell(options: dict, node: dict) -> dict:
             return {**outcome, "status": "failed", "reason": failure_reason(outcome["returncode"], status, text)}
         log.rename(runs[0] / "bench-run.log")
         return {**outcome, "status": "complete", "run_id": runs[0].name, "tar": pack(runs[0])}
+
+
+def failed(reason: str, node: dict | None) -> dict:
+    """The outcome of an attempt that never got a record (the cell could not start, its node died)."""
+    return {"node": node, "software": None, "started_at": None, "finished_at": time.time(), "status": "failed",
+            "reason": reason, "run_id": None, "returncode": None, "tar": None}
 
 
 def failure_reason(returncode: int, status: str | None, log: str) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import socket
 
-from bench.run import signals
-from bench.sweep.cell import local_identity, run_cell
+from bench.sweep.cell import failed, local_identity, run_cell
 from bench.sweep.plan import Cell, Target
 from bench.sweep.progress import Progress, where
 from bench.sweep.tree import Sweep
+from bench.system import signals
 
 
 def refusal(target: Target) -> str | None:
@@ -36,11 +36,15 @@ def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress) -
             progress.event(entry, "running", where(node))
             try:
                 outcome = run_cell(cell.options, node)
-            except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (bench/run/signals.py): named as it was
+            except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (bench/system/signals.py): named as it was
                 signals.note_interrupt(exc)
                 sweep.mark(cell, "interrupted", signals.reason(exc))
                 raise
+            except OSError as exc:  # no room for its temporary directory, ...: this cell failed, the sweep goes on
+                outcome = failed(f"cannot run the cell here: {exc.strerror or exc} ({exc.filename or 'no path'})",
+                                 node)
             settled = sweep.attempt(cell, outcome)
-            progress.event(entry, outcome["status"], outcome["reason"] or f"{where(node)} -> {entry['path']}")
+            # What the sweep settled on, not what the cell reported: a run that could not land failed, and says why.
+            progress.event(entry, entry["status"], entry["reason"] or f"{where(node)} -> {entry['path']}")
             if settled:
                 break

@@ -1,9 +1,9 @@
-"""The run options a plan may set: `bench run`'s own option table (bench/run/options.py), so plan and CLI never
+"""The run options a plan may set: `bench run`'s own option table (bench/config/run_config.py), so plan and CLI never
 drift apart, with the same strict types, ranges, choices and "who honours it" checks `bench run` applies.
 
 A plan key is the option's long flag without dashes, with `-` or `_` (`batch-size`, `batch_size`, `duration`);
 one option spelt both ways in one table is refused (TOML sees two keys, and one would silently win).
-`to_command` turns a cell's options into the `bench run` command line through the option table's `run_args()`.
+`to_command` turns a cell's options into the `bench run` command line through the option table's `run_args()` (bench/config/).
 """
 
 from __future__ import annotations
@@ -16,19 +16,21 @@ from types import SimpleNamespace
 
 import click
 
+from bench.config import run_config as table
+from bench.config.command_line import run_args
+from bench.config.option import Option
 from bench.errors import UsageError
-from bench.run import options as table
-from bench.run.devices import validate as validate_device
+from bench.system.devices import validate as validate_device
 
 # Options the sweep decides itself: where results land and how the record is printed.
 OWN = {"output", "as_json", "strict"}
 
 
-def plan_key(option: table.Option) -> str:
+def plan_key(option: Option) -> str:
     return option.cli_flag.lstrip("-").replace("-", "_")
 
 
-def options() -> dict[str, table.Option]:
+def options() -> dict[str, Option]:
     """Plan key (underscored long flag) -> `bench run`'s Option."""
     return {plan_key(o): o for o in table.OPTIONS if o.cli and o.name not in OWN}
 
@@ -83,7 +85,7 @@ def convert(key: str, value, machine_bounds: bool = True):
     return value
 
 
-def describe(option: table.Option) -> str:
+def describe(option: Option) -> str:
     """What values an option takes, for error messages."""
     if option.type is bool:
         return "true or false"
@@ -114,4 +116,4 @@ def to_command(values: dict, output: str) -> list[str]:
     """`python -m bench.cli run ...` for one cell: the option table's own run_args(), with the sweep's --output."""
     by_key = options()
     named = {by_key[normalise(key)].name: value for key, value in values.items()}
-    return [sys.executable, "-m", "bench.cli", "run", *table.run_args(named), "--output", output]
+    return [sys.executable, "-m", "bench.cli", "run", *run_args(named), "--output", output]
