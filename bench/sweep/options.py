@@ -13,6 +13,7 @@ import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
 import click
 
@@ -39,7 +40,7 @@ def run_params() -> dict[str, click.Parameter]:
     """Plan key -> `bench run`'s click parameter (the same options, as the CLI parses them)."""
     from bench.cli import run
 
-    params = {}
+    params: dict[str, click.Parameter] = {}
     for p in run.params:
         if p.name in OWN or not isinstance(p, click.Option):
             continue
@@ -106,7 +107,7 @@ def refusal(values: dict, machine_bounds: bool = True) -> str | None:
     extra = {n: v for n, v in named.items() if table.BY_NAME[n].backend_option and v is not None and v is not False}
     try:
         validate_device(plain["device"])
-        table.check(SimpleNamespace(**plain, extra=extra))
+        table.check(cast(table.RunConfig, SimpleNamespace(**plain, extra=extra)))  # it reads these fields only
     except UsageError as exc:
         return str(exc)
     return None
