@@ -17,10 +17,9 @@ from bench.errors import UsageError
 
 def cores() -> int:
     """CPUs this process may run on (a container's or taskset's limit, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    from bench.config.run_config import usable_cores
+
+    return usable_cores()
 
 
 def physical_cores() -> int:
@@ -58,8 +57,12 @@ def split(options, default_threads: int | None = None) -> Split:
     streams = int(options.extra.get("streams") or 1)
     total = options.threads or default_threads or cores()
     if streams > total:
-        raise UsageError(f"--streams {streams} needs at least one thread each, but --threads is {total}: "
-                         f"give --threads {streams} or more, or fewer streams")
+        from bench.config.run_config import max_threads
+
+        limit = max_threads()  # the advice must itself pass --threads' range
+        fix = f"give --threads {streams} or more (at most {limit} here), or fewer streams" if streams <= limit \
+            else f"give --streams {total} or fewer (--threads is at most {limit} here, 4 per usable core)"
+        raise UsageError(f"--streams {streams} needs at least one thread each, but --threads is {total}: {fix}")
     if options.intent == "latency" and streams > 1:
         raise UsageError(f"--streams {streams}: a latency scenario has one query in flight, so only one stream "
                          "would ever run; drop --streams, or use --scenario offline or server")

@@ -50,6 +50,11 @@ class BenchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BenchError as exc:
+            from bench.system import signals
+
+            if isinstance(exc, signals.Interrupted):  # cleaned up and recorded: say so and leave (signals.py)
+                err.print(f"[bold yellow]{escape(str(exc))}[/]", highlight=False)
+                signals.leave()
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
@@ -59,12 +64,14 @@ class BenchGroup(click.Group):
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except KeyboardInterrupt as exc:  # before a run's record exists (e.g. preprocessing): click would exit 1
+        except KeyboardInterrupt as exc:  # no record of its own (preprocessing, fetch, verify, submission):
             from bench.system import signals
+
+            # the unwinding removed the temporary files; the same ending as every other command
 
             signals.note_interrupt(exc)
             err.print(f"interrupted ({signals.reason(exc)})", highlight=False)
-            ctx.exit(signals.exit_code())
+            signals.leave()
         except OSError as exc:  # a path the user can fix: one line naming it and the fix (bench/oserrors.py)
             if ctx.obj and ctx.obj.get("debug"):
                 raise

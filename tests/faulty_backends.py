@@ -47,3 +47,13 @@ class ProbeRaises(NullBackend):
     @classmethod
     def probe(cls):
         raise OSError("/dev/vendor0: no such device")
+
+
+class Slow(NullBackend):
+    """50 ms a batch: a LoadGen run lasts long enough for a signal to land in it (tests/test_signals.py)."""
+
+    name = "slow"
+
+    def predict(self, batch):
+        time.sleep(0.05)
+        return super().predict(batch)

@@ -86,8 +86,10 @@ def test_sigterm_while_preprocessing_leaves_no_temporary_file(tmp_path):
     assert "SIGTERM" in rest and "Traceback" not in rest
     assert not _leftovers(out, cache), "the half-written preprocessing cache must be removed"
     assert not list((cache / "datasets").glob("*.npy")), "an interrupted cache must never be kept as complete"
-    # Preprocessing runs before the run directory exists: nothing was recorded, so nothing can read as running.
-    assert not list(out.glob("*/result.json"))
+    # Preprocessing runs before the timed run, and still leaves a record saying it was stopped, and by what.
+    (path,) = out.glob("*/result.json")
+    record = json.loads(path.read_text())
+    assert record["status"] == "interrupted" and "SIGTERM" in record["error"] and record["finished_at"], record
 
 
 def test_a_killed_run_reads_as_died(tmp_path, bench_cli):

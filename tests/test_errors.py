@@ -169,7 +169,7 @@ def test_precision_the_backend_cannot_run(refused, backend, precision, says):
     ("--batch-size", "-4", "--batch-size must be an integer in 1..4,096"),
     ("--batch-size", "5000", "got 5000"),
     ("--threads", "0", "--threads must be an integer in 1.."),
-    ("--threads", "-1", "4 per CPU core here; more threads only contend for the cores"),
+    ("--threads", "-1", "4 per core this process may use; more threads only contend for the cores"),
     ("--threads", "100000", "got 100000"),
     ("--target-qps", "0", "--target-qps must be a number > 0 and <= 1,000,000"),
     ("--target-qps", "-10", "--target-qps must be a number > 0"),

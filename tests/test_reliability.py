@@ -104,7 +104,7 @@ def test_ctrl_c_keeps_an_interrupted_record(results_dir, earlier_run, phase):
     rest, _ = proc.communicate(timeout=30)
     assert time.perf_counter() - start < 10, "Ctrl-C must stop the run within seconds"
     assert proc.returncode == 130, "".join(seen) + rest
-    assert "interrupted; what was measured so far is in" in rest
+    assert "interrupted by the user (Ctrl-C); what was measured so far is in" in rest
     record = _new_record(out, earlier_run)
     assert record["status"] == "interrupted" and record["finished_at"]
     if phase == "running LoadGen":

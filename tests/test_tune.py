@@ -151,3 +151,45 @@ def test_single_stream_tune_searches_threads_only(bench_cli, tmp_path):
     assert grid["grid"]["streams"] == [1] and len(grid["grid"]["batch_size"]) == 1
     assert {t["threads"] for t in grid["trials"]} >= {1} and all(t["streams"] == 1 for t in grid["trials"])
     assert grid["unit"].startswith("queries/s") and all(t["score"] > 0 for t in grid["trials"] if not t["why"])
+
+
+LOW = ["tune", "--backend", "null", "--scenario", "server", "--model", "resnet18", "--count", "16",
+       "--null-image-size", "1", "--fixed"]
+
+
+@pytest.mark.parametrize("max_qps, trial_s, says", [
+    ("0.2", "1", ("--max-qps 0.2 is below the 15 QPS a --trial-seconds 1 short run", "--trial-seconds 75")),
+    ("0.001", "3", ("--max-qps must be a number in 0.13..", "got 0.001")),  # the confirming run: over an hour
+])
+def test_a_max_qps_too_low_to_measure_is_refused_naming_it(bench_cli, tmp_path, max_qps, trial_s, says):
+    """It once failed mid-search naming --target-qps, which the user never gave (a QPS rounded to 0)."""
+    result = bench_cli(*LOW, "--max-qps", max_qps, "--trial-seconds", trial_s, "--output", tmp_path / "tune")
+    assert result.exit_code == 2, result.output
+    assert all(s in result.output for s in says), result.output
+    assert "--target-qps" not in result.output and not (tmp_path / "tune").exists()
+
+
+def test_low_qps_trials_last_about_their_trial_seconds(tmp_path):
+    """A trial at a low QPS once waited for its 30 queries (30 minutes at 0.02 QPS) whatever --trial-seconds said:
+    now the search stays at or above the QPS a trial measures in 2x its seconds, and LoadGen's max_duration holds
+    each trial to that."""
+    import signal
+    import time
+
+    from tests.test_endings import _bench, _wait_for_line
+
+    out = tmp_path / "tune"
+    proc = _bench([*LOW, "--max-qps", "20", "--trial-seconds", "1", "--max-trials", "3", "--latency-bound-ms",
+                   "50", "--output", out], tmp_path / "cache")
+    _wait_for_line(proc, "tuning Server")
+    start = time.monotonic()
+    seen = _wait_for_line(proc, "wrote")
+    searched = time.monotonic() - start
+    proc.send_signal(signal.SIGINT)  # the confirming run's 460 queries are not this test's subject
+    proc.communicate(timeout=60)
+    qps = [float(line.split(":")[1].split("QPS")[0]) for line in seen if line.strip().startswith("trial ")]
+    assert qps and min(qps) >= 15, seen  # 30 queries in 2 x 1 s
+    logs = sorted(out.glob("*/tune/trial-*/loadgen/performance/mlperf_log_detail.txt"))
+    assert len(logs) == len(qps)
+    assert all('"requested_max_duration_ms", "value": 2000' in p.read_text() for p in logs)
+    assert searched < len(qps) * 2 + 10, f"{searched:.1f} s for {len(qps)} trials of 1 s"

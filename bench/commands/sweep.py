@@ -30,7 +30,7 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
     from bench.sweep import tree
     from bench.sweep.progress import Progress
 
-    loaded = plans.load(plan)
+    loaded = plans.load(plan, machine_bounds=not ray_address)  # Ray nodes check their own cores
     if ray_address:
         from bench.sweep import ray_executor
 
@@ -62,13 +62,17 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
                 local.execute(sweep, todo, retries, progress)
         if not err.is_terminal:
             err.line()  # a log file gets the final table once, without its closing newline
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP: the log says which, the exit is 128 + it
+        from bench.system import signals
+
+        signals.note_interrupt(exc)
+        if not err.is_terminal:
+            err.line()  # the progress table printed last has no closing newline in a log file
+        sweep.log["error"] = signals.reason(exc)
         sweep.finish("interrupted", [])
         again = f" --ray {ray_address}" if ray_address else ""
-        err.print(f"[bold yellow]interrupted:[/] finished cells are kept in {escape(str(output))}; "
-                  f"`bench sweep {escape(plan)} --output {escape(str(output))}{again} --resume` runs the rest",
-                  highlight=False)
-        sys.exit(130)
+        raise signals.Interrupted(f"{signals.reason(exc)}: finished cells are kept in {output}; `bench sweep {plan} "
+                                  f"--output {output}{again} --resume` runs the rest", signals.exit_code()) from None
     except Exception:  # a fault of the sweep itself: its log says it ended, not `running` for ever
         try:
             sweep.finish("failed", [])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 from rich.table import Table
 
@@ -9,7 +11,11 @@ from bench.commands.shared import config, run_options
 from bench.config.command_line import click_options
 from bench.config.option import Option
 from bench.config.run_config import BY_NAME
+from scenarios.server import QUICK_QUERIES
 
+# The confirming Server run needs the quick profile's 460 queries (LoadGen's early stopping judges p99 on them):
+# below this QPS they take more than an hour.
+MIN_MAX_QPS = math.ceil(100 * QUICK_QUERIES / 3600) / 100
 # tune's own options, declared and checked like `bench run`'s (bench/config/run_config.py).
 TUNE_OPTIONS = (
     Option("trial_seconds", float, 3.0, "Length of each short search run.", low=0, high=600, low_open=True,
@@ -17,8 +23,10 @@ TUNE_OPTIONS = (
     Option("max_trials", int, 8, "Most short runs in each search (batch x streams x threads; Server's QPS).", low=3,
            high=100,
            why="the search needs a bracket and a midpoint; 100 short runs already take hours"),
-    Option("max_qps", float, None, "Server: search no higher than this (default: the warm-up throughput).", low=0,
-           high=BY_NAME["target_qps"].high, low_open=True, why=BY_NAME["target_qps"].why),
+    Option("max_qps", float, None, "Server: search no higher than this (default: the warm-up throughput).",
+           low=MIN_MAX_QPS, high=BY_NAME["target_qps"].high,
+           why=f"the confirming run needs {QUICK_QUERIES} queries, over an hour below {MIN_MAX_QPS:g} QPS; "
+           f"{BY_NAME['target_qps'].why}"),
     Option("fixed", bool, False, "Keep --batch-size, --streams and --threads as given (default: search them, a "
            "latency scenario's threads only, then tune the QPS or latency)."),
 )

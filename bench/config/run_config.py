@@ -36,8 +36,17 @@ MLPERF_SERVER_LATENCY_MS = 15.0
 ALWAYS_SHOWN = ("backend", "scenario", "model")
 
 
+def usable_cores() -> int:
+    """CPUs this process may run on (taskset, a container's cpuset), not the machine's count; what the record's
+    system.usable_cores says."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def max_threads() -> int:
-    return 4 * (os.cpu_count() or 1)
+    return 4 * usable_cores()
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ class RunConfig:
     batch_size: int = option(8, "Offline batch; Server's largest dynamic batch.", low=1, high=4096,
                              why="larger batches only exhaust memory; MLPerf ResNet-50 systems batch far less")
     threads: int | None = option(None, "Inference threads (default: the backend's own choice).", low=1,
-                                 high=max_threads, why="4 per CPU core here; more threads only contend for the cores")
+                                 high=max_threads, why="4 per core this process may use; more threads only contend for the cores")
     malloc: str = option("keep", "glibc malloc: keep freed memory for the next batch, or glibc's defaults (system), "
                          "which unmap large blocks and page-fault them in again each batch (see README, Performance).",
                          choices=("keep", "system"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from bench.cache import atomic_write
 from bench.config.command_line import to_command
 from bench.config.run_config import DEFAULTS, RunConfig
 from bench.config.userconf import parse
-from bench.errors import RunFailed
+from bench.errors import RunFailed, UsageError
 from bench.mlperf import tune_grid
 from bench.run import harness
 
@@ -36,6 +37,9 @@ TOLERANCE = 0.05
 # Queries in a short tuning run: at least this many (their p99 is then near their maximum: conservative), few
 # enough that a slow CPU's search takes minutes, not an hour; --trial-seconds worth when that is more.
 MIN_TRIAL_QUERIES = 30
+# A short run may last this many times --trial-seconds before LoadGen stops it (its max_duration): at a QPS so low
+# that MIN_TRIAL_QUERIES take longer, the trial judges the queries it got, and the wait stays the user's to set.
+TRIAL_OVERRUN = 2.0
 # Short runs in each Server configuration's own QPS search while the configuration is searched.
 GRID_QPS_TRIALS = 4
 # If the confirming Server run is INVALID, lower the QPS by this factor and confirm again, this many times.
@@ -58,6 +62,9 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
 
     Unless `fixed`: first the batch size, streams and threads (bench/mlperf/tune_grid.py; a latency scenario's
     threads), scored by the scenario's own figure, then the setting on the best of them."""
+    scenario = scenarios.get(cfg.scenario)
+    if scenario.tune.search == "qps-under-bound":
+        check_max_qps(max_qps, trial_s)  # before anything is written or loaded
     output = Path(output)
     conf_path = output / "user.conf"
     for path in (conf_path, output / "tune.json"):  # a user's own file there is never overwritten
@@ -66,7 +73,6 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
     state: dict = {"trials": []}
     started = time.perf_counter()
 
-    scenario = scenarios.get(cfg.scenario)
     grid = None
     if not fixed:
         score, unit = _grid_score(scenario, trial_s, max_qps)
@@ -88,7 +94,7 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
     confirmations = [_confirmation(record)]
     # A short run's p99 rests on few queries: if the real run disagrees, step down rather than report INVALID.
     while searches_qps and not record["performance"]["valid"] and len(confirmations) < CONFIRM_TRIES:
-        state["value"] = round(state["value"] * BACKOFF, 2)
+        state["value"] = float(f"{state['value'] * BACKOFF:.3g}")
         state["why"] += f"; confirming run INVALID, lowered by {1 - BACKOFF:.0%}"
         console.print(f"[yellow]confirming run INVALID ({'; '.join(record['performance']['invalid_reasons'])}): "
                       f"trying {state['value']:g} QPS[/]")
@@ -143,10 +149,14 @@ def _search_qps(session: harness.Session, trial_s: float, max_trials: int, max_q
     bound = session.cfg.latency_bound
     estimate = session.estimate.samples_per_second
     top = min(estimate, max_qps) if max_qps else estimate  # arrivals above the throughput can only queue up
-    lo, hi = top * 0.3, top
+    floor = lowest_qps(trial_s)
+    if top < floor:
+        raise RunFailed(f"the warm-up throughput ({estimate:,.3g} samples/s) is below the {floor:g} QPS a "
+                        f"{trial_s:g} s short run can measure: give --trial-seconds {_seconds_for(top)}")
+    lo, hi = max(top * 0.3, floor), top
 
     def attempt(qps: float) -> Trial:
-        trial = _qps_trial(session, round(qps, 2), trial_s, len(trials) + 1)
+        trial = _qps_trial(session, float(f"{qps:.3g}"), trial_s, len(trials) + 1)  # never rounded to 0
         trials.append(trial)
         colour = "green" if trial.passed else "red"
         console.print(f"  trial {len(trials)}: {trial.target_qps:,.2f} QPS -> [{colour}]"
@@ -157,10 +167,12 @@ def _search_qps(session: harness.Session, trial_s: float, max_trials: int, max_q
                   f"{estimate:,.2f} samples/s, "
                   f"so the search starts in [{lo:,.2f}, {hi:,.2f}] QPS")
     while not attempt(lo).passed:  # the bottom of the bracket must pass
-        if len(trials) >= 4:
-            raise RunFailed(f"even {lo:,.2f} QPS misses the {bound:g} ms p99 bound in short runs: raise "
-                            "--latency-bound-ms, or lower --batch-size / --max-wait-ms")
-        hi, lo = lo, lo / 2
+        if len(trials) >= 4 or lo <= floor:
+            lower = (f"; below {floor:g} QPS a short run needs a longer --trial-seconds (it gathers "
+                     f"{MIN_TRIAL_QUERIES} queries in {TRIAL_OVERRUN:g}x it)" if lo <= floor else "")
+            raise RunFailed(f"even {lo:,.3g} QPS misses the {bound:g} ms p99 bound in short runs: raise "
+                            f"--latency-bound-ms, or lower --batch-size / --max-wait-ms{lower}")
+        hi, lo = lo, max(lo / 2, floor)
     best = trials[-1]
     if len(trials) == 1:  # the bottom passed at once: try the top, and beyond it while it passes (warm-up may
         target = hi        # be pessimistic), never past --max-qps
@@ -187,11 +199,38 @@ def _search_qps(session: harness.Session, trial_s: float, max_trials: int, max_q
     return best.target_qps, why
 
 
+def lowest_qps(trial_s: float) -> float:
+    """The lowest Server QPS a short run measures within its time: MIN_TRIAL_QUERIES in TRIAL_OVERRUN x trial_s.
+    LoadGen checks its max_duration only when it issues a query, so a lower rate would wait for its arrivals."""
+    return MIN_TRIAL_QUERIES / (TRIAL_OVERRUN * trial_s)
+
+
+def _seconds_for(qps: float) -> str:
+    """The --trial-seconds that lets a short run measure `qps` (rounded up), for a message's fix."""
+    return f"{math.ceil(MIN_TRIAL_QUERIES / (TRIAL_OVERRUN * qps)):g}"
+
+
+def check_max_qps(max_qps: float | None, trial_s: float) -> None:
+    """Before anything loads: a --max-qps that no short run of --trial-seconds can measure stops here (exit 2)."""
+    if max_qps is not None and max_qps < lowest_qps(trial_s):
+        raise UsageError(f"--max-qps {max_qps:g} is below the {lowest_qps(trial_s):g} QPS a --trial-seconds "
+                         f"{trial_s:g} short run can measure ({MIN_TRIAL_QUERIES} queries in {TRIAL_OVERRUN:g}x "
+                         f"its seconds): give --max-qps {lowest_qps(trial_s):g} or more, or --trial-seconds "
+                         f"{_seconds_for(max_qps)}")
+
+
+def trial_bounds(trial_s: float, qps: float | None = None) -> dict:
+    """LoadGen settings that hold a short run to about `trial_s` seconds, whatever its query count asks."""
+    bounds = {"min_duration_ms": int(trial_s * 1000), "max_duration_ms": max(1, int(TRIAL_OVERRUN * trial_s * 1000))}
+    if qps is not None:  # Server: enough queries for a p99, if the time allows them
+        bounds["min_query_count"] = max(MIN_TRIAL_QUERIES, int(qps * trial_s))
+    return bounds
+
+
 def _qps_trial(session: harness.Session, qps: float, trial_s: float, number: int) -> Trial:
     cfg = session.cfg.replace(target_qps=qps, duration_s=trial_s)
     trial_dir = session.run_dir / "tune" / f"trial-{number:02d}"
-    overrides = {"min_query_count": max(MIN_TRIAL_QUERIES, int(qps * trial_s)), "min_duration_ms": int(trial_s * 1000)}
-    perf = session.loadgen("performance", root=trial_dir, cfg=cfg, overrides=overrides)
+    perf = session.loadgen("performance", root=trial_dir, cfg=cfg, overrides=trial_bounds(trial_s, qps))
     p99, done = perf["latency_ms"]["p99"], perf["samples_per_second"]
     bound = cfg.latency_bound
     if p99 is None or done is None:
@@ -208,7 +247,8 @@ def _measure(session: harness.Session, trial_s: float, console: Console) -> dict
     target = session.scenario.tune
     cfg = session.cfg.replace(duration_s=trial_s)
     console.print(f"[bold]tuning {session.scenario.loadgen_name}[/]: one {trial_s:g} s measuring run")
-    perf = session.loadgen("performance", root=session.run_dir / "tune" / "trial-01", cfg=cfg)
+    perf = session.loadgen("performance", root=session.run_dir / "tune" / "trial-01", cfg=cfg,
+                           overrides=trial_bounds(trial_s))
     if target.figure == "samples_per_second":
         measured, unit = perf["samples_per_second"], "samples/s"
     else:

@@ -129,6 +129,8 @@ def _trial(cfg: RunConfig, score, unit: str, output: Path, console: Console, tri
             trial.score = score(s)
     except NothingPassed as exc:
         trial.score, trial.why = 0.0, str(exc)
+    except harness.Interrupted:  # a signal stops the whole search, never just this trial
+        raise
     except BenchError as exc:  # refused or failed: skipped, with the reason
         trial.why = str(exc).splitlines()[0]
     shown = f"{trial.score:,.2f} {unit}" + (f" ({trial.why})" if trial.why else "") if trial.score is not None \

@@ -75,8 +75,9 @@ def write(run_dir: str | Path, record: dict) -> Path:
     return path
 
 
-def load(path: str | Path) -> dict:
-    """A result.json (or its run directory), checked enough that report code can trust its shape."""
+def load(path: str | Path, clean: bool = True) -> dict:
+    """A result.json (or its run directory), checked enough that report code can trust its shape. `clean`: its
+    text without control characters, for a terminal; False for data exports (results.csv), which carry them."""
     path = Path(path)
     if path.is_dir():
         path = path / "result.json"
@@ -97,10 +98,10 @@ def load(path: str | Path) -> dict:
         raise UsageError(f"{path}: result record's config is not an object")
     if (wrong := record_shape.problem(record)) is not None:
         raise UsageError(f"{path}: result record of the wrong shape: {wrong}")
-    return mark_died(record_shape.clean(record))
+    return mark_died(record_shape.clean(record) if clean else record)
 
 
-def load_records(paths, check=None) -> tuple[list[tuple[Path, dict]], list[str]]:
+def load_records(paths, check=None, clean: bool = True) -> tuple[list[tuple[Path, dict]], list[str]]:
     """(run_dir, record) for every readable run at or under `paths`, and one line per one skipped (file: why).
 
     Total: a missing path, an unreadable or wrong-shaped record, or one that `check(run_dir, record)` (a
@@ -115,7 +116,7 @@ def load_records(paths, check=None) -> tuple[list[tuple[Path, dict]], list[str]]
             continue
         for run_dir in dirs:
             try:
-                record = load(run_dir)
+                record = load(run_dir, clean)
                 if check is not None:
                     check(run_dir, record)
             except UsageError as exc:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from bench.cache import atomic_write
 from bench.errors import UsageError
+from bench.record import record_shape
 from bench.report.charts import distribution_chart, metric_charts, percentile_chart, power_chart
 from bench.report.table import SUMMARY, frame, load_runs
 
@@ -28,8 +29,9 @@ def write(paths, out: str | Path) -> tuple[pd.DataFrame, list[str]]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create report directory {out}: {exc.strerror}. Choose another --out.")
-    atomic_write(out / "results.csv", df.to_csv(index=False))
-    atomic_write(out / "index.html", page(df, {str(d): r for d, r in runs}, problems))
+    atomic_write(out / "results.csv", df.to_csv(index=False))  # the data as recorded: a CSV field carries "\n"
+    shown = [(d, record_shape.clean(r)) for d, r in runs]  # the page: no control characters in shown text
+    atomic_write(out / "index.html", page(frame(shown), {str(d): r for d, r in shown}, problems))
     for name in ("results.csv", "index.html"):
         (out / name).chmod(0o644)  # reports are for sharing; atomic_write's temporary file is private
     return df, problems

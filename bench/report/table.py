@@ -21,8 +21,11 @@ SUMMARY = {
 
 
 def load_runs(paths) -> tuple[list[tuple[Path, dict]], list[str]]:
-    """(run_dir, record) for every run found under `paths`, and one line per record that could not be read."""
-    return results.load_records(paths, check=row)  # issue 18: total; a record row() cannot read is skipped
+    """(run_dir, record) for every run found under `paths`, and one line per record that could not be read.
+
+    The records' text as written: a CSV field carries a newline or a tab (a system name holding one round-trips
+    into results.csv); the page and the terminal take control characters out where they show text."""
+    return results.load_records(paths, check=row, clean=False)  # issue 18: a record row() cannot read is skipped
 
 
 def _get(d, *keys):

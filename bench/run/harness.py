@@ -6,7 +6,6 @@ Only LoadGen times: from a query's issue to its QuerySamplesComplete, which cove
 
 from __future__ import annotations
 
-import os
 import resource
 import threading
 import time
@@ -44,8 +43,7 @@ TIMED_REGION = ("LoadGen's per-query latency, issue to QuerySamplesComplete: bat
 INTERRUPT_GRACE_S = 3.0
 
 
-class Interrupted(BenchError):
-    exit_code = 130
+Interrupted = signals.Interrupted  # a signal stopped the run; its record is written (bench/system/signals.py)
 
 
 class Session:
@@ -54,6 +52,24 @@ class Session:
 
     def __init__(self, cfg: RunConfig, console: Console):
         self.cfg, self.console = cfg, console
+        try:
+            self._prepare(cfg)
+        except KeyboardInterrupt as exc:  # a signal while loading or preprocessing: the run still leaves a record
+            signals.note_interrupt(exc)
+            if self.backend is not None:
+                self.backend.close()
+            if self.run_dir is None:
+                self.run_id, self.run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
+                self.record = results.new_record(self.run_id, cfg.to_record())
+            self.record.update(status="interrupted", error=f"{signals.reason(exc)}, before the run started",
+                               finished_at=results.utc_now(), run_dir=str(self.run_dir))
+            results.write(self.run_dir, self.record)
+            raise Interrupted(f"{self.record['error']}; its record is in {self.run_dir}", signals.exit_code()) \
+                from None
+
+    def _prepare(self, cfg: RunConfig) -> None:
+        """Everything before the run directory exists: model, backend, data (preprocessed), then the record."""
+        self.backend = self.run_dir = None
         self.malloc = malloc.apply(cfg.malloc)  # before the backend loads and any worker thread allocates
         self.scenario = scenarios.get(cfg.scenario)
         self.model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)
@@ -147,8 +163,8 @@ def session(cfg: RunConfig, console: Console | None = None) -> Iterator[Session]
     except (KeyboardInterrupt, Interrupted) as exc:
         record["status"] = "interrupted"
         signals.note_interrupt(exc)  # SIGTERM and SIGHUP end a run as Ctrl-C does (bench/system/signals.py)
-        record["error"] = signals.reason(exc)
-        raise Interrupted(f"interrupted; what was measured so far is in {run_dir}", signals.exit_code())
+        record["error"] = "; ".join(filter(None, (signals.reason(exc), getattr(exc, "loadgen_left", None))))
+        raise Interrupted(f"{record['error']}; what was measured so far is in {run_dir}", signals.exit_code())
     except BenchError as exc:
         record["status"] = "failed"
         record["error"] = str(exc)
@@ -229,9 +245,10 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
                 elapsed = time.perf_counter() - start
                 live.update(f"[bold]{cfg.scenario}[/] {mode} · {elapsed:6.1f} s · {done} samples · "
                             f"{done / elapsed if elapsed else 0:,.1f} samples/s")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         responder.stop.set()  # answer the rest at once so LoadGen can finish and flush its logs
-        finished.wait(INTERRUPT_GRACE_S)
+        if not finished.wait(INTERRUPT_GRACE_S):  # LoadGen has no abort: its schedule may outlast the grace
+            exc.loadgen_left = f"LoadGen's {mode} run had not ended {INTERRUPT_GRACE_S:g} s later; left running"
         raise
     finally:
         if power:
@@ -273,4 +290,4 @@ def cpu_usage(before, seconds: float) -> dict:
 
 def interrupted_exit() -> None:
     """Leave now, even if LoadGen's thread is still winding down (the record is already written)."""
-    os._exit(signals.exit_code())  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
+    signals.leave()  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench.sweep.options import to_command
+from bench.system import signals
 
 # Seconds a `bench run` gets to write its interrupted record after Ctrl-C before it is killed.
 INTERRUPT_GRACE_S = 10.0
@@ -87,8 +88,9 @@ def run_cell(options: dict, node: dict) -> dict:
                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
             try:
                 outcome["returncode"] = proc.wait()
-            except BaseException:  # Ctrl-C or a Ray cancel: let bench run write its interrupted record, then go
-                proc.send_signal(signal.SIGINT)
+            except BaseException as exc:  # a signal or a Ray cancel: bench run writes its interrupted record
+                signals.note_interrupt(exc if isinstance(exc, KeyboardInterrupt) else None)
+                proc.send_signal(signals.received())  # the signal that stopped the sweep: its record says which
                 try:
                     proc.wait(INTERRUPT_GRACE_S)
                 except subprocess.TimeoutExpired:

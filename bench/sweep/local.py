@@ -8,6 +8,7 @@ from bench.sweep.cell import failed, local_identity, run_cell
 from bench.sweep.plan import Cell, Target
 from bench.sweep.progress import Progress, where
 from bench.sweep.tree import Sweep
+from bench.system import signals
 
 
 def refusal(target: Target) -> str | None:
@@ -35,8 +36,9 @@ def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress) -
             progress.event(entry, "running", where(node))
             try:
                 outcome = run_cell(cell.options, node)
-            except KeyboardInterrupt:
-                sweep.mark(cell, "interrupted", "interrupted by Ctrl-C")
+            except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (bench/system/signals.py): named as it was
+                signals.note_interrupt(exc)
+                sweep.mark(cell, "interrupted", signals.reason(exc))
                 raise
             except OSError as exc:  # no room for its temporary directory, ...: this cell failed, the sweep goes on
                 outcome = failed(f"cannot run the cell here: {exc.strerror or exc} ({exc.filename or 'no path'})",

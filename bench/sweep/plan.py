@@ -1,7 +1,9 @@
 """A sweep plan (TOML): a matrix of `bench run` options and explicit runs, crossed with the targets that run them.
 
-Every value is checked against `bench run`'s own option types here, so a bad plan stops before anything runs,
-naming the file, the line and the fix (exit 2).
+The plan is checked whole before anything runs, against `bench run`'s own option table (bench/sweep/options.py):
+strict types, ranges, choices, one spelling per option, and every cell's options as `bench run` would check them
+(an option its backend, device or precision does not honour). A bad plan stops naming the file, the line and the
+fix (exit 2). The matrix is counted before it is built: beyond MAX_CELLS it is refused with its count.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -25,6 +28,9 @@ TARGET_KEYS = {"resources", "accelerator", "hostname", "labels", "options"}
 TOP_KEYS = {"defaults", "matrix", "runs", "targets"}
 # The local machine, when a plan names no targets.
 ANY = "any"
+# The most cells a plan may expand to: at a minute a cell, 10,000 cells are a week of one node. Counted from the
+# axes' lengths before any cell is built, so a million-cell matrix is refused at once, not built in memory.
+MAX_CELLS = 10_000
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,9 @@ def line_of(text: str, key: str) -> int:
 
 
 class _Reader:
-    def __init__(self, path: Path, text: str):
-        self.path, self.text, self.params = path, text, opts.run_params()
+    def __init__(self, path: Path, text: str, machine_bounds: bool = True):
+        self.path, self.text, self.params = path, text, opts.options()
+        self.machine_bounds = machine_bounds
 
     def fail(self, key: str, problem: str, fix: str):
         raise UsageError(f"{self.path}:{line_of(self.text, key)}: {problem}. {fix}")
@@ -94,7 +101,7 @@ class _Reader:
             known = ", ".join(sorted(self.params))
             self.fail(key, f"unknown run option {key!r}", f"Use one of bench run's options: {known}")
         try:
-            return name, opts.convert(name, value, self.params)
+            return name, opts.convert(name, value, self.machine_bounds)
         except click.BadParameter as exc:
             self.fail(key, f"bad value {value!r} for {key} ({exc.message})",
                       f"Give {opts.describe(self.params[name])}")
@@ -104,8 +111,17 @@ class _Reader:
             self.fail(key, f"{key} must be a table", f"Write it as [{key}] with `option = value` lines")
         return value
 
+    def one_spelling(self, keys) -> None:
+        """`batch-size` and `batch_size` in one table are one option twice: TOML keeps both, one would win."""
+        spelt: dict[str, str] = {}
+        for key in keys:
+            if (first := spelt.setdefault(opts.normalise(key), key)) != key:
+                self.fail(key, f"{opts.normalise(key)} is given twice, as {first!r} and {key!r}",
+                          "Keep one of the two lines")
+
     def options(self, where: str, table) -> dict:
-        return dict(self.option(k, v) for k, v in self.table(where, table).items())
+        self.one_spelling(self.table(where, table))
+        return dict(self.option(k, v) for k, v in table.items())
 
     def target(self, name: str, spec) -> Target:
         if name == "report":  # <output>/report/ is the sweep's report
@@ -132,7 +148,9 @@ class _Reader:
                       dict(spec.get("labels", {})), self.options("options", spec.get("options", {})))
 
 
-def load(path: str | Path) -> Plan:
+def load(path: str | Path, machine_bounds: bool = True) -> Plan:
+    """The plan, checked whole. `machine_bounds`: check this machine's limits (--threads' cores) too; off when
+    the cells run on other nodes (Ray), which check their own."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -146,12 +164,13 @@ def load(path: str | Path) -> Plan:
         found = re.search(r"at line (\d+)", str(exc))
         line = found.group(1) if found else len(raw.splitlines())  # "at end of document": the last line
         raise UsageError(f"{path}:{line}: not valid TOML ({exc}). Fix that line (see examples/sweep.toml)")
-    reader = _Reader(path, raw.decode())
+    reader = _Reader(path, raw.decode(), machine_bounds)
     for key in data:
         if key not in TOP_KEYS:
             reader.fail(key, f"unknown section {key!r}", f"A plan has {', '.join(sorted(TOP_KEYS))}")
     defaults = reader.options("defaults", data.get("defaults", {}))
     matrix = reader.table("matrix", data.get("matrix", {}))
+    reader.one_spelling(matrix)
     axes = {}
     for key, values in matrix.items():
         values = values if isinstance(values, list) else [values]
@@ -159,28 +178,54 @@ def load(path: str | Path) -> Plan:
             reader.fail(key, f"matrix axis {key!r} is empty", "Give at least one value, or remove the line")
         converted = [reader.option(key, v) for v in values]
         axes[converted[0][0]] = [v for _, v in converted]
-    combos = []
-    if axes:
-        combos = [{**defaults, **dict(zip(axes, values))} for values in itertools.product(*axes.values())]
     runs = data.get("runs", [])
     if not isinstance(runs, list):
         reader.fail("runs", "runs must be an array of tables", "Write each run as [[runs]] with option lines")
+    targets = [reader.target(n, s) for n, s in reader.table("targets", data.get("targets", {})).items()]
+    targets = targets or [Target(ANY)]
+    # Counted before anything is built: the product of the axes' lengths, plus the runs, times the targets.
+    count = ((math.prod(len(v) for v in axes.values()) if axes else 0) + len(runs)) * len(targets)
+    if count > MAX_CELLS:
+        shape = " x ".join(f"{len(v)} {k}" for k, v in axes.items()) or "no matrix"
+        reader.fail("matrix", f"the plan expands to {count:,} cells (({shape}) + {len(runs)} runs, on "
+                    f"{len(targets)} targets), more than the {MAX_CELLS:,} a sweep runs",
+                    "Split it into several plans, or shorten its axes")
+    combos = []
+    if axes:
+        combos = [{**defaults, **dict(zip(axes, values))} for values in itertools.product(*axes.values())]
     combos += [{**defaults, **reader.options("runs", run)} for run in runs]
     if not combos:
         reader.fail("matrix", "the plan has no cells", "Add a [matrix] with option lists, or [[runs]] tables")
-    targets = [reader.target(n, s) for n, s in reader.table("targets", data.get("targets", {})).items()]
-    targets = targets or [Target(ANY)]
     cells, seen = [], set()
     for target, combo in itertools.product(targets, combos):
         cell = Cell(target, {**combo, **target.options})
         if cell.config_hash not in seen:
             seen.add(cell.config_hash)
             cells.append(cell)
-    runnable, skipped = [], []
+    runnable, skipped, verdicts = [], [], {}
     for cell in cells:
-        reason = static_refusal(cell.options)
+        _check_cell(reader, cell)  # what bench run would refuse stops the whole plan, before any cell runs
+        # The backend's verdict rests on these fields only: asked once each (reading backends is not free).
+        asks = tuple(str(cell.options.get(k)) for k in ("backend", "precision", "device", "batch_size", "threads"))
+        if asks not in verdicts:
+            verdicts[asks] = static_refusal(cell.options)
+        reason = verdicts[asks]
         (skipped.append((cell, reason)) if reason else runnable.append(cell))
     return Plan(path, runnable, skipped, hashlib.sha256(raw).hexdigest())
+
+
+def _check_cell(reader: _Reader, cell: Cell) -> None:
+    """bench run's own checks on a cell's options (bench/sweep/options.py): refused naming the cell."""
+    reason = opts.refusal(cell.options, reader.machine_bounds)
+    if reason is None:
+        return
+    # The line of the option the refusal names (its --flag), else the matrix.
+    key = next((k for k in cell.options if reason.startswith(f"--{k.replace('_', '-')} ")), "matrix")
+    spelt = key if line_of(reader.text, key) > 1 or key == "matrix" else key.replace("_", "-")
+    where = "" if cell.target.name == ANY else f" on target {cell.target.name!r}"
+    shown = ", ".join(f"{k} = {v!r}" for k, v in cell.options.items())
+    reader.fail(spelt, f"cell {cell.key}{where} ({shown}) would be refused by bench run: {reason.rstrip('.')}",
+                "In a plan, set such an option in [[runs]] (or a target's options) only for cells that honour it")
 
 
 def static_refusal(options: dict) -> str | None:

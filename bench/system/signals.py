@@ -5,6 +5,12 @@ Python at once: no `finally`, so the record stayed `running` and temporary files
 `Terminated` (a KeyboardInterrupt) in the main thread, so every path that already handles Ctrl-C (the run's
 record, LoadGen's wind-down, the preprocessing cache's temporary file) handles them too.
 
+One ending for every command (bench/cli.py): the signal unwinds the command like Ctrl-C (each `finally` and
+`except BaseException` removes its temporary files and writes its record as `interrupted`; a LoadGen run answers
+its outstanding queries and waits, bounded, for LoadGen's thread), then the process leaves with `leave()`:
+os._exit, because LoadGen's C++ objects and a thread it may still hold must not meet the interpreter's teardown
+(that ended `bench tune` with "terminate called without an active exception", 134, or a segfault, 139).
+
 Exit status: 128 + the signal's number, as a shell reports a job the signal ended (130 Ctrl-C, 143 SIGTERM,
 129 SIGHUP), so `timeout` and schedulers see why it stopped. A liveness check (`alive`) lets readers tell a
 record left `running` by a process that no longer exists (SIGKILL, the OOM killer) from a live run.
@@ -15,6 +21,10 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
+from typing import NoReturn
+
+from bench.errors import BenchError
 
 HANDLED = (signal.SIGTERM, signal.SIGHUP)
 _received: list[int] = []  # the first stopping signal this process got (SIGINT is Python's own KeyboardInterrupt)
@@ -26,6 +36,13 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+class Interrupted(BenchError):
+    """A command stopped by a signal, after its cleanup: the CLI prints it and leaves with `leave()`."""
+
+    exit_code = 130
+    leave_now = True
 
 
 def _handler(signum, frame) -> None:
@@ -47,9 +64,24 @@ def note_interrupt(exc: BaseException | None = None) -> None:
         _received.append(exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
 
 
+def received() -> signal.Signals:
+    """The signal that stopped the process (SIGINT when it was Ctrl-C or unknown): what a child is sent on."""
+    return signal.Signals(_received[0] if _received else signal.SIGINT)
+
+
 def exit_code() -> int:
     """128 + the signal that stopped the process (130 when it was Ctrl-C or unknown)."""
-    return 128 + (_received[0] if _received else signal.SIGINT)
+    return 128 + received()
+
+
+def leave() -> NoReturn:
+    """Leave now with exit_code(), output flushed, the record already written (see the module's note)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(exit_code())
 
 
 def reason(exc: BaseException | None = None) -> str:
