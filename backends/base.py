@@ -53,7 +53,7 @@ class Support:
         return NEEDS[need] if isinstance(need, str) else need
 
 
-def _not_honoured(flag: str, name: str, honoured: tuple[str, ...]) -> BackendUnavailable:
+def not_honoured(flag: str, name: str, honoured: tuple[str, ...]) -> BackendUnavailable:
     if not honoured:
         return BackendUnavailable(f"{flag}: no installed backend honours it, so {name} would ignore it: drop it. "
                                   "Nothing is ignored silently.")
@@ -155,7 +155,7 @@ class Backend(ABC):
             if not any(name in s.options for s in cls.SUPPORTS.values()):
                 from backends.declared import honouring
 
-                return _not_honoured(_flag(name), cls.name, honouring(name))
+                return not_honoured(_flag(name), cls.name, honouring(name))
         support = cls.supports(options.device)
         if support is None:
             return cls.refusal(options, "", "it declares no such device", tuple(cls.SUPPORTS))

@@ -17,6 +17,8 @@ from typing import cast
 
 import click
 
+from backends import declared, names
+from backends.base import not_honoured
 from bench.config import run_config as table
 from bench.config.command_line import run_args
 from bench.config.option import Option
@@ -110,6 +112,10 @@ def refusal(values: dict, machine_bounds: bool = True) -> str | None:
         table.check(cast(table.RunConfig, SimpleNamespace(**plain, extra=extra)))  # it reads these fields only
     except UsageError as exc:
         return str(exc)
+    for name in extra:  # who honours a backend option is the backends' declaration, as backends.create asks it
+        honouring = declared.honouring(name)
+        if plain["backend"] not in honouring and plain["backend"] in names(include_hidden=True):
+            return str(not_honoured(table.BY_NAME[name].cli_flag, plain["backend"], honouring))
     return None
 
 
