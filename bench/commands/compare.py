@@ -47,7 +47,10 @@ def columns(df: pd.DataFrame, by: str | None) -> list[tuple[str, pd.DataFrame]]:
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
 @click.option("--by", type=click.Choice(["system", "backend", "precision"]),
               help="One column per system, backend or precision (medians of its runs, per scenario).")
-def compare_cmd(runs, by):
+@click.option("--require-accuracy", is_flag=True,
+              help="Refuse to rank configurations without a passing accuracy run of the same model, weights, "
+              "backend and precision among the records given.")
+def compare_cmd(runs, by, require_accuracy):
     """Compare RUNS (run directories or results trees) side by side; ratios are against the first column."""
     from rich.markup import escape
     from rich.table import Table
@@ -62,6 +65,10 @@ def compare_cmd(runs, by):
         err.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False)
     if not found:
         raise UsageError(f"no readable result.json under {', '.join(runs)}: give run directories or results trees")
+    from bench.stats import report as stats_report
+    from bench.stats import verdicts
+
+    verdict_rows = verdicts.rows(found, runs, require_accuracy)  # --require-accuracy refuses here, before ranking
     # Keep the order the user gave: the first path's runs are the baseline.
     order = {str(d): i for i, (d, _) in enumerate(found)}
     df = report.frame(found)
@@ -106,6 +113,12 @@ def compare_cmd(runs, by):
                 table.add_row(f"  {heading}", *(_num(v) + (_ratio(v, values[first], better) if i > first else "")
                                                 for i, v in enumerate(values)))
     out.print(table)
+    if verdict_rows:
+        out.print(stats_report.verdict_table(verdict_rows, "verdicts: B against A, the first configuration of its "
+                                             "scenario"))
+        out.print(f"method: {verdicts.ratio.METHOD}", highlight=False)
+    for line, gated in verdicts.legend(found, runs):
+        out.print(("" if gated else "[yellow]not gated:[/] ") + escape(line), highlight=False)
     if (df["validity"] == "INVALID").any() or df["synthetic"].any():
         out.print("[red]INVALID[/] runs broke LoadGen's rules; [yellow]synthetic[/] runs measure speed only.")
 
