@@ -29,14 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
+import numpy as np
+from rich.console import Console
 
-from bench.index import store  # noqa: E402
-from bench.record import results, record_shape  # noqa: E402
-from bench.run import harness  # noqa: E402
-from bench.run import options as options_table  # noqa: E402
-from bench.stats import figures  # noqa: E402
+from bench.index import store
+from bench.record import record_shape, results
+from bench.run import harness
+from bench.run import options as options_table
+from bench.stats import figures
 
 CONFIGS = 50
 
@@ -71,7 +71,7 @@ def timed(fn):
 
 
 def read_every_file(root: Path) -> dict:
-    found, problems = results.load_records([root])
+    found, _problems = results.load_records([root])
     by_config: dict[str, list[float]] = {}
     for _d, record in found:
         if (m := figures.headline(record).get(figures.METRIC)) is not None:

@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rich.console import Console  # noqa: E402
+from rich.console import Console
 
-from bench.record import results  # noqa: E402
-from bench.run import harness  # noqa: E402
-from bench.run import options as options_table  # noqa: E402
-from bench.stats import figures, verdicts  # noqa: E402
+from bench.record import results
+from bench.run import harness
+from bench.run import options as options_table
+from bench.stats import figures, verdicts
 
 QUIET = Console(file=io.StringIO())
 SLOWER = 1.25  # the deliberate slowdown: latencies x1.25, rates x0.8
@@ -99,7 +99,7 @@ def main(argv=None) -> dict:
         ci = slow["ci95"]
         covered += bool(ci and ci[0] <= SLOWER <= ci[1])
         print(f"  {rep + 1:2d}: identical x{same['ratio']:.3f} {same['verdict']}; slowed x{slow['ratio']:.3f} "
-              f"{'[%.3f, %.3f]' % tuple(ci) if ci else ''} {slow['verdict']}", flush=True)
+              f"{'[{:.3f}, {:.3f}]'.format(*tuple(ci)) if ci else ''} {slow['verdict']}", flush=True)
     wrong = sum(not v.startswith("not distinguishable") for v in identical)
     figures_out = {"reps": args.reps, "runs": args.runs, "false_positives": wrong,
                    "false_positive_rate": wrong / args.reps, "slowed_called_slower": slowed_right,
