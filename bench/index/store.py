@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.errors import UsageError
@@ -135,30 +136,52 @@ def _write(con: sqlite3.Connection, rows: list[tuple], gone: list[str]) -> None:
         raise
 
 
+def walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(run directory relative to root, its result.json's stat) for every result.json under root, as a stream: the
+    same runs results.find_runs finds (symlinked directories are not followed), without holding them all."""
+    for top, dirs, files in os.walk(root):
+        dirs.sort()
+        if "result.json" in files:
+            try:
+                stat = os.stat(os.path.join(top, "result.json"))  # before reading: never stored newer than it is
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            yield os.path.relpath(top, root), stat
+
+
 def refresh(con: sqlite3.Connection, root) -> dict:
-    """Bring the index level with the files: {read, removed, unchanged}."""
+    """Bring the index level with the files: {read, removed, unchanged}. Python memory stays flat in the number of
+    records: runs stream from the walk in batches, and the paths seen go to a temporary table, not a set."""
     root = Path(root).resolve()
-    known = {p: (m, s) for p, m, s in con.execute("SELECT path, mtime_ns, size FROM runs")}
-    pending: list[tuple] = []
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS seen (path TEXT PRIMARY KEY)")
+    con.execute("DELETE FROM temp.seen")
     read = unchanged = 0
-    seen = set()
-    for run_dir in results.find_runs([root]):  # the readers' own idea of what a run directory is
-        rel = os.path.relpath(run_dir, root)
-        seen.add(rel)
-        try:
-            stat = os.stat(run_dir / "result.json")  # before reading: a newer file is never stored as older
-        except FileNotFoundError:
-            continue
-        if known.get(rel) == (stat.st_mtime_ns, stat.st_size):
-            unchanged += 1
-            continue
-        pending.append(row(root, run_dir, stat))
-        read += 1
-        if len(pending) >= BATCH:
-            _write(con, pending, [])
-            pending = []
-    gone = [p for p in known if p not in seen and not (root / p / "result.json").exists()]
-    _write(con, pending, gone)
+    batch: list[tuple[str, os.stat_result]] = []
+
+    def flush() -> None:
+        nonlocal read, unchanged
+        if not batch:
+            return
+        paths = [p for p, _ in batch]
+        marks = ",".join("?" * len(paths))
+        known = {p: (m, z) for p, m, z in con.execute(
+            f"SELECT path, mtime_ns, size FROM runs WHERE path IN ({marks})", paths)}
+        stale = [(p, st) for p, st in batch if known.get(p) != (st.st_mtime_ns, st.st_size)]
+        unchanged += len(batch) - len(stale)
+        read += len(stale)
+        rows = [row(root, root / p, st) for p, st in stale]  # read outside the write lock
+        con.executemany("INSERT OR IGNORE INTO temp.seen VALUES (?)", [(p,) for p in paths])
+        _write(con, rows, [])
+        batch.clear()
+
+    for item in walk(root):
+        batch.append(item)
+        if len(batch) >= BATCH:
+            flush()
+    flush()
+    gone = [p for (p,) in con.execute("SELECT path FROM runs WHERE path NOT IN (SELECT path FROM temp.seen)")
+            if not (root / p / "result.json").exists()]  # a run written after the walk passed it stays
+    _write(con, [], gone)
     return {"read": read, "removed": len(gone), "unchanged": unchanged}
 
 

@@ -93,5 +93,5 @@ def describe(values, kind: str = "mean") -> dict:
         if coverage < 0.95:
             out["note"] = f"{n} runs: [min, max] covers the median with {100 * coverage:.1f}% only (6 runs reach 95%)"
         return out
-    half = t975(n - 1) * stdev / math.sqrt(n)
+    half = t975(n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
     return {**out, "ci95": [float(mean - half), float(mean + half)], "ci_method": T_METHOD, "ci_coverage": 0.95}

@@ -70,7 +70,7 @@ def _unstable(records: list[dict], name: str) -> str | None:
         rule = (figures.repeat(mine[0]) or {}).get("rule") or {}
         if "until_stable" not in rule:
             continue
-        mine = sorted(mine, key=lambda r: figures.repeat(r)["index"])
+        mine = sorted(mine, key=lambda r: (figures.repeat(r) or {}).get("index") or 0)
         values = [h[name]["value"] for h in map(figures.headline, mine) if name in h]
         check = stability.check(values, rule["until_stable"], rule.get("window", stability.WINDOW))
         if not check["stable"]:
@@ -98,9 +98,8 @@ def rows(found, paths, require_accuracy: bool = False) -> list[dict]:
         base = here[0]
         for other in here[1:]:
             for name in COMPARED:
-                a = [figures.headline(r).get(name) for r in base["records"]]
-                b = [figures.headline(r).get(name) for r in other["records"]]
-                a, b = [f for f in a if f], [f for f in b if f]
+                a = [f for r in base["records"] if (f := figures.headline(r).get(name))]
+                b = [f for r in other["records"] if (f := figures.headline(r).get(name))]
                 if not a or not b or a[0]["key"] != b[0]["key"]:
                     continue  # a ratio only between the same figure
                 va, vb = [f["value"] for f in a], [f["value"] for f in b]
