@@ -31,7 +31,8 @@ def test_repeat_writes_complete_records_and_a_summary(bench_cli, results_dir):
     assert metric["n"] == 3 and metric["values"] == [r["performance"]["result_metric"]["value"] for r in runs]
     assert metric["kind"] == "percentile" and metric["ci_method"].startswith("order-statistic")  # a latency
     assert summary["figures"]["samples_per_second"]["ci_method"].startswith("Student t")
-    assert "configuration " + cid in result.output and "summary:" in result.output
+    assert summary["startup"]["warmup_s"]["n"] == 3 and summary["startup"]["load_s"]["mean"] >= 0
+    assert "configuration " + cid in result.output and "summary:" in result.output and "start-up per run" in result.output
 
 
 def test_until_stable_converges_or_says_unstable(bench_cli, tmp_path):

@@ -4,8 +4,9 @@ Each run loads, warms up and measures afresh (a new harness session, in this pro
 `repeat: {config_id, index, of, series}` (plus the stopping rule for --until-stable). Beside the runs, in the results
 tree, `<config_id>-<series time>.summary.json` (written atomically after every run, so an interrupted series still
 has one) holds what the runs add up to: the rule, each run's id and status, how the series stopped, the stability
-check, and per headline figure its values, mean, median, min/max, stdev, coefficient of variation and 95% interval
-with the interval's method (bench/stats/describe.py). It is derived from the records and can be rebuilt from them.
+check, per headline figure its values, mean, median, min/max, stdev, coefficient of variation and 95% interval
+with the interval's method (bench/stats/describe.py), and apart from them the start-up cost per run (load, warm-up
+seconds). It is derived from the records and can be rebuilt from them.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def summarise(records: list[dict], rule: dict, stopped: str) -> dict:
         "runs": [{"run_id": r.get("run_id"), "run_dir": r.get("run_dir"), "index": r["repeat"]["index"],
                   "status": r.get("status")} for r in records],
         "figures": out_figures,
+        # the cost of getting there, per run, apart from the measured figures: load (compile, engine build), warm-up
+        "startup": {key: describe.describe([(r.get("timing") or {}).get(key) for r in done
+                                            if isinstance((r.get("timing") or {}).get(key), (int, float))])
+                    for key in ("load_s", "warmup_s")},
     }
 
 

@@ -39,6 +39,10 @@ def print_summary(summary: dict, path, console) -> None:
         word = "[green]stable[/]" if stable["stable"] else "[bold yellow]unstable[/]"
         console.print(f"{word}: last {stable['window']} runs within {spread if spread is not None else '—'}% of "
                       f"their mean (criterion {stable['percent']}%)", highlight=False)
+    startup = summary.get("startup") or {}
+    if all((startup.get(k) or {}).get("mean") is not None for k in ("load_s", "warmup_s")):
+        console.print(f"start-up per run, outside the figures: load {startup['load_s']['mean']:.2f} s, warm-up "
+                      f"{startup['warmup_s']['mean']:.2f} s (means)", highlight=False)
     console.print(f"(t): {describe.T_METHOD}; (order): {describe.ORDER_METHOD}", highlight=False)
     for note in notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
