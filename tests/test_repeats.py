@@ -126,3 +126,24 @@ def test_require_accuracy_refuses_ungated_and_names_the_gate(bench_cli, template
     clone(template, bf16, "perf-bf16", 0.2, config={"precision": "bf16"}, series="s16")
     result = bench_cli("compare", a, bf16, acc)
     assert "accuracy gate: none passed (acc-fail FAIL)" in result.output
+
+
+def test_report_draws_every_run_and_the_verdicts(bench_cli, template, tmp_path):
+    a, b = _two_configs(template, tmp_path / "runs", 1.25)
+    clone(template, tmp_path / "runs" / "old", "old-single", 0.2, config={"batch_size": 3})
+    result = bench_cli("report", tmp_path / "runs", "--out", tmp_path / "report")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "report" / "index.html").read_text()
+    section = page[page.index("<h2>Repeated runs</h2>"):]
+    assert 'id="repeats-single-stream"' in section and "boxpoints" in section  # every run drawn
+    assert "error_y" in section and "slower" in section and "single-run" in section
+    assert "not gated" in section and "5 runs" in section
+    from tests.test_report import CHROMIUM, chromium
+
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium is not installed (Debian: apt-get install -y chromium): the page's HTML is "
+                    "checked above, its drawing is not")
+    dom = chromium((tmp_path / "report" / "index.html").resolve().as_uri(), tmp_path, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    start = dom.stdout.index('id="repeats-single-stream"')
+    assert '<svg class="main-svg"' in dom.stdout[start:start + 20000]

@@ -81,6 +81,15 @@ def compare(a, b, higher_is_better: bool = True) -> dict:
     return out
 
 
+def verdict_text(result: dict) -> str:
+    """The verdict with what would settle it: 'not distinguishable from noise at 3 runs (~14 runs each would tell)'."""
+    text = result["verdict"]
+    if result.get("runs_needed"):
+        more = ">" if result["runs_needed"] >= MAX_RUNS_NEEDED else "~"
+        text += f" ({more}{result['runs_needed']} runs each would tell)"
+    return text
+
+
 def sentence(result: dict) -> str:
     """One line: 'x1.12 [1.03, 1.21] faster', '... not distinguishable from noise at 3 runs (about 14 would tell)'."""
     if result.get("ratio") is None:

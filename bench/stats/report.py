@@ -58,10 +58,7 @@ def verdict_table(rows: list[dict], title: str) -> Table:
         result = r["result"]
         verdict = result["verdict"]
         colour = VERDICT_COLOUR.get(verdict.split(" ")[0], "dim")
-        text = verdict
-        if result.get("runs_needed"):
-            more = ">" if result["runs_needed"] >= ratio.MAX_RUNS_NEEDED else "~"
-            text += f" ({more}{result['runs_needed']} runs each would tell)"
+        text = ratio.verdict_text(result)
         if r.get("unstable"):
             text += f": {r['unstable']}"
         ci = result.get("ci95")
