@@ -14,7 +14,9 @@ from bench.index.history import METRICS
 @click.option("--config", "config_id", help="A configuration id (or its first characters), as `bench run --repeat` "
               "and `bench compare` print it.")
 @click.option("--html", "html_path", type=click.Path(), help="Also write a self-contained HTML chart here.")
-def history_cmd(results, metric, config_id, html_path):
+@click.option("--last", type=click.IntRange(1, 100_000), default=30, show_default=True,
+              help="Rows shown per configuration in the terminal (flags use every earlier run; the chart shows all).")
+def history_cmd(results, metric, config_id, html_path, last):
     """Show each configuration's figure over time and software versions (bench, backend, driver); a run outside the
     95% interval of the earlier runs is flagged as a regression (or improvement)."""
     from rich.markup import escape
@@ -41,7 +43,9 @@ def history_cmd(results, metric, config_id, html_path):
                                    f"{first['scenario']} {first['model']} ({metric})"))
         for column in ("started", "run", "versions", "value", "earlier runs' 95% interval", "flag"):
             table.add_column(column, overflow="fold")
-        for r in runs:
+        if len(runs) > last:
+            table.caption = f"the last {last} of {len(runs)} runs (--last); the chart shows all"
+        for r in runs[-last:]:
             interval = f"{r['interval'][0]:,.3f} … {r['interval'][1]:,.3f}" if r["interval"] else "—"
             mark = {"regression": "[bold red]regression[/]", "improvement": "[green]improvement[/]"}.get(r["flag"], "")
             table.add_row(escape(r["started_at"] or "—"), escape(r["run_id"]), escape(history.version_text(r)),
