@@ -5,6 +5,7 @@
 - build the index from nothing (the rebuild after a corrupt or missing index);
 - refresh it when nothing changed (a stat per file) and query every configuration's figures (a compare's or a
   history's worth of data) through it;
+- compute `bench compare`'s verdicts from every file, and through the index (`bench compare --index`);
 
 and the peak Python memory (tracemalloc) of the index build at N/4 and N: flat means the build holds a batch of
 records, not all of them.
@@ -32,11 +33,11 @@ if str(ROOT) not in sys.path:
 import numpy as np
 from rich.console import Console
 
-from bench.index import store
+from bench.index import records, store
 from bench.record import record_shape, results
 from bench.run import harness
 from bench.run import options as options_table
-from bench.stats import figures
+from bench.stats import figures, verdicts
 
 CONFIGS = 50
 
@@ -90,6 +91,12 @@ def through_index(root: Path) -> dict:
         con.close()
 
 
+def verdicts_from(load, root: Path) -> int:
+    """`bench compare`'s verdict rows over the tree, its records read by `load`."""
+    found, _problems = load([root])
+    return len(verdicts.rows(found, [root]))
+
+
 def build_peak(root: Path) -> tuple[float, int]:
     """(seconds of a build from nothing, its peak traced memory in a second build: tracemalloc slows what it traces)."""
     store.path_for(root).unlink(missing_ok=True)
@@ -124,11 +131,17 @@ def main(argv=None) -> dict:
         files_s, by_files = timed(lambda: read_every_file(root))
         index_s, by_index = timed(lambda: through_index(root))
         assert {k: sorted(v) for k, v in by_files.items()} == {k: sorted(v) for k, v in by_index.items()}
+        compare_files_s, rows_files = timed(lambda: verdicts_from(results.load_records, root))
+        compare_index_s, rows_index = timed(lambda: verdicts_from(records.load, root))
+        assert rows_files == rows_index
         out = {"records": n, "read_every_file_s": round(files_s, 3), "index_rebuild_s": round(build_s, 3),
-               "index_refresh_and_query_s": round(index_s, 3), "build_peak_mb_quarter": round(peak_quarter / 1e6, 2),
+               "index_refresh_and_query_s": round(index_s, 3), "compare_verdicts_files_s": round(compare_files_s, 3),
+               "compare_verdicts_index_s": round(compare_index_s, 3), "build_peak_mb_quarter": round(peak_quarter / 1e6, 2),
                "build_peak_mb_full": round(peak_full / 1e6, 2)}
     print(f"read every file: {out['read_every_file_s']:.2f} s; index: rebuild {out['index_rebuild_s']:.2f} s, "
           f"refresh + query {out['index_refresh_and_query_s']:.2f} s (same figures)")
+    print(f"bench compare's verdicts: {out['compare_verdicts_files_s']:.2f} s reading every file, "
+          f"{out['compare_verdicts_index_s']:.2f} s through the index")
     print(f"index build's peak Python memory: {out['build_peak_mb_quarter']:.1f} MB at {quarter:,} records, "
           f"{out['build_peak_mb_full']:.1f} MB at {n:,}")
     if args.json:

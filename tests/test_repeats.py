@@ -147,3 +147,27 @@ def test_report_draws_every_run_and_the_verdicts(bench_cli, template, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     start = dom.stdout.index('id="repeats-single-stream"')
     assert '<svg class="main-svg"' in dom.stdout[start:start + 20000]
+
+
+def test_compare_through_the_index_gives_the_same_verdicts(bench_cli, template, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    a, b = _two_configs(template, tmp_path, 1.25)
+    single = tmp_path / "single"
+    clone(template, single, "old-single", 0.2, config={"batch_size": 3})
+    acc = tmp_path / "acc"
+    clone(template, acc, "acc-pass", 0.2, config={"mode": "accuracy"},
+          accuracy={"top1": 0.76, "verdict": "PASS", "passed": True, "synthetic": False, "count": 50000})
+
+    def verdict_lines(output):
+        lines = output.splitlines()
+        start = next(i for i, line in enumerate(lines) if "verdicts" in line)
+        return [line for line in lines[start:] if "│" in line or "accuracy gate" in line]
+
+    files = bench_cli("compare", a, b, single, acc)
+    indexed = bench_cli("compare", "--index", a, b, single, acc)
+    assert files.exit_code == indexed.exit_code == 0, indexed.output
+    assert verdict_lines(indexed.output) == verdict_lines(files.output)
+    assert "slower" in indexed.output and "single-run" in indexed.output and "acc-pass PASS" in indexed.output
+    assert "index" in indexed.output and (a / ".bench-index.sqlite").exists()
+    refused = bench_cli("compare", "--index", "--require-accuracy", a, single)
+    assert refused.exit_code == 2 and "--require-accuracy" in refused.output

@@ -23,13 +23,14 @@ from bench.record import results
 from bench.stats import figures
 
 NAME = ".bench-index.sqlite"
-SCHEMA = 1
+SCHEMA = 2  # 2: batch size, threads, the repeat rule and the accuracy section's presence (bench compare --index)
 BATCH = 500  # records read, then written in one transaction
 COLUMNS = ("path", "mtime_ns", "size", "problem", "run_id", "status", "started_at", "config_id", "series",
            "repeat_index", "system", "backend", "model", "weights", "precision", "scenario", "mode",
            "bench_version", "backend_version", "driver", "metric_key", "metric_name", "metric_unit",
            "higher_is_better", "metric", *(name for name, *_ in figures.FIGURES), "valid", "accuracy_verdict",
-           "accuracy_passed")
+           "accuracy_passed", "accuracy_synthetic", "has_accuracy", "batch_size", "threads", "until_stable",
+           "stable_window")
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs ({", ".join(c + (" TEXT PRIMARY KEY" if c == "path" else "") for c in COLUMNS)});
@@ -120,7 +121,10 @@ def row(root: Path, run_dir: Path, stat: os.stat_result) -> tuple:
         "higher_is_better": metric.get("higher_is_better"), "metric": metric.get("value"),
         **{name: heads.get(name, {}).get("value") for name, *_ in figures.FIGURES},
         "valid": (record.get("performance") or {}).get("valid"), "accuracy_verdict": acc.get("verdict"),
-        "accuracy_passed": acc.get("passed"),
+        "accuracy_passed": acc.get("passed"), "accuracy_synthetic": acc.get("synthetic"),
+        "has_accuracy": bool(acc), "batch_size": cfg.get("batch_size"), "threads": cfg.get("threads"),
+        "until_stable": (block.get("rule") or {}).get("until_stable"),
+        "stable_window": (block.get("rule") or {}).get("window"),
     }
     return tuple(values.get(c) for c in COLUMNS)
 

@@ -106,3 +106,28 @@ def accuracy(record: dict) -> dict | None:
         return None
     return {"verdict": acc.get("verdict"), "passed": acc.get("passed"), "top1": _finite(acc.get("top1")),
             "synthetic": bool(acc.get("synthetic"))}
+
+
+def from_index(row: dict) -> dict:
+    """The part of a record that the verdicts read, rebuilt from its results-index row (bench/index/store.py), so
+    `bench compare --index` reads the index instead of every file. Only what the row holds; nothing invented."""
+    rule = {"until_stable": row["until_stable"], "window": row["stable_window"]} if row["until_stable"] else {}
+    perf = None
+    if row["metric"] is not None:
+        perf = {"result_metric": {"key": row["metric_key"], "name": row["metric_name"], "unit": row["metric_unit"],
+                                  "higher_is_better": bool(row["higher_is_better"]), "value": row["metric"]},
+                "samples_per_second": row["samples_per_second"],
+                "latency_ms": {p: row[f"latency_{p}_ms"] for p in ("p50", "p90", "p99")}}
+    accuracy = {"verdict": row["accuracy_verdict"], "passed": None if row["accuracy_passed"] is None else
+                bool(row["accuracy_passed"]), "synthetic": bool(row["accuracy_synthetic"])} \
+        if row["has_accuracy"] else None
+    return {
+        "run_id": row["run_id"], "status": row["status"], "started_at": row["started_at"],
+        "config": {"backend": row["backend"], "precision": row["precision"], "scenario": row["scenario"],
+                   "model": row["model"], "mode": row["mode"], "batch_size": row["batch_size"],
+                   "threads": row["threads"]},
+        "system": {"system_name": row["system"]}, "model": {"name": row["model"], "weights_id": row["weights"]},
+        "backend": {"precision": row["precision"]}, "performance": perf, "accuracy": accuracy,
+        "repeat": {"config_id": row["config_id"], "series": row["series"], "index": row["repeat_index"],
+                   "rule": rule} if row["series"] else None,
+    }
