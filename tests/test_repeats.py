@@ -171,3 +171,5 @@ def test_compare_through_the_index_gives_the_same_verdicts(bench_cli, template, 
     assert "index" in indexed.output and (a / ".bench-index.sqlite").exists()
     refused = bench_cli("compare", "--index", "--require-accuracy", a, single)
     assert refused.exit_code == 2 and "--require-accuracy" in refused.output
+    refused = bench_cli("compare", "--index", "--by", "backend", a)
+    assert refused.exit_code == 2 and "drop one of them" in refused.output

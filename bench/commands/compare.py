@@ -64,6 +64,9 @@ def compare_cmd(runs, by, require_accuracy, use_index):
     from bench.record import results
 
     if use_index:
+        if by is not None:
+            raise UsageError("--by draws the per-run table, which reads every file; --index gives the verdicts only: "
+                             "drop one of them")
         return _from_index(runs, require_accuracy)
     found, problems = results.load_records(runs, check=report.row)  # issue 18: skips bad records, names each
     for line in problems:
