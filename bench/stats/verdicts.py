@@ -43,22 +43,33 @@ def groups(found, paths) -> list[dict]:
         ident = block["config_id"] if block else record["run_id"]
         label = f"{ident}: {figures.system(record)} {cfg.get('backend')}/{cfg.get('precision')} " \
                 f"{cfg.get('scenario')} batch {cfg.get('batch_size')} threads {cfg.get('threads') or 'default'}"
-        by_key.setdefault(key, {"key": key, "id": ident, "label": label, "records": [], "scenario": figures.scenario(record),
-                                "identity": figures.accuracy_identity(record)})["records"].append(record)
+        c = by_key.setdefault(key, {"key": key, "id": ident, "label": label, "records": [], "heads": [],
+                                    "scenario": figures.scenario(record), "identity": figures.accuracy_identity(record)})
+        c["records"].append(record)
+        c["heads"].append(figures.headline(record))  # read once: every comparison of it uses them
     return list(by_key.values())
 
 
-def gate(identity: tuple, found) -> dict:
-    """The passing accuracy record of this identity, if any: {passed, run_id, text}."""
-    seen = []
-    for _run_dir, record in found:
+def gates(found) -> dict[tuple, dict]:
+    """identity -> its gate {passed, run_id, text}: the first passing accuracy record of it, else those seen."""
+    passed: dict[tuple, dict] = {}
+    seen: dict[tuple, list[str]] = {}
+    for _run_dir, record in found:  # one pass: a compare over thousands of runs asks once per configuration
         acc = figures.accuracy(record)
-        if acc is None or record.get("status") != "complete" or figures.accuracy_identity(record) != identity:
+        if acc is None or record.get("status") != "complete":
             continue
+        identity = figures.accuracy_identity(record)
         if acc["passed"] is True:
-            return {"passed": True, "run_id": record["run_id"], "text": f"{record['run_id']} PASS"}
-        seen.append(f"{record['run_id']} {acc['verdict'] or ('synthetic' if acc['synthetic'] else 'no verdict')}")
-    return {"passed": False, "run_id": None, "text": "none" + (f" passed ({', '.join(seen)})" if seen else "")}
+            passed.setdefault(identity, {"passed": True, "run_id": record["run_id"],
+                                         "text": f"{record['run_id']} PASS"})
+        else:
+            verdict = acc["verdict"] or ("synthetic" if acc["synthetic"] else "no verdict")
+            seen.setdefault(identity, []).append(f"{record['run_id']} {verdict}")
+    return {**{i: {"passed": False, "run_id": None, "text": f"none passed ({', '.join(s)})"} for i, s in seen.items()},
+            **passed}
+
+
+NO_GATE = {"passed": False, "run_id": None, "text": "none"}
 
 
 def _unstable(records: list[dict], name: str) -> str | None:
@@ -84,8 +95,9 @@ def rows(found, paths, require_accuracy: bool = False) -> list[dict]:
     """One row per (scenario, figure, configuration after the baseline). Raises UsageError under
     --require-accuracy when a configuration has no passing accuracy run (before anything is ranked)."""
     configs = groups(found, paths)
+    table = gates(found)
     for c in configs:
-        c["gate"] = gate(c["identity"], found)
+        c["gate"] = table.get(c["identity"], NO_GATE)
     if require_accuracy and (ungated := [c for c in configs if not c["gate"]["passed"]]):
         names = "; ".join(f"{c['label']} (model {c['identity'][0]}, weights {c['identity'][1]}, "
                           f"backend {c['identity'][2]}, precision {c['identity'][3]})" for c in ungated)
@@ -98,8 +110,8 @@ def rows(found, paths, require_accuracy: bool = False) -> list[dict]:
         base = here[0]
         for other in here[1:]:
             for name in COMPARED:
-                a = [f for r in base["records"] if (f := figures.headline(r).get(name))]
-                b = [f for r in other["records"] if (f := figures.headline(r).get(name))]
+                a = [f for h in base["heads"] if (f := h.get(name))]
+                b = [f for h in other["heads"] if (f := h.get(name))]
                 if not a or not b or a[0]["key"] != b[0]["key"]:
                     continue  # a ratio only between the same figure
                 va, vb = [f["value"] for f in a], [f["value"] for f in b]
@@ -116,8 +128,9 @@ def rows(found, paths, require_accuracy: bool = False) -> list[dict]:
 def legend(found, paths) -> list[tuple[str, bool]]:
     """(line, gated) per configuration: its id, what it is, how many runs, and the accuracy run that gates it."""
     out = []
+    table = gates(found)
     for c in groups(found, paths):
-        g = gate(c["identity"], found)
+        g = table.get(c["identity"], NO_GATE)
         n = len(c["records"])
         out.append(((f"{c['label']}; {n} run{'s' if n > 1 else ''}{'' if c['key'][0] == 'config' else ' (single-run)'}"
                     f"; accuracy gate: {g['text']}"), g["passed"]))
