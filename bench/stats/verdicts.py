@@ -11,6 +11,7 @@ verdict is PASS, among the records given. `--require-accuracy` refuses to rank c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bench.errors import UsageError
@@ -20,13 +21,14 @@ COMPARED = (figures.METRIC, "latency_p99_ms")  # MLPerf's own figure, and the ta
 
 
 def _order(found, paths) -> list[tuple[Path, dict]]:
-    """Records in the order of the paths given (the first path's runs first), then by path."""
-    roots = [Path(p).resolve() for p in paths]
+    """Records in the order of the paths given (the first path's runs first), then by path. Readers give resolved
+    run directories, so only the roots are resolved here (a resolve per run costs seconds over thousands)."""
+    roots = [str(Path(p).resolve()) for p in paths]
 
     def rank(item):
-        run_dir = Path(item[0]).resolve()
-        hits = [i for i, root in enumerate(roots) if run_dir == root or root in run_dir.parents]
-        return (hits[0] if hits else len(roots), str(run_dir))
+        run_dir = os.path.abspath(item[0])
+        hits = [i for i, root in enumerate(roots) if run_dir == root or run_dir.startswith(root + os.sep)]
+        return (hits[0] if hits else len(roots), run_dir)
 
     return sorted(found, key=rank)
 
