@@ -29,6 +29,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "fetch": "bench.commands.fetch:fetch_cmd",
     "verify": "bench.commands.verify:verify_cmd",
     "sweep": "bench.commands.sweep:sweep_cmd",
+    "history": "bench.commands.history:history_cmd",
 }
 
 
@@ -107,26 +108,58 @@ def _honoured() -> dict[str, tuple[str, ...]]:
 @cli.command()
 @command_line.click_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON on stdout.")
-def run(as_json, **options):
+@click.option("--repeat", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Run the configuration N times, each a complete record; a summary (mean, median, spread, 95% "
+              "interval) is written beside them.")
+@click.option("--until-stable", type=click.FloatRange(0, 100, min_open=True), metavar="P",
+              help="Repeat until the last 3 runs' MLPerf metric lie within P% of their mean (at most --max-repeats).")
+@click.option("--max-repeats", type=click.IntRange(1, 1000), help="--until-stable's most runs (default 10).")
+def run(as_json, repeat, until_stable, max_repeats, **options):
     """Run one benchmark through MLCommons LoadGen and write <output>/<run-id>/result.json."""
     from bench.record import summary
     from bench.run import harness
 
     cfg = command_line.run_config(options)
+    series = repeat > 1 or until_stable is not None or max_repeats is not None
     try:
-        record = harness.run(cfg, err)
+        if series:
+            from bench.stats import repeats
+
+            records, stats, path = repeats.run_series(cfg, err, _indexed(harness.run), repeat, until_stable,
+                                                      max_repeats)
+        else:
+            records = [_indexed(harness.run)(cfg, err)]
     except harness.Interrupted as exc:
         err.print(f"[bold yellow]{escape(str(exc))}[/]")
         sys.stderr.flush()
         harness.interrupted_exit()
+    record = records[-1]
     if as_json:
-        summary.print_verdicts(record, err)  # stdout is JSON: INVALID / FAIL still reach the terminal
-        click.echo(json.dumps(record, indent=2, default=str))
+        for each in records:
+            summary.print_verdicts(each, err)  # stdout is JSON: INVALID / FAIL still reach the terminal
+        click.echo(json.dumps(stats if series else record, indent=2, default=str))
+    elif series:
+        from bench.stats import report as stats_report
+
+        stats_report.print_summary(stats, path, out)
     else:
         summary.print_run(record, out)
-    if cfg.strict and not summary.passed(record):
-        err.print(f"[bold red]--strict:[/] exit {EXIT_STRICT}: {'; '.join(summary.failures(record))}", highlight=False)
+    failed = [f for each in records for f in ([] if summary.passed(each) else summary.failures(each))]
+    if cfg.strict and failed:
+        err.print(f"[bold red]--strict:[/] exit {EXIT_STRICT}: {'; '.join(failed)}", highlight=False)
         sys.exit(EXIT_STRICT)
+
+
+def _indexed(run_one):
+    """run_one, then the run's row in the results tree's index (bench/index): concurrent runs keep it whole."""
+    def run_and_index(cfg, console, annotate=None):
+        record = run_one(cfg, console, annotate=annotate)
+        from bench.index import store
+
+        store.note_run(cfg.output, record.get("run_dir"), console)
+        return record
+
+    return run_and_index
 
 
 @cli.command("backends")

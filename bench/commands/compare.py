@@ -47,7 +47,13 @@ def columns(df: pd.DataFrame, by: str | None) -> list[tuple[str, pd.DataFrame]]:
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
 @click.option("--by", type=click.Choice(["system", "backend", "precision"]),
               help="One column per system, backend or precision (medians of its runs, per scenario).")
-def compare_cmd(runs, by):
+@click.option("--require-accuracy", is_flag=True,
+              help="Refuse to rank configurations without a passing accuracy run of the same model, weights, "
+              "backend and precision among the records given.")
+@click.option("--index", "use_index", is_flag=True,
+              help="Read each results tree's index (.bench-index.sqlite, refreshed from the files) instead of every "
+              "result.json: the verdicts and accuracy gates only, fast over thousands of runs.")
+def compare_cmd(runs, by, require_accuracy, use_index):
     """Compare RUNS (run directories or results trees) side by side; ratios are against the first column."""
     from rich.markup import escape
     from rich.table import Table
@@ -57,11 +63,20 @@ def compare_cmd(runs, by):
     from bench.errors import UsageError
     from bench.record import results
 
+    if use_index:
+        if by is not None:
+            raise UsageError("--by draws the per-run table, which reads every file; --index gives the verdicts only: "
+                             "drop one of them")
+        return _from_index(runs, require_accuracy)
     found, problems = results.load_records(runs, check=report.row)  # issue 18: skips bad records, names each
     for line in problems:
         err.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False)
     if not found:
         raise UsageError(f"no readable result.json under {', '.join(runs)}: give run directories or results trees")
+    from bench.stats import report as stats_report
+    from bench.stats import verdicts
+
+    verdict_rows = verdicts.rows(found, runs, require_accuracy)  # --require-accuracy refuses here, before ranking
     # Keep the order the user gave: the first path's runs are the baseline.
     order = {str(d): i for i, (d, _) in enumerate(found)}
     df = report.frame(found)
@@ -106,8 +121,38 @@ def compare_cmd(runs, by):
                 table.add_row(f"  {heading}", *(_num(v) + (_ratio(v, values[first], better) if i > first else "")
                                                 for i, v in enumerate(values)))
     out.print(table)
+    if verdict_rows:
+        out.print(stats_report.verdict_table(verdict_rows, "verdicts: B against A, the first configuration of its "
+                                             "scenario"))
+        out.print(f"method: {verdicts.ratio.METHOD}", highlight=False)
+    for line, gated in verdicts.legend(found, runs):
+        out.print(("" if gated else "[yellow]not gated:[/] ") + escape(line), highlight=False)
     if (df["validity"] == "INVALID").any() or df["synthetic"].any():
         out.print("[red]INVALID[/] runs broke LoadGen's rules; [yellow]synthetic[/] runs measure speed only.")
+
+
+def _from_index(runs, require_accuracy) -> None:
+    """--index: the verdicts and accuracy gates from each tree's index; the per-run table needs every file."""
+    from rich.markup import escape
+
+    from bench.cli import err, out
+    from bench.errors import UsageError
+    from bench.index import records
+    from bench.stats import report as stats_report
+    from bench.stats import verdicts
+
+    found, problems = records.load(runs, err)
+    for line in problems:
+        err.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False)
+    if not found:
+        raise UsageError(f"no readable result.json under {', '.join(runs)}: give results trees")
+    verdict_rows = verdicts.rows(found, runs, require_accuracy)
+    if verdict_rows:
+        out.print(stats_report.verdict_table(verdict_rows, "verdicts (from the index): B against A, the first "
+                                             "configuration of its scenario"))
+        out.print(f"method: {verdicts.ratio.METHOD}", highlight=False)
+    for line, gated in verdicts.legend(found, runs):
+        out.print(("" if gated else "[yellow]not gated:[/] ") + escape(line), highlight=False)
 
 
 def _metric_name(run) -> str:

@@ -148,6 +148,11 @@ def page(df: pd.DataFrame, records: dict[str, dict], problems: list[str]) -> str
     if charts:
         sections.append("<h2>MLPerf metric by system and backend</h2><p class='note'>Each scenario's own metric, "
                         "as MLPerf's submission checker reads it from LoadGen's detail log.</p>" + "".join(charts))
+    # issue 27: every run of a repeat series, the intervals, the verdicts and accuracy gates (bench/stats/page.py)
+    from bench.stats import page as repeats_page
+
+    if (repeated := repeats_page.section(records)) is not None:
+        sections.append(repeated)
     for title, chart in (("Latency percentiles", percentile_chart(df)),
                          ("Latency distribution", distribution_chart(df)),
                          ("Power", power_chart(df))):

@@ -50,10 +50,10 @@ class Session:
     """One loaded, warmed-up backend with its data and its run's record. `bench run` measures on it once;
     `bench tune` and `bench audit` make their extra LoadGen runs on the same one."""
 
-    def __init__(self, cfg: RunConfig, console: Console):
+    def __init__(self, cfg: RunConfig, console: Console, annotate: dict | None = None):
         self.cfg, self.console = cfg, console
         try:
-            self._prepare(cfg)
+            self._prepare(cfg, annotate or {})
         except KeyboardInterrupt as exc:  # a signal while loading or preprocessing: the run still leaves a record
             signals.note_interrupt(exc)
             if self.backend is not None:
@@ -67,7 +67,7 @@ class Session:
             raise Interrupted(f"{self.record['error']}; its record is in {self.run_dir}", signals.exit_code()) \
                 from None
 
-    def _prepare(self, cfg: RunConfig) -> None:
+    def _prepare(self, cfg: RunConfig, annotate: dict) -> None:
         """Everything before the run directory exists: model, backend, data (preprocessed), then the record."""
         self.backend = self.run_dir = None
         self.malloc = malloc.apply(cfg.malloc)  # before the backend loads and any worker thread allocates
@@ -87,6 +87,7 @@ class Session:
             raise UsageError(f"--count {cfg.count} is larger than the dataset ({len(self.dataset)} samples)")
         self.run_id, self.run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
         self.record = record = results.new_record(self.run_id, cfg.to_record())
+        record.update(annotate)  # e.g. `repeat` of a --repeat series (bench/stats/repeats.py), in every write
         record["process"]["malloc"] = self.malloc
         record["scenario"] = {"name": self.scenario.name, "loadgen_name": self.scenario.loadgen_name,
                               "batch_size": self.options.batch_size, "intent": self.scenario.intent,
@@ -152,9 +153,9 @@ class Session:
 
 
 @contextmanager
-def session(cfg: RunConfig, console: Console | None = None) -> Iterator[Session]:
+def session(cfg: RunConfig, console: Console | None = None, annotate: dict | None = None) -> Iterator[Session]:
     """Open a session; on leaving, the record says how it ended (complete, failed, interrupted) and is written."""
-    s = Session(cfg, console or Console(stderr=True))
+    s = Session(cfg, console or Console(stderr=True), annotate)
     record, run_dir = s.record, s.run_dir
     try:
         s.open()
@@ -182,9 +183,10 @@ def session(cfg: RunConfig, console: Console | None = None) -> Iterator[Session]
             s.backend.close()
 
 
-def run(cfg: RunConfig, console: Console | None = None) -> dict:
-    """Run one benchmark; returns its record (also written to <output>/<run-id>/result.json)."""
-    with session(cfg, console) as s:
+def run(cfg: RunConfig, console: Console | None = None, annotate: dict | None = None) -> dict:
+    """Run one benchmark; returns its record (also written to <output>/<run-id>/result.json). `annotate`: top-level
+    fields added to the record from its first write (a repeat series' `repeat` block)."""
+    with session(cfg, console, annotate) as s:
         return s.measure()
 
 

@@ -1,0 +1,84 @@
+"""`bench report`'s section on repeated runs: every run of each configuration drawn (a strip plot) with its 95%
+interval, and the verdicts table with the accuracy record that gates each figure (bench/stats/verdicts.py).
+
+Shown only when some record belongs to a repeat series; single runs keep the report's bars alone.
+"""
+
+from __future__ import annotations
+
+import html
+
+from bench.stats import describe, figures, ratio, verdicts
+
+
+def _text(value) -> str:
+    """Text inside a chart or the page: < > & as entities (plotly reads a few tags in labels)."""
+    return html.escape("—" if value is None else str(value))
+
+
+def _strip(scenario: str, configs: list[dict]) -> str:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    unit = ""
+    for c in configs:
+        heads = [h[figures.METRIC] for h in map(figures.headline, c["records"]) if figures.METRIC in h]
+        if not heads:
+            continue
+        values = [h["value"] for h in heads]
+        unit, name = heads[0]["unit"], _text(c["id"])
+        fig.add_trace(go.Box(y=values, name=name, boxpoints="all", jitter=0.4, pointpos=0, fillcolor="rgba(0,0,0,0)",
+                             line={"color": "rgba(0,0,0,0)"}, marker={"size": 7}, showlegend=False,
+                             hovertemplate="%{y:,.4g}<extra>" + name + "</extra>"))
+        stats = describe.describe(values, describe.kind_of(heads[0]["key"], unit))
+        if stats["ci95"]:  # the centre the interval is of: the mean (t) or the median (order statistics)
+            centre = stats["mean"] if stats["kind"] == "mean" else stats["median"]
+            fig.add_trace(go.Scatter(x=[name], y=[centre], mode="markers", marker={"symbol": "diamond", "size": 11,
+                                     "color": "black"}, showlegend=False, error_y={
+                "type": "data", "symmetric": False, "array": [stats["ci95"][1] - centre],
+                "arrayminus": [centre - stats["ci95"][0]]},
+                hovertemplate=f"{'mean' if stats['kind'] == 'mean' else 'median'} %{{y:,.4g}}, 95% interval "
+                f"{stats['ci95'][0]:,.4g} … {stats['ci95'][1]:,.4g}<extra>{name}</extra>"))
+    fig.update_layout(title=_text(f"{scenario}: every run's MLPerf metric ({unit}); diamond and bar: centre and "
+                                  "95% interval"), yaxis_title=_text(unit), xaxis_title="configuration",
+                      template="plotly_white", height=420, margin={"l": 60, "r": 20, "t": 50, "b": 60})
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"repeats-{_text(scenario)}",
+                       config={"displaylogo": False})
+
+
+def section(records: dict[str, dict]) -> str | None:
+    """The HTML section (or None without repeat series): strip plots per scenario, verdicts, configurations."""
+    found = sorted(records.items())
+    if not any(figures.repeat(r) for _d, r in found):
+        return None
+    configs = verdicts.groups(found, [])
+    intro = ("<h2>Repeated runs</h2><p class='note'>Every run of each configuration, with the 95% interval of "
+             f"its centre ({_text(describe.T_METHOD)} for rates; {_text(describe.ORDER_METHOD)} for latencies). "
+             "A record without repeats is a configuration of one run (single-run).</p>")
+    parts = [intro]
+    for scenario in dict.fromkeys(c["scenario"] for c in configs):
+        parts.append(_strip(scenario, [c for c in configs if c["scenario"] == scenario]))
+    rows = verdicts.rows(found, [])
+    if rows:
+        parts.append(f"<p class='note'>B against A, the first configuration of its scenario: "
+                     f"{_text(ratio.METHOD)}.</p><table><thead><tr><th>figure</th><th>A</th><th>B</th><th>runs</th>"
+                     "<th>B/A</th><th>95% interval</th><th>verdict</th></tr></thead><tbody>")
+        for r in rows:
+            res = r["result"]
+            ci = res.get("ci95")
+            badge = {"faster": "ok", "slower": "bad"}.get(res["verdict"], "warn")
+            value = "—" if res.get("ratio") is None else f"×{res['ratio']:.3f}"
+            interval = f"{ci[0]:.3f} … {ci[1]:.3f}" if ci else "—"
+            verdict = ratio.verdict_text(res) + (f": {r['unstable']}" if r.get("unstable") else "")
+            parts.append(f"<tr><td>{_text(r['figure'])}</td><td>{_text(r['a'])}</td><td>{_text(r['b'])}</td>"
+                         f"<td>{res['n_a']}/{res['n_b']}</td><td>{value}</td><td>{interval}</td>"
+                         f"<td><span class='badge {badge}'>{_text(verdict)}</span></td></tr>")
+        parts.append("</tbody></table>")
+    legend = []
+    for line, gated in verdicts.legend(found, []):
+        ident, what = line.split(": ", 1)
+        mark = "" if gated else "<span class='badge warn'>not gated</span> "
+        legend.append(f"<tr><td>{_text(ident)}</td><td class='name'>{mark}{_text(what)}</td></tr>")
+    parts.append("<table class='kv'><thead><tr><th>configuration</th><th>what, runs, accuracy gate</th></tr></thead>"
+                 f"<tbody>{''.join(legend)}</tbody></table>")
+    return "".join(parts)
