@@ -73,7 +73,6 @@ def compare_cmd(runs, by, require_accuracy, use_index):
         err.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False)
     if not found:
         raise UsageError(f"no readable result.json under {', '.join(runs)}: give run directories or results trees")
-    from bench.stats import report as stats_report
     from bench.stats import verdicts
 
     verdict_rows = verdicts.rows(found, runs, require_accuracy)  # --require-accuracy refuses here, before ranking
@@ -121,12 +120,7 @@ def compare_cmd(runs, by, require_accuracy, use_index):
                 table.add_row(f"  {heading}", *(_num(v) + (_ratio(v, values[first], better) if i > first else "")
                                                 for i, v in enumerate(values)))
     out.print(table)
-    if verdict_rows:
-        out.print(stats_report.verdict_table(verdict_rows, "verdicts: B against A, the first configuration of its "
-                                             "scenario"))
-        out.print(f"method: {verdicts.ratio.METHOD}", highlight=False)
-    for line, gated in verdicts.legend(found, runs):
-        out.print(("" if gated else "[yellow]not gated:[/] ") + escape(line), highlight=False)
+    _print_verdicts(verdict_rows, found, runs, "verdicts")
     if (df["validity"] == "INVALID").any() or df["synthetic"].any():
         out.print("[red]INVALID[/] runs broke LoadGen's rules; [yellow]synthetic[/] runs measure speed only.")
 
@@ -135,10 +129,9 @@ def _from_index(runs, require_accuracy) -> None:
     """--index: the verdicts and accuracy gates from each tree's index; the per-run table needs every file."""
     from rich.markup import escape
 
-    from bench.cli import err, out
+    from bench.cli import err
     from bench.errors import UsageError
     from bench.index import records
-    from bench.stats import report as stats_report
     from bench.stats import verdicts
 
     found, problems = records.load(runs, err)
@@ -147,9 +140,20 @@ def _from_index(runs, require_accuracy) -> None:
     if not found:
         raise UsageError(f"no readable result.json under {', '.join(runs)}: give results trees")
     verdict_rows = verdicts.rows(found, runs, require_accuracy)
+    _print_verdicts(verdict_rows, found, runs, "verdicts (from the index)")
+
+
+def _print_verdicts(verdict_rows, found, runs, title: str) -> None:
+    """The verdicts table (B against A), its method, and which accuracy record gates each configuration."""
+    from rich.markup import escape
+
+    from bench.cli import out
+    from bench.stats import report as stats_report
+    from bench.stats import verdicts
+
     if verdict_rows:
-        out.print(stats_report.verdict_table(verdict_rows, "verdicts (from the index): B against A, the first "
-                                             "configuration of its scenario"))
+        out.print(stats_report.verdict_table(verdict_rows, f"{title}: B against A, the first configuration of its "
+                                             "scenario"))
         out.print(f"method: {verdicts.ratio.METHOD}", highlight=False)
     for line, gated in verdicts.legend(found, runs):
         out.print(("" if gated else "[yellow]not gated:[/] ") + escape(line), highlight=False)
