@@ -19,7 +19,7 @@ from rich.console import Console
 import scenarios
 from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
-from bench.record import loadgen_log, results
+from bench.record import codec, loadgen_log, results
 from bench.run import harness
 from bench.run.config import RunConfig
 
@@ -55,10 +55,10 @@ def audit(cfg: RunConfig, tests: list[str], console: Console) -> dict:
             root.mkdir(parents=True, exist_ok=True)
             atomic_write(root / "audit.config", "\n".join(AUDITS[test]) + "\n")
             session.loadgen("performance", root=root, audit_config=root / "audit.config")
-    run_dir = Path(record["run_dir"])
-    record["audit"] = {test: verify(test, run_dir) for test in tests}
+    run_dir = Path(str(record.run_dir))
+    record.audit = {test: verify(test, run_dir) for test in tests}
     results.write(run_dir, record)
-    return record
+    return codec.as_json(record)
 
 
 def verify(test: str, run_dir: Path) -> dict:

@@ -22,6 +22,7 @@ from bench.cache import atomic_write
 from bench.errors import RunFailed
 from bench.mlperf import tune_grid
 from bench.mlperf.userconf import parse
+from bench.record import codec
 from bench.run import harness
 from bench.run.config import RunConfig
 from bench.run.options import DEFAULTS, to_command
@@ -81,7 +82,8 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
         console.print(f"[bold]wrote[/] {conf_path}; confirming with a full run")
         # The confirming run reads the user.conf exactly as `bench run --user-conf` would.
         session.cfg = session.cfg.replace(user_conf=str(conf_path), target_qps=None, mode="performance")
-        record = session.measure()
+        measured = session.measure()
+    record = codec.as_json(measured)  # as result.json holds it, now that the session wrote its ending
     confirmations = [_confirmation(record)]
     # A short run's p99 rests on few queries: if the real run disagrees, step down rather than report INVALID.
     while searches_qps and not record["performance"]["valid"] and len(confirmations) < CONFIRM_TRIES:

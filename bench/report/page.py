@@ -12,8 +12,14 @@ import pandas as pd
 
 from bench.cache import atomic_write
 from bench.errors import UsageError
-from bench.report.charts import distribution_chart, metric_charts, percentile_chart, power_chart
-from bench.report.table import SUMMARY, frame, load_runs
+from bench.report.charts import (
+    distribution_chart,
+    metric_charts,
+    percentile_chart,
+    power_chart,
+)
+from bench.report.columns import SUMMARY, Column
+from bench.report.table import frame, load_runs
 
 
 def write(paths, out: str | Path) -> tuple[pd.DataFrame, list[str]]:
@@ -44,10 +50,11 @@ def chart_text(value) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _fmt(value) -> str:
+def _fmt(value, column: Column | None = None) -> str:
+    """A cell as its column's format says (bench/report/columns.py); numbers: 3 decimals below 100, else 1."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, (bool, np.bool_)) or (column is not None and column.format == "yes/no"):
         return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
         return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.1f}"
@@ -55,13 +62,13 @@ def _fmt(value) -> str:
 
 
 def summary_table(df: pd.DataFrame) -> str:
-    head = "".join(f'<th data-col="{i}" title="click to sort">{esc(h)}</th>' for i, h in enumerate(SUMMARY.values()))
+    head = "".join(f'<th data-col="{i}" title="click to sort">{esc(c.heading)}</th>' for i, c in enumerate(SUMMARY))
     body = []
     for _, r in df.iterrows():
         cells = []
-        for col in SUMMARY:
-            value = r[col]
-            text = esc(_fmt(value))
+        for column in SUMMARY:
+            col, value = column.name, r[column.name]
+            text = esc(_fmt(value, column))
             cls = ""
             if col == "validity":
                 cls = {"VALID": "ok", "INVALID": "bad"}.get(value, "warn")

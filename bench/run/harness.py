@@ -25,7 +25,7 @@ from bench import models
 from bench.data.source import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
 from bench.models import onnx_input
-from bench.record import accuracy, loadgen_log, results, snapshot
+from bench.record import accuracy, codec, loadgen_log, results, schema, snapshot
 from bench.run import budget, endings, malloc, signals, sysinfo
 from bench.run.config import RunConfig
 from bench.run.latency import LatencyRecorder
@@ -68,16 +68,16 @@ class Session:
             raise UsageError(f"--count {cfg.count} is larger than the dataset ({len(self.dataset)} samples)")
         self.run_id, self.run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
         self.record = record = results.new_record(self.run_id, cfg.to_record())
-        record["process"]["malloc"] = self.malloc
-        record["scenario"] = {"name": self.scenario.name, "loadgen_name": self.scenario.loadgen_name,
-                              "batch_size": self.options.batch_size, "intent": self.scenario.intent,
-                              "pads_partial_batches": self.scenario.pads(cfg)}
-        record["model"] = self.model.describe()
-        record["model"].update(onnx_input.identity(self.model))  # the file's name, sha256, declared shapes
-        record["dataset"] = self.dataset.describe()
-        record["system"] = sysinfo.collect(cfg.system_name)
-        record["timed_region"] = TIMED_REGION
-        record["snapshot"] = snapshot.take(cfg, self.run_dir, self.dataset)  # user.conf copy, val_map sha256
+        record.process.malloc = codec.parse(schema.Malloc, self.malloc, "process.malloc")
+        record.scenario = schema.Scenario(self.scenario.name, self.scenario.loadgen_name, self.options.batch_size,
+                                          self.scenario.intent, self.scenario.pads(cfg))
+        # the file's name, sha256, declared shapes beside what the spec describes
+        record.model = {**self.model.describe(), **onnx_input.identity(self.model)}
+        record.dataset = self.dataset.describe()
+        record.system = codec.parse(schema.System, sysinfo.collect(cfg.system_name), "system")
+        record.timed_region = TIMED_REGION
+        # user.conf copy, val_map sha256
+        record.snapshot = codec.parse(schema.Snapshot, snapshot.take(cfg, self.run_dir, self.dataset), "snapshot")
         results.write(self.run_dir, record)
 
     def open(self) -> None:
@@ -92,42 +92,43 @@ class Session:
         console.print(f"loading {self.model.name} into {cfg.backend} ({cfg.device}, {cfg.precision})")
         with console.status("loading"):
             self.backend.load(self.model, self.options)
-        record["timing"]["load_s"] = time.perf_counter() - t0
-        record["backend"] = self.backend.describe()
+        record.timing.load_s = time.perf_counter() - t0
+        record.backend = self.backend.describe()
         self.store = SampleStore(self.dataset)
         console.print("warming up (untimed)")
         with console.status("warming up"):
-            self.estimate, record["timing"]["warmup_s"], batches = warm_up(self.backend, self.store, cfg, self.scenario)
-        record["timing"]["warmup_estimate"] = vars(self.estimate)
-        record["timing"]["warmup_batch_sizes"] = batches
-        record["backend"] = self.backend.describe()  # again: some backends settle threads/streams in warm-up
+            self.estimate, record.timing.warmup_s, batches = warm_up(self.backend, self.store, cfg, self.scenario)
+        record.timing.warmup_estimate = vars(self.estimate)
+        record.timing.warmup_batch_sizes = batches
+        record.backend = self.backend.describe()  # again: some backends settle threads/streams in warm-up
         self.responder = Responder(self.backend, self.store)
 
     def loadgen(self, mode: str, root: Path | None = None, cfg: RunConfig | None = None,
                 overrides: dict | None = None, power: PowerMonitor | None = None,
-                audit_config: Path | None = None) -> dict:
+                audit_config: Path | None = None) -> schema.Performance | None:
         """One LoadGen run on this session; logs under <root>/loadgen/<mode>/ (root: the run directory)."""
         return run_loadgen(cfg or self.cfg, self.scenario, self.responder, self.store, self.estimate,
                            root or self.run_dir, mode, self.console, power, overrides, audit_config)
 
-    def measure(self) -> dict:
+    def measure(self) -> schema.Record:
         """The recorded runs `cfg.mode` asks for: performance (with power), accuracy, or both."""
         cfg, record = self.cfg, self.record
-        record["config"] = cfg.to_record()
+        record.config = codec.parse(schema.Config, cfg.to_record(), "config")
         if cfg.mode in ("performance", "both"):
             power = PowerMonitor(self.run_dir, cfg.device)
             self.backend.reset_stats()  # multi-GPU: count only the timed run per device
-            record["performance"] = perf = self.loadgen("performance", power=power)
+            record.performance = perf = self.loadgen("performance", power=power)
+            assert perf is not None  # a performance run always reads its detail log (or raised)
             if (per_device := self.backend.device_stats()) is not None:
-                perf["per_device"] = per_device
-            record["power"] = power.summary(perf["samples"], perf["duration_s"], perf.get("per_device"))
+                perf.per_device = per_device
+            record.power = power.summary(perf.samples, perf.duration_s, perf.per_device)
         if cfg.mode in ("accuracy", "both"):
             self.loadgen("accuracy")
-            record["accuracy"] = accuracy.evaluate(
+            record.accuracy = accuracy.evaluate(
                 self.run_dir / "loadgen" / "accuracy" / "mlperf_log_accuracy.json", self.dataset.labels(),
                 self.model.reference_top1, cfg.accuracy_threshold, self.model.synthetic or self.dataset.synthetic)
-        if record["power"] is None:
-            record["power"] = PowerMonitor(self.run_dir, cfg.device).summary(None, None)
+        if record.power is None:
+            record.power = PowerMonitor(self.run_dir, cfg.device).summary(None, None)
         return record
 
 
@@ -139,23 +140,23 @@ def session(cfg: RunConfig, console: Console | None = None) -> Iterator[Session]
     try:
         s.open()
         yield s
-        record["status"] = "complete"
+        record.status = "complete"
     except (KeyboardInterrupt, Interrupted) as exc:
-        record["status"] = "interrupted"
+        record.status = "interrupted"
         signals.note_interrupt(exc)  # SIGTERM and SIGHUP end a run as Ctrl-C does (bench/run/signals.py)
-        record["error"] = signals.reason(exc)
+        record.error = signals.reason(exc)
         raise Interrupted(f"interrupted; what was measured so far is in {run_dir}", signals.exit_code())
     except BenchError as exc:
-        record["status"] = "failed"
-        record["error"] = str(exc)
+        record.status = "failed"
+        record.error = str(exc)
         raise
     except Exception as exc:
-        record["status"] = "failed"
-        record["error"] = f"{type(exc).__name__}: {exc}"
+        record.status = "failed"
+        record.error = f"{type(exc).__name__}: {exc}"
         raise RunFailed(f"run failed: {type(exc).__name__}: {exc} (record in {run_dir})") from exc
     finally:
-        record["finished_at"] = results.utc_now()
-        record["run_dir"] = str(run_dir)
+        record.finished_at = results.utc_now()
+        record.run_dir = str(run_dir)
         try:
             results.write(run_dir, record)  # disk full: RunFailed naming the file; never half a file
         finally:
@@ -163,15 +164,16 @@ def session(cfg: RunConfig, console: Console | None = None) -> Iterator[Session]
 
 
 def run(cfg: RunConfig, console: Console | None = None) -> dict:
-    """Run one benchmark; returns its record (also written to <output>/<run-id>/result.json)."""
+    """Run one benchmark; returns its record as result.json holds it (written to <output>/<run-id>/result.json)."""
     with session(cfg, console) as s:
-        return s.measure()
+        record = s.measure()
+    return codec.as_json(record)
 
 
 def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimate: Estimate, run_dir: Path,
                 mode: str, console: Console, power: PowerMonitor | None = None,
-                overrides: dict | None = None, audit_config: Path | None = None) -> dict:
-    """One LoadGen run; `overrides` are TestSettings fields set last (short tuning runs); `audit_config` is
+                overrides: dict | None = None, audit_config: Path | None = None) -> schema.Performance | None:
+    """One LoadGen run (its performance section; None for an accuracy run); `overrides` are TestSettings fields set last (short tuning runs); `audit_config` is
     the only audit.config LoadGen may read (bench audit's)."""
     log_dir = Path(run_dir) / "loadgen" / mode
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -239,26 +241,26 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
         raise RunFailed(f"backend {cfg.backend} raised during the run: {type(exc).__name__}: {exc}") from exc
     endings.check_loadgen(raised, log_dir, mode)  # LoadGen raised, or gave no result: failed
     if mode == "accuracy":
-        return {}
+        return None
     detail = log_dir / "mlperf_log_detail.txt"
     if not detail.exists():
         raise RunFailed(f"LoadGen wrote no detail log in {log_dir}")
     perf = loadgen_log.performance(loadgen_log.read_detail(detail), scenario)
-    perf["cpu"] = cpu_usage(usage, time.perf_counter() - start)
-    perf["latencies"] = responder.latency.save(run_dir)  # per-query latencies for reports
+    perf.cpu = cpu_usage(usage, time.perf_counter() - start)
+    perf.latencies = responder.latency.save(run_dir)  # per-query latencies for reports
     responder.latency = None
     return perf
 
 
-def cpu_usage(before, seconds: float) -> dict:
+def cpu_usage(before, seconds: float) -> schema.Cpu:
     """The whole process over a LoadGen run: cores busy in user and kernel mode, and page faults. Kernel time with
     many minor faults is memory handed back to the OS and faulted in again (bench/run/malloc.py)."""
     now = resource.getrusage(resource.RUSAGE_SELF)
-    return {"seconds": round(seconds, 3),
-            "user_cores": round((now.ru_utime - before.ru_utime) / seconds, 3),
-            "system_cores": round((now.ru_stime - before.ru_stime) / seconds, 3),
-            "minor_faults_per_s": round((now.ru_minflt - before.ru_minflt) / seconds, 1),
-            "major_faults": now.ru_majflt - before.ru_majflt}
+    return schema.Cpu(seconds=round(seconds, 3),
+                      user_cores=round((now.ru_utime - before.ru_utime) / seconds, 3),
+                      system_cores=round((now.ru_stime - before.ru_stime) / seconds, 3),
+                      minor_faults_per_s=round((now.ru_minflt - before.ru_minflt) / seconds, 1),
+                      major_faults=now.ru_majflt - before.ru_majflt)
 
 
 def interrupted_exit() -> None:

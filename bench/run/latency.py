@@ -18,6 +18,7 @@ import numpy as np
 
 from bench.cache import atomic_write
 from bench.errors import UsageError
+from bench.record import schema
 
 FILE = "latencies.npy"
 
@@ -81,13 +82,13 @@ class LatencyRecorder:
         lat = (done_t[hit] - start) / 1e6
         return lat[np.argsort(start, kind="stable")].astype(np.float32)
 
-    def save(self, run_dir: Path) -> dict:
+    def save(self, run_dir: Path) -> schema.Latencies:
         """Write latencies.npy (float32 ms) into the run directory; the record notes it."""
         lat = self.latencies_ms()
         atomic_write(Path(run_dir) / FILE, _npy_bytes(lat))
-        return {"file": FILE, "count": int(len(lat)), "unit": "ms",
-                "source": "SUT-side: issue callback to QuerySamplesComplete (LoadGen's percentiles are the authority; "
-                          "in Server they also count LoadGen's lag behind its schedule)"}
+        return schema.Latencies(FILE, int(len(lat)), "ms", "SUT-side: issue callback to QuerySamplesComplete "
+                                "(LoadGen's percentiles are the authority; in Server they also count LoadGen's lag "
+                                "behind its schedule)")
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
