@@ -34,6 +34,10 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069
 class Wrong(ValueError):
     """A record of the wrong shape: the message names the field, e.g. "'config.batch_size' is text ('8'), ...". """
 
+    def __init__(self, message: str, where: str = ""):
+        super().__init__(message)
+        self.where = where
+
 
 # ---- out -------------------------------------------------------------------------------------------------------
 
@@ -146,7 +150,12 @@ def _convert(tp, value, where: str):
             return None
         options = [a for a in args if a is not type(None)]
         if len(options) == 1:
-            return _convert(options[0], value, where) if value is not None else _wrong(tp, value, where)
+            try:
+                return _convert(options[0], value, where) if value is not None else _wrong(tp, value, where)
+            except Wrong as exc:
+                if exc.where != where:  # wrong further in: that field's message
+                    raise
+                return _wrong(tp, value, where)  # wrong here: say that null would do too
         for option in options:
             try:
                 return _convert(option, value, where)
@@ -190,7 +199,7 @@ def _section(cls, value, where: str):
         if name in value:
             given[name] = _convert(hints[name], value[name], at)
         elif f.metadata.get("required"):
-            raise Wrong(f"lacks {at!r}")
+            raise Wrong(f"lacks {at!r}", at)
     section = cls(**{k: v for k, v in given.items() if declared[k].init})
     section.extra_keys = {k: v for k, v in value.items() if k not in declared}
     section.read_order = tuple(value)
@@ -199,7 +208,7 @@ def _section(cls, value, where: str):
 
 def _wrong(tp, value, where: str):
     shown = CONTROL.sub("", repr(value))[:40]
-    raise Wrong(f"{where or 'the record'!r} is {_name(type(value))} ({shown}), expected {describe(tp)}")
+    raise Wrong(f"{where or 'the record'!r} is {_name(type(value))} ({shown}), expected {describe(tp)}", where)
 
 
 def _name(t) -> str:

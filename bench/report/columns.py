@@ -39,7 +39,7 @@ class Column:
     shown: int | None = None  # its place in the page's summary table
     compare: int | None = None  # its place among `bench compare`'s rows
     better: Literal["higher", "lower"] | None = None  # a number to compare: ratios coloured by this; None: text
-    derive: Callable[[dict, Path], object] | None = None  # computed from the (JSON) record and its run directory
+    derive: Callable[..., object] | None = None  # computed from the (JSON) record and its run directory
 
     def value(self, record: dict, run_dir: Path):
         if self.derive is not None:
@@ -64,7 +64,7 @@ def _accuracy(r: dict, _=None) -> str:
     return "synthetic" if acc.get("synthetic") or _synthetic(r) else acc.get("verdict") or "no reference"
 
 
-def _metric(field: str) -> Callable[[dict, Path], object]:
+def _metric(field: str) -> Callable[..., object]:
     """The headline as the scenario defines it (schema-1 records: what they carried, named as such)."""
     def read(r: dict, _=None):
         metric = scenarios.headline(r) or {}
@@ -75,12 +75,12 @@ def _metric(field: str) -> Callable[[dict, Path], object]:
     return read
 
 
-def _or(*paths: str, default=None) -> Callable[[dict, Path], object]:
+def _or(*paths: str, default=None) -> Callable[..., object]:
     """The first of `paths` that is set (not null, not empty), else `default`."""
     return lambda r, _=None: next((v for v in (get(r, p) for p in paths) if v is not ABSENT and v), default)
 
 
-def _join(path: str, item: Callable = str) -> Callable[[dict, Path], object]:
+def _join(path: str, item: Callable = str) -> Callable[..., object]:
     def read(r: dict, _=None) -> str:
         values = get(r, path)
         return "; ".join(item(v) for v in values or [] if item is str or isinstance(v, dict)) \

@@ -10,6 +10,7 @@ import os
 import resource
 import threading
 import time
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +69,7 @@ class Session:
             raise UsageError(f"--count {cfg.count} is larger than the dataset ({len(self.dataset)} samples)")
         self.run_id, self.run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
         self.record = record = results.new_record(self.run_id, cfg.to_record())
+        assert record.process is not None and record.timing is not None  # new_record made both
         record.process.malloc = codec.parse(schema.Malloc, self.malloc, "process.malloc")
         record.scenario = schema.Scenario(self.scenario.name, self.scenario.loadgen_name, self.options.batch_size,
                                           self.scenario.intent, self.scenario.pads(cfg))
@@ -83,6 +85,8 @@ class Session:
     def open(self) -> None:
         """Load the model (untimed) and warm up on real samples (untimed)."""
         cfg, console, record = self.cfg, self.console, self.record
+        timing = record.timing
+        assert timing is not None  # new_record made it
         console.print(f"[bold]run[/] {self.run_id} -> {escape(str(self.run_dir))}")  # a path is text, not markup
         if self.model.synthetic or self.dataset.synthetic:
             console.print("[yellow]synthetic " + " and ".join(
@@ -92,15 +96,16 @@ class Session:
         console.print(f"loading {self.model.name} into {cfg.backend} ({cfg.device}, {cfg.precision})")
         with console.status("loading"):
             self.backend.load(self.model, self.options)
-        record.timing.load_s = time.perf_counter() - t0
-        record.backend = self.backend.describe()
+        timing.load_s = time.perf_counter() - t0
+        record.backend = typing.cast(schema.Backend, self.backend.describe())
         self.store = SampleStore(self.dataset)
         console.print("warming up (untimed)")
         with console.status("warming up"):
-            self.estimate, record.timing.warmup_s, batches = warm_up(self.backend, self.store, cfg, self.scenario)
-        record.timing.warmup_estimate = vars(self.estimate)
-        record.timing.warmup_batch_sizes = batches
-        record.backend = self.backend.describe()  # again: some backends settle threads/streams in warm-up
+            self.estimate, timing.warmup_s, batches = warm_up(self.backend, self.store, cfg, self.scenario)
+        timing.warmup_estimate = vars(self.estimate)
+        timing.warmup_batch_sizes = batches
+        # again: some backends settle threads/streams in warm-up
+        record.backend = typing.cast(schema.Backend, self.backend.describe())
         self.responder = Responder(self.backend, self.store)
 
     def loadgen(self, mode: str, root: Path | None = None, cfg: RunConfig | None = None,
@@ -173,8 +178,8 @@ def run(cfg: RunConfig, console: Console | None = None) -> dict:
 def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimate: Estimate, run_dir: Path,
                 mode: str, console: Console, power: PowerMonitor | None = None,
                 overrides: dict | None = None, audit_config: Path | None = None) -> schema.Performance | None:
-    """One LoadGen run (its performance section; None for an accuracy run); `overrides` are TestSettings fields set last (short tuning runs); `audit_config` is
-    the only audit.config LoadGen may read (bench audit's)."""
+    """One LoadGen run (its performance section; None for an accuracy run); `overrides` are TestSettings fields set
+    last (short tuning runs); `audit_config` is the only audit.config LoadGen may read (bench audit's)."""
     log_dir = Path(run_dir) / "loadgen" / mode
     log_dir.mkdir(parents=True, exist_ok=True)
     settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
