@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import typing
 from pathlib import Path
@@ -145,3 +146,35 @@ def test_every_field_is_json_typed():
             if name in ("extra_keys", "read_order"):
                 continue
             assert codec.describe(tp), f"{cls.__name__}.{name}"
+
+
+def test_a_schema_1_record_still_reads_and_is_labelled_as_such(tmp_path, bench_cli):
+    """Schema 1 carried raw p90 for SingleStream as {name, value}: read, shown, and never passed off as MLPerf's."""
+    old = json.loads((RECORDS / "single-stream.json").read_text())
+    old["schema"] = 1
+    old["performance"]["result_metric"] = {"name": "p90_latency_ms", "value": 2.5}
+    del old["performance"]["secondary"]
+    (tmp_path / "tree" / "old").mkdir(parents=True)
+    (tmp_path / "tree" / "old" / "result.json").write_text(json.dumps(old, indent=2) + "\n")
+    record = results.read(tmp_path / "tree" / "old")
+    assert record.schema == 1 and record.performance and record.performance.result_metric
+    assert record.performance.result_metric.unit is None  # as written: the reader does not invent one
+    assert results.write(tmp_path, record).read_text() == (tmp_path / "tree" / "old" / "result.json").read_text()
+    result = bench_cli("report", tmp_path / "tree", "--out", tmp_path / "report")
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+    csv = (tmp_path / "report" / "results.csv").read_text()
+    assert "p90 latency (schema 1),2.5,ms,lower" in csv
+    result = bench_cli("compare", tmp_path / "tree" / "old")
+    assert result.exit_code == 0 and "p90 latency (schema 1)" in result.output, result.output
+
+
+def test_readme_record_block_lists_the_declared_sections():
+    """The README's (or, once moved, docs/'s) record overview names each section the schema declares, and no other."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    found = [m[1] for m in (re.search(r"```\n(schema, run_id, status.*?)```", p.read_text(), re.S) for p in pages) if m]
+    assert found, "the record overview block (```schema, run_id, status ...```) is gone"
+    listed = {line.split()[0] for line in found[0].splitlines()[1:] if line and not line.startswith(" ")}
+    sections = {f.name for f in dataclasses.fields(schema.Record)
+                if not f.metadata.get("internal") and f.name not in ("audit", "nonfinite")
+                and f.name not in {"schema", "run_id", "status", "started_at", "finished_at", "error", "run_dir"}}
+    assert listed == sections

@@ -49,8 +49,10 @@ def as_json(value):
             if f.metadata.get("internal"):
                 continue
             v = getattr(value, f.name)
-            # Left out while unset: a `later` field, or one the record this was read from did not have.
-            if v is None and (f.metadata.get("later") or (value.read_order and f.name not in value.read_order)):
+            # Left out while unset: a `later` field, or one the record this was read from did not have (an older
+            # writer's record is written back as it was).
+            if (v is None and f.metadata.get("later")) or \
+                    (value.read_order and f.name not in value.read_order and _is_default(f, v)):
                 continue
             out[f.name] = as_json(v)
         out.update((k, as_json(v)) for k, v in value.extra_keys.items())
@@ -63,6 +65,12 @@ def as_json(value):
     if isinstance(value, (list, tuple)):
         return [as_json(v) for v in value]
     return value
+
+
+def _is_default(f: dataclasses.Field, value) -> bool:
+    if f.default_factory is not dataclasses.MISSING:
+        return value == f.default_factory()
+    return f.default is not dataclasses.MISSING and value == f.default
 
 
 def finite(value, where: str = "", found: list | None = None):
