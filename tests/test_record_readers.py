@@ -124,3 +124,27 @@ def test_reader_refuses_before_reading(tmp_path):
         codec.read_bounded(tmp_path / "big", limit=9_999)
     (tmp_path / "ok").write_bytes(b"{}")
     assert codec.read_bounded(tmp_path / "ok", limit=2) == b"{}"
+
+
+@pytest.mark.parametrize("name", ["fifo", "dev-zero", "too-large"])
+def test_a_hostile_result_json_given_by_name_is_refused_by_name(tree, name):
+    done = _bench("compare", tree / name / "result.json", tree / "good")
+    assert done.returncode == 0, done.stderr
+    (line,) = [s for s in done.stderr.replace("\n ", " ").splitlines() if s.startswith("skipped:")]
+    assert f"/{name}/result.json" in line and HOSTILE[name][1] in line, line
+
+
+def test_run_directory_inputs_beside_the_record_are_bounded_too(tmp_path):
+    """bench submission and audit read a run's user.conf, detail log and accuracy.txt: a FIFO there is refused."""
+    from bench.errors import UsageError
+    from bench.record import accuracy, loadgen_log, snapshot
+
+    for name in ("user.conf", "mlperf_log_detail.txt", "accuracy.txt"):
+        os.mkfifo(tmp_path / name)
+    record = {"snapshot": {"user_conf": {"file": "user.conf"}}}
+    with pytest.raises(UsageError, match=r"user.conf: not a readable user.conf \(not a regular file \(a FIFO\)"):
+        snapshot.user_conf(record, tmp_path)
+    with pytest.raises(OSError, match="FIFO"):
+        loadgen_log.read_detail(tmp_path / "mlperf_log_detail.txt")
+    with pytest.raises(UsageError, match="accuracy.txt.*FIFO"):
+        accuracy.read_accuracy_txt(tmp_path / "accuracy.txt")

@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
-from bench.record import schema
+from bench.record import codec, schema
 
 # ImageNet 2012 validation set: what MLPerf's accuracy run covers.
 FULL_SET = 50_000
@@ -127,7 +127,7 @@ def read_accuracy_txt(path: str | Path) -> dict:
     """accuracy.txt back: {accuracy_percent, correct, count, log_sha256 (None without a hash line)}."""
     path = Path(path)
     try:
-        lines = path.read_text().splitlines()
+        lines = codec.read_bounded(path, 4096).decode().splitlines()  # two short lines; never a FIFO or /dev/zero
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}")
     first = TXT_LINE.fullmatch(lines[0]) if lines else None

@@ -6,18 +6,21 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from bench.record import schema
+from bench.record import codec, schema
 
 PREFIX = ":::MLLOG "
 PERCENTILES = {"p50": "50.00", "p90": "90.00", "p95": "95.00", "p97": "97.00", "p99": "99.00", "p99_9": "99.90"}
 # LoadGen's wall-clock stamps of the timed run (what MLPerf's power tools slice to), e.g. "11-27-2026 13:59:55.736".
 STAMP = "%m-%d-%Y %H:%M:%S.%f"
+# A detail log holds settings and results, not one line per query (the trace is off): a few hundred kB at most.
+DETAIL_BYTES = 64 * 1024 * 1024
 
 
 def read_detail(path: str | Path) -> dict:
     """key -> value for every :::MLLOG line (the last value wins); errors and warnings collected apart."""
     values: dict = {"_errors": [], "_warnings": []}
-    for line in Path(path).read_text(errors="replace").splitlines():
+    # Bounded: a copied run directory's log is input (bench submission, audit); a FIFO or /dev/zero is refused.
+    for line in codec.read_bounded(Path(path), DETAIL_BYTES).decode(errors="replace").splitlines():
         if not line.startswith(PREFIX):
             continue
         try:

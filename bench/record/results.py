@@ -144,7 +144,7 @@ def find_runs(paths) -> list[Path]:
     for p in map(Path, paths):
         if (p / "result.json").is_file():
             found.add(p.resolve())
-        elif p.is_file() and p.name == "result.json":
+        elif p.name == "result.json" and (p.exists() or p.is_symlink()):  # any kind: read() says what is wrong
             found.add(p.parent.resolve())
         elif p.is_dir():
             found.update(r.parent.resolve() for r in p.rglob("result.json"))
