@@ -178,3 +178,16 @@ def test_readme_record_block_lists_the_declared_sections():
                 if not f.metadata.get("internal") and f.name not in ("audit", "nonfinite")
                 and f.name not in {"schema", "run_id", "status", "started_at", "finished_at", "error", "run_dir"}}
     assert listed == sections
+
+
+def test_a_new_column_is_one_entry(monkeypatch):
+    """A declared field shown in results.csv by one Column, nothing else touched (here: the run's CPU seconds)."""
+    from bench.report import columns, table
+
+    record = json.loads((RECORDS / "offline.json").read_text())
+    new = columns.Column("cpu_seconds", ("performance.cpu.seconds",), heading="CPU s", unit="s", format="number")
+    resolve(new.key[0])
+    monkeypatch.setattr(columns, "COLUMNS", [*columns.COLUMNS, new])
+    df = table.frame([(Path("x"), record)])
+    assert df["cpu_seconds"].iloc[0] == record["performance"]["cpu"]["seconds"]
+    assert "cpu_seconds" in df.to_csv(index=False).splitlines()[0]
