@@ -191,3 +191,11 @@ def test_a_new_column_is_one_entry(monkeypatch):
     df = table.frame([(Path("x"), record)])
     assert df["cpu_seconds"].iloc[0] == record["performance"]["cpu"]["seconds"]
     assert "cpu_seconds" in df.to_csv(index=False).splitlines()[0]
+
+
+def test_a_section_takes_only_declared_keys():
+    perf = schema.Performance()
+    perf["samples"] = 8  # callers written against the dict record still work, on declared fields
+    assert perf.samples == 8 and perf["samples"] == 8 and "samples" in perf and "bogus" not in perf
+    with pytest.raises(KeyError, match="declares no field 'bogus': add it to bench/record/schema.py"):
+        perf["bogus"] = 1

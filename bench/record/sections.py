@@ -24,13 +24,24 @@ class Section:
     extra_keys: dict = field(default_factory=dict, init=False, repr=False, compare=False, metadata={"internal": True})
     read_order: tuple = field(default=(), init=False, repr=False, compare=False, metadata={"internal": True})
 
-    # Read access by key, for callers written against the dict record (tune's trials, the benchmarks' scripts).
+    # Access by key, for callers written against the dict record (tune's trials, the benchmarks' scripts); setting a
+    # key sets a declared field only.
     def __getitem__(self, key: str):
         if key in self.extra_keys:
             return self.extra_keys[key]
         if key in ("extra_keys", "read_order") or key not in self.__dataclass_fields__:
             raise KeyError(key)
         return getattr(self, key)
+
+    def __setitem__(self, key: str, value) -> None:
+        """Only a declared field: a new key is a new field in bench/record/schema.py (or sections.py), typed."""
+        if key in ("extra_keys", "read_order") or key not in self.__dataclass_fields__:
+            raise KeyError(f"{type(self).__name__} declares no field {key!r}: add it to bench/record/schema.py")
+        setattr(self, key, value)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and (key in self.extra_keys or (
+            key in self.__dataclass_fields__ and key not in ("extra_keys", "read_order")))
 
     def get(self, key: str, default=None):
         try:
