@@ -1,18 +1,24 @@
 """Lazy registry of backends: a name maps to an import path, imported only when that backend is used.
 
-Third-party backends register through the `bench.backends` entry-point group with the same
-"module:Class" form.
+Third-party backends register through the `bench.backends` entry-point group with the same "module:Class" form
+(docs/plugins.md). Each name remembers where it came from (built in, or a distribution and its version), so a
+plugin that cannot be imported, or breaks the interface, is reported with its package name and never stops the
+others.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from backends.base import Availability, Backend, BackendOptions
 from bench.errors import BackendUnavailable, UsageError
-from bench.run.devices import parse_cuda
+from bench.system.devices import parse_cuda
 
+GROUP = "bench.backends"  # the entry-point group a plugin distribution declares its backends in
 REGISTRY: dict[str, str] = {
     "torch": "backends.torch_backend:TorchBackend",
     "torch-compile": "backends.torch_compile_backend:TorchCompileBackend",
@@ -25,52 +31,142 @@ REGISTRY: dict[str, str] = {
 HIDDEN = {"null"}
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One registered name: its "module:Class" and who ships it (no package: built in)."""
+
+    target: str
+    package: str = ""  # the distribution that declares the entry point
+    version: str = ""
+
+    @property
+    def origin(self) -> str:
+        return f"{self.package} {self.version}".strip() if self.package else "built-in"
+
+
+def scan() -> tuple[dict[str, Entry], list[str]]:
+    """Every backend name with where it comes from, and what was left out: a plugin may not take a built-in's
+    name (or one an earlier plugin took), and is then ignored, with the reason, rather than run in its place."""
+    found = {name: Entry(target) for name, target in REGISTRY.items()}
+    ignored: list[str] = []
+    try:
+        points = list(entry_points(group=GROUP))
+    except Exception as exc:  # noqa: BLE001 - broken metadata of one distribution must not hide the built-ins
+        return found, [f"the installed packages' entry points cannot be read: {type(exc).__name__}: {exc}"]
+    for ep in points:
+        dist = getattr(ep, "dist", None)
+        entry = Entry(ep.value, dist.name if dist else "an unnamed package", dist.version if dist else "")
+        if ep.name in found:
+            ignored.append(f"{ep.name} from {entry.origin} is ignored: the name is taken by the "
+                           f"{found[ep.name].origin} backend; the plugin must register another name")
+            continue
+        found[ep.name] = entry
+    return found, ignored
+
+
+def entries() -> dict[str, Entry]:
+    return scan()[0]
+
+
 def names(include_hidden: bool = False) -> list[str]:
-    registry = _all()
-    return [n for n in registry if include_hidden or n not in HIDDEN]
+    return [n for n in entries() if include_hidden or n not in HIDDEN]
 
 
-def _all() -> dict[str, str]:
-    registry = dict(REGISTRY)
-    for ep in entry_points(group="bench.backends"):
-        registry.setdefault(ep.name, ep.value)
-    return registry
+def label(name: str) -> str:
+    """How messages name a backend: a plugin's with the package that ships it, whose vendor can fix it."""
+    entry = entries().get(name)
+    return f"{name} (from {entry.origin})" if entry and entry.package else name
+
+
+def interface_problems(cls, name: str) -> list[str]:
+    """How a registered class breaks the interface bench calls (backends/base.py); empty if it keeps it."""
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        return [f"{getattr(cls, '__name__', cls)!s} is not a subclass of backends.base.Backend"]
+    problems = []
+    if missing := sorted(getattr(cls, "__abstractmethods__", ())):
+        problems.append(f"{cls.__name__} does not implement {', '.join(missing)}")
+    if not isinstance(inspect.getattr_static(cls, "probe", None), classmethod):
+        problems.append(f"{cls.__name__}.probe must be a classmethod (it runs before any instance exists)")
+    if cls.name != name:
+        problems.append(f"{cls.__name__}.name is {cls.name!r}, but it is registered as {name!r}")
+    return problems + declaration_problems(cls)
+
+
+def declaration_problems(cls: type[Backend]) -> list[str]:
+    """The base class's declaration attributes (what it runs, where), which bench reads before any instance
+    exists: a plugin's must have their shape, or the listing and the refusals would fail on it."""
+    problems = []
+    for attribute in ("precisions", "devices"):
+        value = getattr(cls, attribute, None)
+        if not (isinstance(value, tuple) and value and all(isinstance(v, str) for v in value)):
+            problems.append(f"{cls.__name__}.{attribute} must be a non-empty tuple of names, not {value!r}")
+    return problems
 
 
 def backend_class(name: str) -> type[Backend]:
-    registry = _all()
-    if name not in registry:
+    entry = entries().get(name)
+    if entry is None:
         raise UsageError(f"unknown backend {name!r}: choose one of {', '.join(names())}")
-    module_name, _, class_name = registry[name].partition(":")
+    fix = f"; reinstall or update {entry.package}, or uninstall it" if entry.package else ""
+    module_name, _, class_name = entry.target.partition(":")
     try:
-        module = importlib.import_module(module_name)
-        return getattr(module, class_name)
-    except Exception as exc:  # an entry whose module is broken is reported, never fatal for the others
-        raise BackendUnavailable(f"backend {name} cannot be imported ({module_name}): {type(exc).__name__}: {exc}")
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (Exception, SystemExit) as exc:  # a broken entry is reported, never fatal for the others
+        raise BackendUnavailable(f"backend {label(name)} cannot be imported ({entry.target}): "
+                                 f"{type(exc).__name__}: {exc}{fix}") from exc
+    if problems := interface_problems(cls, name):
+        raise BackendUnavailable(f"backend {label(name)} breaks the backend interface ({entry.target}): "
+                                 f"{'; '.join(problems)} (docs/plugins.md){fix}")
+    return cls
 
 
 def probe(name: str) -> Availability:
+    """Whether `name` can run here; every failure, the backend's own included, is an answer, never a raise."""
     try:
         cls = backend_class(name)
     except BackendUnavailable as exc:
         return Availability(False, str(exc))
+    info, entry = _probe(cls), entries()[name]
+    if not info.available and entry.package and entry.package not in info.reason:
+        info = dataclasses.replace(info, reason=f"{info.reason} (backend from {entry.origin})")
+    return info
+
+
+def _probe(cls: type[Backend]) -> Availability:
     try:
-        return cls.probe()
-    except Exception as exc:
+        info = cls.probe()
+    except Exception as exc:  # noqa: BLE001 - one backend's probe must not end the listing of the others
         return Availability(False, f"probe failed: {type(exc).__name__}: {exc}")
+    if not isinstance(info, Availability):
+        return Availability(False, f"probe() returned {type(info).__name__}, not a backends.base.Availability")
+    return info
+
+
+def describe(backend: Backend) -> dict:
+    """`backend.describe()` for the record, checked: a backend that raises or answers something other than a dict
+    stops the run before anything is timed, named with the package that ships it."""
+    try:
+        described = backend.describe()
+    except Exception as exc:  # noqa: BLE001 - reported with the backend's origin, exit 2
+        raise BackendUnavailable(f"backend {label(backend.name)}: describe() raised {type(exc).__name__}: {exc}; "
+                                 "the record cannot say what ran, so nothing is timed") from exc
+    if not isinstance(described, dict):
+        raise BackendUnavailable(f"backend {label(backend.name)}: describe() returned {type(described).__name__}, "
+                                 "not a dict; the record cannot say what ran, so nothing is timed")
+    return described
 
 
 def create(name: str, options: BackendOptions) -> Backend:
     """An instance ready to `load`, after checking that it can honour the options here."""
     cls = backend_class(name)
-    availability = cls.probe()
+    availability = _probe(cls)
     if not availability.available:
-        raise BackendUnavailable(f"backend {name} is not available: {availability.reason}")
+        raise BackendUnavailable(f"backend {label(name)} is not available: {availability.reason}")
     cls.check_options(options)
     kind = options.device.split(":")[0]
     if kind != "cpu" and not any(d.startswith(kind) for d in availability.devices):
         raise BackendUnavailable(
-            f"--device {options.device} asked for, but backend {name} sees no such device here "
+            f"--device {options.device} asked for, but backend {label(name)} sees no such device here "
             f"(it sees: {', '.join(availability.devices) or 'none'}). Nothing was run on the CPU instead."
         )
     cuda = parse_cuda(options.device)
@@ -83,4 +179,5 @@ def create(name: str, options: BackendOptions) -> Backend:
     return cls()
 
 
-__all__ = ["Availability", "Backend", "BackendOptions", "REGISTRY", "backend_class", "create", "names", "probe"]
+__all__ = ["Availability", "Backend", "BackendOptions", "Entry", "GROUP", "REGISTRY", "backend_class", "create",
+           "declaration_problems", "describe", "entries", "interface_problems", "label", "names", "probe", "scan"]

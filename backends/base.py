@@ -7,22 +7,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bench.config.run_config import DEFAULTS
 from bench.errors import BackendUnavailable
-from bench.run.options import DEFAULTS
 
 INTENTS = ("latency", "throughput")
 
 
 @dataclass(frozen=True)
 class BackendOptions:
-    """What a backend is asked for. Defaults are bench/run/options.py's; a backend never sees the scenario's name."""
+    """What a backend is asked for. Defaults are bench/config/run_config.py's; a backend never sees the scenario's name."""
 
     precision: str = DEFAULTS["precision"]
     device: str = DEFAULTS["device"]
     batch_size: int = DEFAULTS["batch_size"]  # the largest batch the scenario will issue
     threads: int | None = DEFAULTS["threads"]
     intent: str = "throughput"  # latency: one query at a time (fewest streams); throughput: keep the device full
-    extra: dict = field(default_factory=dict)  # backend options that were set (bench/run/options.py), keyed by name
+    extra: dict = field(default_factory=dict)  # backend options that were set (bench/config/run_config.py), keyed by name
 
     def __post_init__(self):
         if self.intent not in INTENTS:

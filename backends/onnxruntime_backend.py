@@ -10,7 +10,7 @@ import numpy as np
 from backends.base import Availability, Backend, BackendOptions, argmax_classes, logits_output
 from backends.precision import require_calibration
 from bench.errors import BackendUnavailable
-from bench.run.devices import nvml_gpu_count
+from bench.system.devices import nvml_gpu_count
 
 DEVICE_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 # On CUDA, RunConfig.extra["ort_provider"] picks ONNX Runtime's own CUDA kernels or its TensorRT provider.
@@ -66,7 +66,7 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime as ort
 
         from bench.models import onnx_file
-        from bench.run.devices import canonical
+        from bench.system.devices import canonical
 
         self.options = options
         self.device = canonical(options.device)  # `cuda` is recorded as the cuda:0 it ran on
@@ -171,7 +171,7 @@ class OnnxRuntimeBackend(Backend):
         return [trt, cuda]
 
     def _gpu_describe(self) -> dict:
-        from bench.run.devices import gpu_identity
+        from bench.system.devices import gpu_identity
 
         return {
             **gpu_identity(int(self.device.partition(":")[2])),

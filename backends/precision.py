@@ -9,7 +9,7 @@ import numpy as np
 
 from bench.cache import cache_dir, file_sha256
 from bench.errors import BackendUnavailable, UsageError
-from bench.run.sysinfo import cpu_flags_source, read_cpu_flags
+from bench.system.sysinfo import cpu_flags_source, read_cpu_flags
 
 # CPU flags that mean bf16 matrix arithmetic in hardware (AVX-512 BF16 dot products, or AMX tiles).
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")

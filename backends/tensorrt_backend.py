@@ -65,7 +65,7 @@ class TensorRTBackend(Backend):
                                        "streams need it): pip install 'bench[tensorrt]'")
         import tensorrt as trt
 
-        from bench.run.devices import nvml_gpu_count
+        from bench.system.devices import nvml_gpu_count
 
         gpus = nvml_gpu_count()
         if gpus == 0:
@@ -99,7 +99,7 @@ class TensorRTBackend(Backend):
         import tensorrt as trt
 
         from backends.onnx_files import onnx_input
-        from bench.run.devices import canonical, gpu_identity
+        from bench.system.devices import canonical, gpu_identity
 
         rt = cudart()
         self.trt, self.rt, self.options = trt, rt, options

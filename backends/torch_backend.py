@@ -74,7 +74,7 @@ class TorchBackend(Backend):
 
         from backends import cpu_streams
         from bench.models import build_torch
-        from bench.run.devices import canonical
+        from bench.system.devices import canonical
 
         self.options = options
         self.split = None
@@ -158,7 +158,7 @@ class TorchBackend(Backend):
 
     def _setup_cuda(self, options: BackendOptions) -> None:
         torch = self.torch
-        from bench.run.devices import gpu_identity
+        from bench.system.devices import gpu_identity
 
         torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest conv algorithms once
         set_tf32(torch, options.precision)

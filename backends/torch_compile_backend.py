@@ -34,8 +34,8 @@ import numpy as np
 from backends.base import BackendOptions, argmax_classes
 from backends.torch_backend import TorchBackend
 from bench.cache import cache_dir
+from bench.config.run_config import BY_NAME
 from bench.errors import UsageError
-from bench.run.options import BY_NAME
 
 # A cache directory the user chose before bench started wins; otherwise inductor's caches go under the bench cache.
 _USER_INDUCTOR_CACHE = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
@@ -94,7 +94,7 @@ class TorchCompileBackend(TorchBackend):
         from backends import cpu_streams
         from backends.torch_backend import default_threads, set_tf32
         from bench.models import build_torch
-        from bench.run.devices import canonical
+        from bench.system.devices import canonical
 
         self.options, self.torch = options, torch
         self.split = None

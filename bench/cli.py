@@ -12,8 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
+from bench.config import command_line
 from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError
-from bench.run import options as options_table
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages carry paths and commands: never break them
@@ -60,7 +60,7 @@ class BenchGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt as exc:  # before a run's record exists (e.g. preprocessing): click would exit 1
-            from bench.run import signals
+            from bench.system import signals
 
             signals.note_interrupt(exc)
             err.print(f"interrupted ({signals.reason(exc)})", highlight=False)
@@ -90,14 +90,14 @@ def cli(ctx, debug):
 
 
 @cli.command()
-@options_table.click_options()
+@command_line.click_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON on stdout.")
 def run(as_json, **options):
     """Run one benchmark through MLCommons LoadGen and write <output>/<run-id>/result.json."""
     from bench.record import summary
     from bench.run import harness
 
-    cfg = options_table.run_config(options)
+    cfg = command_line.run_config(options)
     try:
         record = harness.run(cfg, err)
     except harness.Interrupted as exc:
@@ -117,27 +117,32 @@ def run(as_json, **options):
 @cli.command("backends")
 @click.option("--all", "show_all", is_flag=True, help="Include tools such as the null backend.")
 def backends_cmd(show_all):
-    """Which backends can run here: available or why not, version, devices."""
+    """Which backends can run here: available or why not, version, devices, and where each comes from."""
     import backends
 
     table = Table(title="backends")
-    for column in ("backend", "available", "version", "devices", "precisions"):
+    found, ignored = backends.scan()
+    listed = backends.names(include_hidden=show_all)
+    table.add_column("backend", no_wrap=True, min_width=max(map(len, listed)))  # a name is never cut: it is typed
+    for column in ("available", "version", "devices", "precisions", "from"):
         table.add_column(column)
     unavailable = []
-    for name in backends.names(include_hidden=show_all):
-        info = backends.probe(name)
+    for name in listed:
+        info = backends.probe(name)  # never raises: a broken plugin is a row saying why, the others still listed
         try:
             precisions = ", ".join(backends.backend_class(name).precisions)
-        except BenchError:
+        except BenchError:  # it cannot be imported or breaks the interface: the reason is printed below
             precisions = ""
-        table.add_row(name, "[green]yes[/]" if info.available else "[red]no[/]", info.version,
-                      ", ".join(info.devices), precisions)
+        table.add_row(name, "[green]yes[/]" if info.available else "[red]no[/]", escape(info.version),
+                      escape(", ".join(info.devices)), precisions, escape(found[name].origin))
         if not info.available:
             unavailable.append((name, info.reason))
     out.print(table)
     # Reasons go below the table, whole: they carry the install command, which must not be cut to fit a column.
     for name, reason in unavailable:
-        out.print(f"[bold]{name}[/]: {escape(reason)}", highlight=False, soft_wrap=True)
+        out.print(f"[bold]{escape(name)}[/]: {escape(reason)}", highlight=False, soft_wrap=True)
+    for reason in ignored:  # a plugin that took a name already registered
+        out.print(f"[yellow]ignored[/]: {escape(reason)}", highlight=False, soft_wrap=True)
 
 
 @cli.command()
@@ -147,7 +152,7 @@ def sysinfo(system_name, as_json):
     """What a result records about this machine."""
     from rich.markup import escape  # a system name such as "[red]x" is text, not markup
 
-    from bench.run import sysinfo as si
+    from bench.system import sysinfo as si
 
     info = si.collect(system_name)
     if as_json:
@@ -160,9 +165,9 @@ def sysinfo(system_name, as_json):
 
 
 def main() -> None:
-    from bench.run import signals
+    from bench.system import signals
 
-    signals.install()  # SIGTERM and SIGHUP stop a run as Ctrl-C does (bench/run/signals.py)
+    signals.install()  # SIGTERM and SIGHUP stop a run as Ctrl-C does (bench/system/signals.py)
     try:
         cli.main(prog_name="bench", standalone_mode=True)
     except KeyboardInterrupt as exc:

@@ -66,8 +66,8 @@ def calibration_list(folder: Path, count: int, out: Path) -> Path:
 
 
 def offline(backend: str, precision: str, args: dict, extra: dict, output: Path) -> dict:
+    from bench.config.run_config import RunConfig
     from bench.run import harness
-    from bench.run.config import RunConfig
 
     cfg = RunConfig(backend=backend, scenario="offline", model="resnet50", precision=precision,
                     batch_size=args["batch_size"], threads=args["threads"], duration_s=args["duration"],
@@ -86,7 +86,7 @@ def offline(backend: str, precision: str, args: dict, extra: dict, output: Path)
 def main(duration, batch_size, threads, count, names, precisions, calibration_count):
     import backends
     from backends.precision import read_cpu_flags
-    from bench.run import sysinfo
+    from bench.system import sysinfo
 
     console = Console(width=150)  # the table whole, even when piped
     args = {"duration": duration, "batch_size": batch_size, "threads": threads, "count": count}

@@ -14,9 +14,9 @@ from pathlib import Path
 from rich.console import Console
 
 import backends
+from bench.config.run_config import RunConfig
 from bench.run import harness
-from bench.run.config import RunConfig
-from bench.run.sysinfo import collect
+from bench.system.sysinfo import collect
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-val-sample"
 BACKENDS = ("torch", "onnxruntime", "openvino", "torch-compile")

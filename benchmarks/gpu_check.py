@@ -53,7 +53,7 @@ def part_env() -> dict:
     out = {"python": sys.version.split()[0], "torch": torch.__version__, "cuda": torch.version.cuda}
     if torch.cuda.is_available():
         out.update(gpu=torch.cuda.get_device_name(0), gpus=torch.cuda.device_count())
-        from bench.run.devices import gpu_identity
+        from bench.system.devices import gpu_identity
 
         out.update(gpu_identity(0))
     return out

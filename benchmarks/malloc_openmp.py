@@ -1,4 +1,4 @@
-"""What bench's two process settings for torch on the CPU are worth: `--malloc keep` (bench/run/malloc.py) and the
+"""What bench's two process settings for torch on the CPU are worth: `--malloc keep` (bench/system/malloc.py) and the
 main thread's OpenMP team released after load (backends/cpu_streams.py).
 
 A plain channels_last `model(x)` loop under inference_mode, one ready batch, each variant in a fresh process (both
@@ -39,7 +39,7 @@ def variant(name: str, model: str, args) -> dict:
     import torch
 
     from backends.cpu_streams import release_openmp_team
-    from bench.run import malloc
+    from bench.system import malloc
 
     kind, release, worker = VARIANTS[name]
     malloc.apply(kind)

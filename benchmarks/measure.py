@@ -22,14 +22,14 @@ if str(ROOT) not in sys.path:  # run as `python benchmarks/x.py` from a checkout
 import backends  # noqa: E402
 import scenarios  # noqa: E402
 from bench import models  # noqa: E402
+from bench.config.run_config import RunConfig  # noqa: E402
 from bench.data.dataset import Dataset, SyntheticDataset  # noqa: E402
 from bench.record import codec  # noqa: E402
-from bench.run import malloc  # noqa: E402
-from bench.run.config import RunConfig  # noqa: E402
 from bench.run.harness import run_loadgen  # noqa: E402
 from bench.run.qsl import SampleStore  # noqa: E402
 from bench.run.sut import Responder  # noqa: E402
 from bench.run.warmup import warm_up  # noqa: E402
+from bench.system import malloc  # noqa: E402
 
 QUIET = Console(file=io.StringIO())  # run_loadgen's live display goes nowhere
 
@@ -80,9 +80,9 @@ def load(backend: str, scenario: str = "offline", model: str = "resnet18", batch
                     count=count, **cfg)
     malloc.apply(cfg.malloc)  # as bench run's session does, before the backend loads
     spec = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed)
-    single = cfg.scenario == "single-stream"
-    options = backends.BackendOptions(cfg.precision, cfg.device, 1 if single else cfg.batch_size, cfg.threads,
-                                      "latency" if single else "throughput", cfg.extra)
+    scenario = scenarios.get(cfg.scenario)  # the batch and intent are the scenario's, as in bench run's session
+    options = backends.BackendOptions(cfg.precision, cfg.device, scenario.backend_batch(cfg), cfg.threads,
+                                      scenario.intent, cfg.extra)
     instance = backends.create(backend, options)
     instance.load(spec, options)
     store = SampleStore(ArrayDataset(count, image_size or spec.input_size, cfg.seed))
@@ -155,7 +155,7 @@ def banner(args, per: str) -> dict:
     figure printed after it says which CPU it came from."""
     from datetime import datetime, timezone
 
-    from bench.run.sysinfo import collect
+    from bench.system.sysinfo import collect
 
     system = collect(None)
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {system.get('cpu')}, batch {args.batch_size}, threads "

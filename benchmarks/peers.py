@@ -51,7 +51,7 @@ def plain_torch(model: str, args, channels_last: bool, bench_settings: bool = Fa
 
     if bench_settings:
         from backends.cpu_streams import release_openmp_team
-        from bench.run import malloc
+        from bench.system import malloc
 
         malloc.apply("keep")
     if args.threads:

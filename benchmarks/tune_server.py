@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from bench.run import sysinfo
+from bench.system import sysinfo
 
 
 def main() -> None:

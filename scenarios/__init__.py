@@ -49,7 +49,7 @@ def headline(record: dict) -> dict | None:
         return None
     if "unit" in metric:
         return metric
-    figure = SCHEMA1_METRICS.get(metric.get("name"))
+    figure = SCHEMA1_METRICS.get(str(metric.get("name")))
     if figure is None:
         return None
     return codec.as_json(figure.measured(metric["value"]))

@@ -2,14 +2,16 @@
 
 A scenario declares LoadGen's name, MLPerf's headline metric (the detail-log field the official submission
 checker reads), the figures shown beside it, its submission folder, how it sizes a quick run from the
-warm-up, what `bench tune` searches and writes to user.conf, the batch and intent it gives the backend, and
-how it dispatches LoadGen's queries to the backend.
+warm-up, how many samples LoadGen schedules for its settings (the memory budget), what `bench tune` searches
+and writes to user.conf, the batch and intent it gives the backend, and how it dispatches LoadGen's queries to
+the backend (a Dispatcher per run, owning that run's threads and queue).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.record.schema import Figure  # declared with the record it is written into
@@ -72,7 +74,7 @@ class Scenario:
         """Whether partial batches are padded to the full batch (computed, never answered)."""
         return False
 
-    def warmup_batches(self, cfg, on_gpu: bool) -> list[int]:
+    def warmup_batches(self, cfg) -> list[int]:
         """Batch sizes to run once, untimed, before LoadGen: every shape the timed run can issue, so no runtime
         (cuDNN's algorithm search, onnxruntime's memory plans) meets a new shape inside the timed region."""
         return [self.backend_batch(cfg)]
@@ -89,28 +91,47 @@ class Scenario:
         """user.conf lines that reproduce a recorded run's LoadGen settings (for a submission's user.conf)."""
         return []
 
-    def start(self, responder, cfg):
-        """(issue_queries, flush_queries) for lg.ConstructFastSUT: issue_queries(ids, indices) takes LoadGen's
-        response ids and sample indices as two lists; `close()` afterwards stops any threads."""
+    def scheduled_samples(self, ts) -> float:
+        """Samples LoadGen schedules up front for these TestSettings in a performance run, before the query-count
+        bounds (bench/run/budget.py applies those): what a run's memory is estimated from. Every scenario answers
+        for its own settings; none inherits another's estimate."""
+        raise NotImplementedError(f"scenario {self.name} does not say how many samples LoadGen schedules")
+
+    def start(self, responder, cfg) -> Dispatcher:
+        """A Dispatcher for this run: LoadGen's callbacks, and any worker threads and queue behind them. Each call
+        makes a fresh one, so runs on one scenario object (tune, audit) never share threads."""
         raise NotImplementedError
 
-    def start_workers(self, responder) -> queue.SimpleQueue:
-        """One worker thread per backend slot (`concurrency`), each running `self.work(responder)` on a shared queue;
-        `None` in the queue stops one worker."""
-        self.queue: queue.SimpleQueue = queue.SimpleQueue()
-        slots = responder.backend.concurrency
-        self.threads = [threading.Thread(target=self.work, args=(responder,), daemon=True, name=f"{self.name}-{i}")
-                        for i in range(slots)]
-        for t in self.threads:
-            t.start()
-        return self.queue
 
-    def work(self, responder) -> None:
-        """A worker's loop (scenarios that use start_workers)."""
-        raise NotImplementedError
+class Dispatcher:
+    """One LoadGen run's dispatch: `issue(ids, indices)` and `flush()` for lg.ConstructFastSUT (ids: LoadGen's
+    response ids, indices: sample indices, two lists), and the worker pool it hands queries to, stopped by close()."""
+
+    def __init__(self, issue: Callable[[list[int], list[int]], None], workers: WorkerPool | None = None):
+        self.issue, self.workers = issue, workers
+
+    def flush(self) -> None:
+        """LoadGen's flush_queries: nothing is held back, every query is handed on when issued."""
 
     def close(self) -> None:
-        threads, self.threads = getattr(self, "threads", []), []
+        """Stop the workers (after LoadGen has finished: every query is answered by then)."""
+        if self.workers is not None:
+            self.workers.close()
+
+
+class WorkerPool:
+    """`count` threads (the backend's `concurrency`), each running `work(queue)` on one shared queue; `None` in the
+    queue stops one worker."""
+
+    def __init__(self, work: Callable[[queue.SimpleQueue], None], count: int, name: str):
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads = [threading.Thread(target=work, args=(self.queue,), daemon=True, name=f"{name}-{i}")
+                        for i in range(count)]
+        for t in self.threads:
+            t.start()
+
+    def close(self) -> None:
+        threads, self.threads = self.threads, []
         for _ in threads:
             self.queue.put(None)
         for t in threads:

@@ -32,3 +32,8 @@ class MultiStream(SingleStream):
         query_s = estimate.single_latency_s * SAMPLES_PER_QUERY
         return {"min_query_count": QUICK_QUERIES, "multi_stream_samples_per_query": SAMPLES_PER_QUERY,
                 "multi_stream_expected_latency_ns": int(query_s * 1e9)}
+
+    def scheduled_samples(self, ts) -> float:
+        # Queries of N samples, one per expected latency.
+        queries = ts.min_duration_ms / 1000 / max(ts.multi_stream_expected_latency_ns / 1e9, 1e-9)
+        return queries * ts.multi_stream_samples_per_query

@@ -5,7 +5,9 @@ MLPerf's metric: samples/s (`result_samples_per_second`)."""
 from __future__ import annotations
 
 from scenarios.base import SIZING_HEADROOM as OVERESTIMATE
-from scenarios.base import Estimate, Figure, Scenario, TuneTarget
+from scenarios.base import Dispatcher, Estimate, Figure, Scenario, TuneTarget, WorkerPool
+
+SLACK = 1.1  # LoadGen's Offline query holds 1.1x the expected QPS x the minimum duration
 
 
 class Offline(Scenario):
@@ -33,22 +35,26 @@ class Offline(Scenario):
     def conf_lines(self, model: str, perf: dict) -> list[str]:
         return [f"{model}.Offline.target_qps = {perf['target_qps']:g}"] if perf.get("target_qps") else []
 
-    def start(self, responder, cfg):
+    def scheduled_samples(self, ts) -> float:
+        return ts.offline_expected_qps * ts.min_duration_ms / 1000 * SLACK
+
+    def start(self, responder, cfg) -> Dispatcher:
         import numpy as np  # here: the CLI reads the registry without numpy
 
-        put, batch_size, pad = self.start_workers(responder).put, cfg.batch_size, self.pads(cfg)
+        def work(pending) -> None:
+            while (item := pending.get()) is not None:
+                responder.run(*item)
+
+        workers = WorkerPool(work, responder.backend.concurrency, self.name)
+        put, batch_size, pad = workers.queue.put, cfg.batch_size, self.pads(cfg)
 
         def issue(ids: list[int], indices: list[int]):
             # LoadGen's fast SUT hands plain id and index lists: no Python object per sample to unpack.
-            indices = np.array(indices, dtype=np.int64)
+            samples = np.array(indices, dtype=np.int64)
             for start in range(0, len(ids), batch_size):
-                chunk = indices[start:start + batch_size]
+                chunk = samples[start:start + batch_size]
                 if pad and len(chunk) < batch_size:
                     chunk = np.resize(chunk, batch_size)  # repeats the chunk's own samples
                 put((ids[start:start + batch_size], chunk))
 
-        return issue, lambda: None
-
-    def work(self, responder) -> None:
-        while (item := self.queue.get()) is not None:
-            responder.run(*item)
+        return Dispatcher(issue, workers)

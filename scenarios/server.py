@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import time
 
-from scenarios.base import P99, Estimate, Figure, Scenario, TuneTarget
+from scenarios.base import P99, Dispatcher, Estimate, Figure, Scenario, TuneTarget, WorkerPool
 
 # Without --target-qps, ask for this share of the throughput measured in warm-up: a Server run near
 # 100% of Offline throughput queues without bound and cannot meet a latency bound.
@@ -30,7 +30,7 @@ class Server(Scenario):
     advice = "lower --target-qps, raise --latency-bound-ms, or use a smaller --batch-size / --max-wait-ms"
     has_latency_bound = True
 
-    def warmup_batches(self, cfg, on_gpu: bool) -> list[int]:
+    def warmup_batches(self, cfg) -> list[int]:
         # The batcher forms every size from 1 to --batch-size: each shape's first call (kernels, memory plans,
         # cuDNN's search) belongs in the warm-up, not in the timed run's p99.
         return list(range(1, cfg.batch_size + 1))
@@ -53,33 +53,39 @@ class Server(Scenario):
             lines.append(f"{model}.Server.target_latency = {max(1, round(perf['target_latency_ms']))}")
         return lines
 
-    def start(self, responder, cfg):
-        self.batch_size, self.max_wait = cfg.batch_size, cfg.max_wait_ms / 1000
-        put = self.start_workers(responder).put
+    def scheduled_samples(self, ts) -> float:
+        return ts.server_target_qps * ts.min_duration_ms / 1000
+
+    def start(self, responder, cfg) -> Dispatcher:
+        size, max_wait = cfg.batch_size, cfg.max_wait_ms / 1000
+        workers = WorkerPool(lambda pending: batch_and_run(responder, pending, size, max_wait),
+                             responder.backend.concurrency, self.name)
+        put = workers.queue.put
 
         def issue(ids: list[int], indices: list[int]):
             for item in zip(ids, indices):
                 put(item)
 
-        return issue, lambda: None
+        return Dispatcher(issue, workers)
 
-    def work(self, responder) -> None:
-        import numpy as np  # here: the CLI reads the registry without numpy
 
-        pending = self.queue
-        get, size, max_wait = pending.get, self.batch_size, self.max_wait
-        while (first := get()) is not None:
-            batch = [first]
-            deadline = time.perf_counter() + max_wait
-            while len(batch) < size:
-                timeout = deadline - time.perf_counter()
-                try:
-                    item = get(timeout=timeout) if timeout > 0 else pending.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:  # shutting down: finish this batch, then stop
-                    pending.put(None)
-                    break
-                batch.append(item)
-            ids = [i for i, _ in batch]
-            responder.run(ids, np.fromiter((x for _, x in batch), dtype=np.int64, count=len(batch)))
+def batch_and_run(responder, pending: queue.SimpleQueue, size: int, max_wait: float) -> None:
+    """A worker's loop: take up to `size` samples, waiting at most `max_wait` seconds after the first, and run them."""
+    import numpy as np  # here: the CLI reads the registry without numpy
+
+    get = pending.get
+    while (first := get()) is not None:
+        batch = [first]
+        deadline = time.perf_counter() + max_wait
+        while len(batch) < size:
+            timeout = deadline - time.perf_counter()
+            try:
+                item = get(timeout=timeout) if timeout > 0 else pending.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:  # shutting down: finish this batch, then stop
+                pending.put(None)
+                break
+            batch.append(item)
+        ids = [i for i, _ in batch]
+        responder.run(ids, np.fromiter((x for _, x in batch), dtype=np.int64, count=len(batch)))

@@ -31,3 +31,19 @@ class WrongShape(NullBackend):
 
     def predict(self, batch):
         return np.zeros((len(batch), 1000), dtype=np.float32)  # logits instead of class ids
+
+
+class ProbeReturnsNone(NullBackend):
+    name = "probe-none"
+
+    @classmethod
+    def probe(cls):
+        return None
+
+
+class ProbeRaises(NullBackend):
+    name = "probe-raises"
+
+    @classmethod
+    def probe(cls):
+        raise OSError("/dev/vendor0: no such device")

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bench.data.fetch import fetch
 from bench.errors import UsageError
+from bench.models.fetch import fetch
 from bench.models.known import KnownModel
 
 PAYLOAD = os.urandom(300_000)
@@ -112,7 +112,7 @@ def test_verify_streams_batches_instead_of_holding_every_image(tmp_path):
     import tracemalloc
 
     from bench.commands.verify import compare
-    from bench.run.config import RunConfig
+    from bench.config.run_config import RunConfig
     from tests.test_endings import _dataset
 
     pytest.importorskip("onnxruntime")

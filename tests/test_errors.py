@@ -194,7 +194,7 @@ def test_precision_the_backend_cannot_run(refused, backend, precision, says):
     ("--count", "1e3", "'1e3' is not a valid integer"),
 ])
 def test_numbers_outside_their_range(refused, flag, value, says):
-    """Every number is finite and within a stated range, and the message says the range and why (bench/run/options.py)."""
+    """Every number is finite and within a stated range, and the message says the range and why (bench/config/run_config.py)."""
     refused(*NULL, flag, value, says=(says,))
 
 

@@ -10,8 +10,8 @@ from functools import partial
 import pytest
 from rich.console import Console
 
-from bench.data.fetch import fetch
 from bench.errors import UsageError
+from bench.models.fetch import fetch
 from bench.models.known import KnownModel
 from tests.conftest import TEST_DATA
 

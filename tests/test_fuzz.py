@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bench.config import userconf
 from bench.data.imagenet import NUM_CLASSES, read_val_map
 from bench.errors import UsageError
-from bench.mlperf import userconf
 from bench.record import results
 
 FUZZ = settings(max_examples=150, derandomize=True, deadline=None, database=None,

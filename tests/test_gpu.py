@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.errors import UsageError
-from bench.run.devices import CudaDevices, parse_cuda, validate
+from bench.system.devices import CudaDevices, parse_cuda, validate
 from tests.conftest import FAST_RUN, only_run
 
 
@@ -193,7 +193,7 @@ def test_onnxruntime_tensorrt_provider_refuses_strict_fp32():
 @pytest.mark.parametrize("text, recorded", [("cuda", "cuda:0"), ("cuda:1", "cuda:1"), ("cpu", "cpu"),
                                             ("cuda:0,1", "cuda:0,1"), ("cuda:all", "cuda:all")])
 def test_device_names_record_the_gpu_that_ran(text, recorded):
-    from bench.run.devices import canonical
+    from bench.system.devices import canonical
 
     assert canonical(text) == recorded
 
@@ -209,7 +209,7 @@ class FakeNvml:
 
 
 def test_nvml_handle_maps_by_pci_bus_id_else_through_cuda_visible_devices(monkeypatch):
-    from bench.run import devices
+    from bench.system import devices
 
     nvml = FakeNvml()
     monkeypatch.setattr(devices, "cuda_pci_bus_id", lambda ordinal: "00000000:C1:00.0" if ordinal == 0 else None)
@@ -352,7 +352,7 @@ class OldNvml(FakeNvml):
 
 
 def test_nvml_handle_takes_the_unsuffixed_pci_call_where_v2_is_missing(monkeypatch):
-    from bench.run import devices
+    from bench.system import devices
 
     nvml = OldNvml()
     monkeypatch.setattr(devices, "cuda_pci_bus_id", lambda ordinal: "00000000:C1:00.0")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import scenarios
+from bench.config.run_config import RunConfig
+from bench.config.userconf import parse
 from bench.errors import UsageError
-from bench.mlperf.userconf import parse
-from bench.run.config import RunConfig
 from bench.run.settings import test_settings as make_settings
 from scenarios.base import Estimate
 
@@ -47,7 +47,7 @@ def test_user_conf_parser_names_the_bad_line():
                                          ("duration_s", -5.0), ("count", 0), ("max_wait_ms", float("inf")),
                                          ("accuracy_threshold", float("nan")), ("batch_size", 8.0)])
 def test_numbers_outside_their_range_are_refused(field, value):
-    """RunConfig checks what code passes as well as what the CLI does (bench/run/options.py's ranges)."""
+    """RunConfig checks what code passes as well as what the CLI does (bench/config/run_config.py's ranges)."""
     with pytest.raises(UsageError, match=r"must be (an integer|a number) .*\(.+\), got"):
         RunConfig(**{field: value})
 

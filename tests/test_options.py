@@ -1,4 +1,4 @@
-"""The option table (bench/run/options.py): each option declared once, commands that reproduce a config, and a fuzz
+"""The option table (bench/config/run_config.py): each option declared once, commands that reproduce a config, and a fuzz
 of every numeric `bench run` option through the real CLI (exit 0 or 2, never a traceback, a hang or non-finite
 JSON)."""
 
@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bench.run import options
-from bench.run.config import RunConfig
+from bench.config import command_line, option
+from bench.config import run_config as options
+from bench.config.run_config import RunConfig
 
 
 def parse(command: str) -> RunConfig:
@@ -27,7 +28,7 @@ def parse(command: str) -> RunConfig:
     assert words[:2] == ["bench", "run"], command
     params = run.make_context("run", words[2:]).params
     params.pop("as_json")
-    return options.run_config(params)
+    return command_line.run_config(params)
 
 
 def test_each_option_is_declared_once():
@@ -53,16 +54,16 @@ def test_to_command_reproduces_a_config(tmp_path):
     data.mkdir()
     conf = data / "user conf"
     conf.write_text("*.Server.target_qps = 10\n")
-    cfg = options.run_config({"backend": "null", "scenario": "server", "model": "resnet18", "count": 16,
+    cfg = command_line.run_config({"backend": "null", "scenario": "server", "model": "resnet18", "count": 16,
                               "batch_size": 4, "threads": 1, "duration_s": 0.5, "max_wait_ms": 5.5,
                               "latency_bound_ms": 40.0, "null_image_size": 8, "user_conf": str(conf),
                               "system_name": "box; rm -rf /", "skip_bad": True, "strict": True})
-    command = options.to_command(cfg)
+    command = command_line.to_command(cfg)
     assert "--max-wait-ms 5.5" in command and "--null-image-size 8" in command and "'box; rm -rf /'" in command
     assert "--precision" not in command and "--device" not in command  # defaults are left out
     assert parse(command) == cfg
-    assert options.to_command(cfg.to_record()) == command  # a record's config prints the same command
-    assert parse(options.to_command(cfg, user_conf=None, mode="accuracy")) == cfg.replace(user_conf=None,
+    assert command_line.to_command(cfg.to_record()) == command  # a record's config prints the same command
+    assert parse(command_line.to_command(cfg, user_conf=None, mode="accuracy")) == cfg.replace(user_conf=None,
                                                                                          mode="accuracy")
 
 
@@ -117,7 +118,7 @@ NUMBER_TEXT = st.one_of(
 )
 
 
-def _too_costly(option: options.Option, text: str) -> bool:
+def _too_costly(option: option.Option, text: str) -> bool:
     try:
         value = float(text)
     except ValueError:

@@ -54,7 +54,7 @@ def test_bf16_on_a_cpu_without_it_exits_2_naming_the_flags(bench_cli, results_di
 
 @pytest.mark.cpu_features
 def test_cpu_flag_override_only_hides_flags_and_the_record_says_so(bench_cli, results_dir, monkeypatch):
-    from bench.run import sysinfo
+    from bench.system import sysinfo
 
     monkeypatch.delenv("BENCH_CPU_FLAGS", raising=False)
     real = sysinfo.real_cpu_flags()

@@ -20,7 +20,7 @@ glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallo
 FAULTS = """
 import resource, sys, threading
 import numpy as np
-from bench.run import malloc
+from bench.system import malloc
 malloc.apply(sys.argv[1])
 out = []
 def work():

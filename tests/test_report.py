@@ -213,7 +213,7 @@ def test_report_without_runs_exits_2(tmp_path):
 
 
 def test_sysinfo_records_the_machine():
-    from bench.run import sysinfo
+    from bench.system import sysinfo
 
     info = sysinfo.collect("lab-7")
     assert info["system_name"] == "lab-7"
@@ -228,6 +228,6 @@ def test_sysinfo_records_the_machine():
 
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has an NVIDIA driver")
 def test_no_nvidia_driver_means_no_gpus():
-    from bench.run import sysinfo
+    from bench.system import sysinfo
 
     assert sysinfo.gpus() == []  # NVML's library is missing: quietly none, never an error

@@ -111,7 +111,7 @@ def test_a_suite_without_resnet50_is_refused(bench_cli, results, tmp_path):
 
 
 def _reproduce_lines_give_the_runs_config(meas, results):
-    """The README's commands are bench/run/options.py's to_command(): parsed, they give the run's own config back."""
+    """The README's commands are bench/config/run_config.py's to_command(): parsed, they give the run's own config back."""
     import os
 
     from tests.test_options import parse

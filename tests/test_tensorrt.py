@@ -156,7 +156,7 @@ def test_int8_qdq_model_is_what_tensorrt_consumes(tmp_path):
 def _trt_ready() -> str | None:
     if not HAS_TRT:
         return "TensorRT is not installed (pip install 'bench[tensorrt]')"
-    from bench.run.devices import nvml_gpu_count
+    from bench.system.devices import nvml_gpu_count
 
     return None if nvml_gpu_count() else "no NVIDIA GPU visible through NVML"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.mlperf.userconf import parse
+from bench.config.userconf import parse
 from scenarios.offline import OVERESTIMATE
 from tests.conftest import FAST_RUN, only_run
 
@@ -67,7 +67,7 @@ def test_offline_tune_measures_expected_qps(bench_cli, tmp_path):
 
 
 def test_printed_command_reproduces_the_tuned_run(bench_cli, tmp_path):
-    """`use it` is bench/run/options.py's to_command(): run as printed, it repeats the confirming run's every setting,
+    """`use it` is bench/config/run_config.py's to_command(): run as printed, it repeats the confirming run's every setting,
     --max-wait-ms and backend options included."""
     out = tmp_path / "tune"
     result = bench_cli("tune", *NULL_SERVER, "--latency-bound-ms", "50", "--max-wait-ms", "5", "--batch-size", "4",

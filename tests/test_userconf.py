@@ -1,6 +1,6 @@
 """user.conf values are checked against what LoadGen does with them (issue 18), before LoadGen sees them.
 
-The ranges in bench/mlperf/userconf.py rest on LoadGen's behaviour, re-measured here in a child process (LoadGen keeps
+The ranges in bench/config/userconf.py rest on LoadGen's behaviour, re-measured here in a child process (LoadGen keeps
 global state): if a LoadGen release changes it, these tests say so. Then a hypothesis fuzz of every key through
 the real CLI: exit 0 or 2, never a traceback, a signal, a hang, or non-finite JSON.
 """
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.config import userconf
 from bench.errors import UsageError
-from bench.mlperf import userconf
 
 PROBE = """
 import json, sys, mlperf_loadgen as lg

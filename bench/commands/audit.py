@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from bench.commands.shared import config, run_options
-from bench.run.options import click_options
+from bench.config.command_line import click_options
 
 
 @run_options

@@ -14,9 +14,9 @@ from rich.table import Table
 @click.option("--list", "list_only", is_flag=True, help="List the known models and whether each is cached.")
 def fetch_cmd(name, url, accept_unverified, list_only):
     """Download a known model into the cache (progress bar, sha256 check); offline, say where to put it."""
-    from bench.data.fetch import fetch
     from bench.errors import UsageError
     from bench.models import known
+    from bench.models.fetch import fetch
 
     console = Console(stderr=True)
     if list_only or name is None:

@@ -6,9 +6,11 @@ import click
 from rich.table import Table
 
 from bench.commands.shared import config, run_options
-from bench.run.options import BY_NAME, Option, click_options
+from bench.config.command_line import click_options
+from bench.config.option import Option
+from bench.config.run_config import BY_NAME
 
-# tune's own options, declared and checked like `bench run`'s (bench/run/options.py).
+# tune's own options, declared and checked like `bench run`'s (bench/config/run_config.py).
 TUNE_OPTIONS = (
     Option("trial_seconds", float, 3.0, "Length of each short search run.", low=0, high=600, low_open=True,
            why="MLPerf's whole run is 600 s; a longer short run tunes nothing better"),

@@ -18,10 +18,10 @@ from rich.console import Console
 
 import scenarios
 from bench.cache import atomic_write
+from bench.config.run_config import RunConfig
 from bench.errors import RunFailed, UsageError
 from bench.record import codec, loadgen_log, results
 from bench.run import harness
-from bench.run.config import RunConfig
 
 # The official audit.config files (mlcommons/inference compliance/TEST01/resnet50/audit.config and
 # compliance/TEST04/audit.config), written into each audit's folder and handed to LoadGen by path: the only

@@ -15,8 +15,9 @@ from pathlib import Path
 import scenarios
 from bench import __version__
 from bench.cache import atomic_write, file_sha256
+from bench.config.command_line import to_command
+from bench.config.run_config import DEFAULTS
 from bench.record import accuracy, snapshot
-from bench.run.options import DEFAULTS, to_command
 
 BENCHMARK = "resnet50"
 MLPERF_MODEL = "resnet"  # the checker's name for the image-classification benchmark every model here maps to
@@ -153,7 +154,7 @@ def measurements(record: dict) -> dict:
 
 def measurement_readme(entry, record: dict, chosen) -> str:
     cfg = record["config"]
-    # Each run's own options, every one (bench/run/options.py), with this folder's user.conf for performance.
+    # Each run's own options, every one (bench/config/run_config.py), with this folder's user.conf for performance.
     commands = []
     if entry.performance:
         commands.append(to_command(entry.performance["config"], output=DEFAULTS["output"], mode="performance",

@@ -19,13 +19,13 @@ from rich.console import Console
 
 import scenarios
 from bench.cache import atomic_write
+from bench.config.command_line import to_command
+from bench.config.run_config import DEFAULTS, RunConfig
+from bench.config.userconf import parse
 from bench.errors import RunFailed
 from bench.mlperf import tune_grid
-from bench.mlperf.userconf import parse
 from bench.record import codec
 from bench.run import harness
-from bench.run.config import RunConfig
-from bench.run.options import DEFAULTS, to_command
 
 # A short Server run passes when p99 stays under this share of the bound (its p99 rests on few queries) ...
 P99_MARGIN = 0.8

@@ -20,10 +20,9 @@ from pathlib import Path
 from rich.console import Console
 
 from backends.cpu_streams import cores, physical_cores
+from bench.config.run_config import BY_NAME, RunConfig
 from bench.errors import BenchError, RunFailed
 from bench.run import harness
-from bench.run.config import RunConfig
-from bench.run.options import BY_NAME
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64)
 # A step must beat the best so far by this much: short runs on a busy machine differ by a few percent anyway.

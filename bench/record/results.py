@@ -13,7 +13,7 @@ from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
 from bench.record import codec, schema
 from bench.record.schema import SCHEMA
-from bench.run import signals
+from bench.system import signals
 
 # `died` is never written: readers show it for a `running` record whose process no longer exists.
 STATUSES = typing.get_args(schema.Status)

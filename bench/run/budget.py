@@ -14,21 +14,12 @@ from bench.errors import UsageError
 # Offline 1.1e6 samples -> +423 MB, 4.4e6 -> +1742 MB; Server 2e5 queries -> +69 MB. The schedule, the
 # per-sample records and our responses' lists, together.
 LOADGEN_BYTES_PER_SAMPLE = 400
-OFFLINE_SLACK = 1.1  # LoadGen's Offline query holds 1.1x the expected QPS x the minimum duration
 
 
-def scheduled_samples(ts: lg.TestSettings) -> int:
-    """Samples LoadGen will schedule up front for these settings (performance mode)."""
-    seconds = ts.min_duration_ms / 1000
-    if ts.scenario == lg.TestScenario.Offline:
-        count = ts.offline_expected_qps * seconds * OFFLINE_SLACK
-    elif ts.scenario == lg.TestScenario.Server:
-        count = ts.server_target_qps * seconds
-    elif ts.scenario == lg.TestScenario.SingleStream:
-        count = seconds / max(ts.single_stream_expected_latency_ns / 1e9, 1e-9)
-    else:  # MultiStream: queries of N samples, one per expected latency
-        count = seconds / max(ts.multi_stream_expected_latency_ns / 1e9, 1e-9) * ts.multi_stream_samples_per_query
-    count = max(count, ts.min_query_count)
+def scheduled_samples(ts: lg.TestSettings, scenario) -> int:
+    """Samples LoadGen will schedule up front for these settings (performance mode): the scenario's own count,
+    within the query-count bounds every scenario shares."""
+    count = max(scenario.scheduled_samples(ts), ts.min_query_count)
     return int(min(count, ts.max_query_count) if ts.max_query_count else count)
 
 
@@ -52,9 +43,9 @@ def available_bytes() -> int | None:
     return min(found) if found else None
 
 
-def check(ts: lg.TestSettings, loaded_samples: int, sample_bytes: int, mode: str) -> dict:
+def check(ts: lg.TestSettings, scenario, loaded_samples: int, sample_bytes: int, mode: str) -> dict:
     """Refuse a run whose estimated memory exceeds what the machine has; returns the estimate for the record."""
-    samples = scheduled_samples(ts) if mode == "performance" else 0
+    samples = scheduled_samples(ts, scenario) if mode == "performance" else 0
     need = samples * LOADGEN_BYTES_PER_SAMPLE + loaded_samples * sample_bytes
     have = available_bytes()
     estimate = {"scheduled_samples": samples, "estimated_bytes": need, "available_bytes": have}

@@ -23,18 +23,19 @@ from rich.markup import escape
 import backends
 import scenarios
 from bench import models
+from bench.config.run_config import RunConfig
 from bench.data.source import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
 from bench.models import onnx_input
 from bench.record import accuracy, codec, loadgen_log, results, schema, snapshot
-from bench.run import budget, endings, malloc, signals, sysinfo
-from bench.run.config import RunConfig
+from bench.run import budget, endings
 from bench.run.latency import LatencyRecorder
 from bench.run.power import PowerMonitor
 from bench.run.qsl import SampleStore
 from bench.run.settings import test_settings
 from bench.run.sut import Responder
 from bench.run.warmup import warm_up
+from bench.system import malloc, signals, sysinfo
 from scenarios.base import Estimate
 
 TIMED_REGION = ("LoadGen's per-query latency, issue to QuerySamplesComplete: batch assembly (host copy), "
@@ -97,7 +98,7 @@ class Session:
         with console.status("loading"):
             self.backend.load(self.model, self.options)
         timing.load_s = time.perf_counter() - t0
-        record.backend = typing.cast(schema.Backend, self.backend.describe())
+        record.backend = typing.cast(schema.Backend, backends.describe(self.backend))
         self.store = SampleStore(self.dataset)
         console.print("warming up (untimed)")
         with console.status("warming up"):
@@ -105,7 +106,7 @@ class Session:
         timing.warmup_estimate = vars(self.estimate)
         timing.warmup_batch_sizes = batches
         # again: some backends settle threads/streams in warm-up
-        record.backend = typing.cast(schema.Backend, self.backend.describe())
+        record.backend = typing.cast(schema.Backend, backends.describe(self.backend))
         self.responder = Responder(self.backend, self.store)
 
     def loadgen(self, mode: str, root: Path | None = None, cfg: RunConfig | None = None,
@@ -148,7 +149,7 @@ def session(cfg: RunConfig, console: Console | None = None) -> Iterator[Session]
         record.status = "complete"
     except (KeyboardInterrupt, Interrupted) as exc:
         record.status = "interrupted"
-        signals.note_interrupt(exc)  # SIGTERM and SIGHUP end a run as Ctrl-C does (bench/run/signals.py)
+        signals.note_interrupt(exc)  # SIGTERM and SIGHUP end a run as Ctrl-C does (bench/system/signals.py)
         record.error = signals.reason(exc)
         raise Interrupted(f"interrupted; what was measured so far is in {run_dir}", signals.exit_code())
     except BenchError as exc:
@@ -185,7 +186,8 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
     for key, value in (overrides or {}).items():
         setattr(settings, key, value)
-    budget.check(settings, store.performance_count, budget.sample_bytes(store.dataset), mode)  # memory, before any work
+    # Memory, before any work: the scenario says how many samples LoadGen will schedule.
+    budget.check(settings, scenario, store.performance_count, budget.sample_bytes(store.dataset), mode)
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
@@ -194,11 +196,12 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     # LoadGen reads ./audit.config by default, so a stray one would audit any run: name one that never exists.
     audit_file = str(audit_config or log_dir / "no-audit.config")
 
-    issue, flush = scenario.start(responder, cfg)
+    dispatcher = scenario.start(responder, cfg)  # owns this run's worker threads and queue
+    issue = dispatcher.issue
     responder.latency = LatencyRecorder() if mode == "performance" else None
     if responder.latency is not None:
         issue = responder.latency.wrap(issue)
-    sut = lg.ConstructFastSUT(issue, flush)  # ids and indices as lists: no Python object per sample
+    sut = lg.ConstructFastSUT(issue, dispatcher.flush)  # ids and indices as lists: no Python object per sample
     qsl = lg.ConstructQSL(store.total, store.performance_count, store.load, store.unload)
     done_before = responder.completed
     finished = threading.Event()
@@ -238,12 +241,13 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
         if power:
             power.stop()
         if finished.is_set():  # else LoadGen still runs: leave its objects alone, the process exits soon
-            scenario.close()
+            dispatcher.close()
             lg.DestroyQSL(qsl)
             lg.DestroyFastSUT(sut)
     if responder.error is not None:
         exc = responder.error
-        raise RunFailed(f"backend {cfg.backend} raised during the run: {type(exc).__name__}: {exc}") from exc
+        raise RunFailed(f"backend {backends.label(cfg.backend)} raised during the run: "
+                        f"{type(exc).__name__}: {exc}") from exc
     endings.check_loadgen(raised, log_dir, mode)  # LoadGen raised, or gave no result: failed
     if mode == "accuracy":
         return None
@@ -259,7 +263,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
 
 def cpu_usage(before, seconds: float) -> schema.Cpu:
     """The whole process over a LoadGen run: cores busy in user and kernel mode, and page faults. Kernel time with
-    many minor faults is memory handed back to the OS and faulted in again (bench/run/malloc.py)."""
+    many minor faults is memory handed back to the OS and faulted in again (bench/system/malloc.py)."""
     now = resource.getrusage(resource.RUSAGE_SELF)
     return schema.Cpu(seconds=round(seconds, 3),
                       user_cores=round((now.ru_utime - before.ru_utime) / seconds, 3),

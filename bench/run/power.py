@@ -137,7 +137,7 @@ class PowerMonitor:
                 self.channels, self.source, self.reason = [], None, f"power discovery failed: {exc}"
 
     def _discover(self, powercap_root: Path) -> tuple[list[Channel], str | None, str]:
-        from bench.run.devices import nvml_gpu_count, parse_cuda
+        from bench.system.devices import nvml_gpu_count, parse_cuda
 
         cuda = parse_cuda(self.device)
         rapl, self.cpu_reason = rapl_channels(powercap_root)

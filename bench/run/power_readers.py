@@ -113,7 +113,7 @@ def nvml_channels(cuda_ordinals: list[int]) -> tuple[list[Channel], str]:
         pynvml.nvmlInit()
     except Exception as exc:
         return [], f"NVML cannot start ({type(exc).__name__}: {exc}): no NVIDIA driver here"
-    from bench.run.devices import nvml_handle
+    from bench.system.devices import nvml_handle
 
     channels = []
     for ordinal in cuda_ordinals:

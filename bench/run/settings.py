@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import mlperf_loadgen as lg
 
+from bench.config.run_config import QUICK_DURATION_S, RunConfig
+from bench.config.userconf import keys_for
 from bench.errors import UsageError
-from bench.mlperf.userconf import keys_for
-from bench.run.config import QUICK_DURATION_S, RunConfig
 from scenarios.base import Estimate
 
 # user.conf keys -> the TestSettings fields they set, for every scenario (each scenario adds its own), so profile

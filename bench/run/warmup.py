@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from bench.run.config import RunConfig
+from bench.config.run_config import RunConfig
 from bench.run.qsl import SampleStore
 from bench.run.sut import check_classes
 from scenarios.base import Estimate
@@ -18,7 +18,7 @@ def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Esti
     every other batch size the scenario can issue runs once, so no first call at a new shape is timed.
 
     On a thread of its own, as the timed run infers on LoadGen's or the workers' threads: a thread's rate depends
-    on which malloc arena and OpenMP team it has (bench/run/malloc.py, backends/cpu_streams.py), and a warm-up on
+    on which malloc arena and OpenMP team it has (bench/system/malloc.py, backends/cpu_streams.py), and a warm-up on
     the main thread once under-sized the run, so the quick start's first run ended INVALID."""
     finished, outcome = threading.Event(), {}
 
@@ -40,7 +40,7 @@ def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Esti
 
 def _warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Estimate, float, list[int]]:
     batch_size = scenario.backend_batch(cfg)
-    others = [b for b in scenario.warmup_batches(cfg, on_gpu=cfg.device.startswith("cuda")) if b != batch_size]
+    others = [b for b in scenario.warmup_batches(cfg) if b != batch_size]
     n = min(batch_size, store.total)
     store.load(range(n))
     indices = np.arange(batch_size) % n

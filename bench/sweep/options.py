@@ -58,7 +58,8 @@ def describe(param: click.Parameter) -> str:
 
 def to_command(options: dict, output: str) -> list[str]:
     """`python -m bench.cli run ...` for one cell: the option table's own run_args(), with the sweep's --output."""
-    from bench.run.options import OPTIONS, run_args
+    from bench.config.command_line import run_args
+    from bench.config.run_config import OPTIONS
 
     names = {o.cli_flag.lstrip("-").replace("-", "_"): o.name for o in OPTIONS}  # plan key -> the table's name
     values = {names[normalise(key)]: value for key, value in options.items()}

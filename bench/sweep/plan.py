@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
+from bench.config.run_config import DEFAULTS
 from bench.errors import UsageError
-from bench.run.options import DEFAULTS
 from bench.sweep import options as opts
 
 TARGET_KEYS = {"resources", "accelerator", "hostname", "labels", "options"}

@@ -1,0 +1,75 @@
+"""The option table on the command line: click options from it, a RunConfig from click's values, and the
+`bench run` command that reproduces a config (tune's "use it" line, a submission's reproduce lines, a sweep's cells)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bench.config.run_config import ALWAYS_SHOWN, BY_NAME, CLI_NAMES, OPTIONS, RunConfig
+
+
+def click_options(items=CLI_NAMES, **changes):
+    """A decorator adding click options to a command: the table's (by name) or a command's own Option objects, in
+    the order given. `changes` maps an option's name to click keywords that differ for this command."""
+    import click
+
+    def decorate(command):
+        if isinstance(command, click.Command):  # already a command (decorated last): its params go first
+            holder = decorate(lambda: None)
+            command.params[:0] = list(reversed(holder.__click_params__))
+            return command
+        for o in reversed([BY_NAME[i] if isinstance(i, str) else i for i in items]):
+            notes = [f"Range: {o.range_text().split(' ', 2)[2].removeprefix('in ')}."] if o.low is not None else []
+            if o.backends:
+                notes.append(f"Backends: {', '.join(o.backends)}" + "".join(f"; {' or '.join(w)} only" for w in (
+                    o.precisions, o.devices) if w) + ".")
+            kind = click.Choice(o.choices) if o.choices else \
+                {int: int, float: float, bool: bool, Path: click.Path(), str: str}[o.type]
+            keywords = {"type": kind, "is_flag": o.type is bool, "default": o.default,
+                        "show_default": o.default is not None and o.type is not bool,
+                        "help": " ".join([o.help, *notes]), **changes.get(o.name, {})}
+            command = click.option(o.cli_flag, o.name, **keywords)(command)
+        return command
+
+    return decorate
+
+
+def run_config(values: Mapping[str, Any], **fields) -> RunConfig:
+    """A RunConfig from flat option values (as click passes them) and fields a command decides itself.
+
+    Backend options go to RunConfig.extra only when set, so a record lists what was asked for.
+    """
+    merged = {**values, **fields}
+    extra = {n: v for n, v in merged.items() if n in BY_NAME and BY_NAME[n].backend_option
+             and v is not None and v is not False}
+    if "calibration" in extra:  # a calibration list names images under the dataset
+        extra["calibration_dataset"] = merged.get("dataset", BY_NAME["dataset"].default)
+    plain = {n: v for n, v in merged.items() if n not in BY_NAME or not BY_NAME[n].backend_option}
+    given = plain.pop("extra", None) or {}  # programmatic extras (channels_last, ...) are kept
+    return RunConfig(**plain, extra={**given, **extra})
+
+
+def to_command(config, **changes) -> str:
+    """The `bench run` command that reproduces `config` (a RunConfig, or a record's config dict): options that
+    differ from their defaults, shell-quoted. `changes` override fields first (e.g. user_conf=...)."""
+    if isinstance(config, Mapping):
+        values = {**config, **(config.get("extra") or {})}
+    else:
+        values = {o.name: getattr(config, o.name) for o in OPTIONS if not o.backend_option} | dict(config.extra)
+    values.update(changes)
+    return shlex.join(["bench", "run", *run_args(values)])
+
+
+def run_args(values: Mapping) -> list[str]:
+    """`bench run`'s arguments for option values keyed by the table's names: each option that differs from its
+    default (and ALWAYS_SHOWN), in the table's order. What to_command() prints and `bench sweep` runs."""
+    args = []
+    for o in OPTIONS:
+        value = values.get(o.name, o.default)
+        if not o.cli or (value == o.default and o.name not in ALWAYS_SHOWN) or value is None or value is False:
+            continue
+        args += [o.cli_flag] if value is True else [o.cli_flag, str(value)]
+    return args

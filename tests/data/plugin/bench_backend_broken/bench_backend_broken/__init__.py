@@ -1,0 +1,1 @@
+"""Backends that break bench's plugin interface on purpose (see pyproject.toml)."""

@@ -1,0 +1,9 @@
+"""A vendor backend whose SDK is not installed: importing it fails, as a real one does on a machine without it."""
+
+import vendor_sdk_not_installed  # noqa: F401
+
+from backends.base import Backend
+
+
+class VendorBackend(Backend):
+    name = "broken-import"
