@@ -100,7 +100,7 @@ def test_report_of_captured_records_is_the_one_the_old_code_wrote(where, tmp_pat
         assert "(schema 1)" in result.output  # a schema-1 metric is named as such, never as MLPerf's
 
 
-# ---- the columns and docs/record.md are checked against the declaration -----------------------------------------
+# ---- the columns and docs/record-fields.md are checked against the declaration ---------------------------------------
 
 def resolve(path: str):
     """The declared type at a dotted path of Record; AssertionError naming the first undeclared step."""
@@ -135,11 +135,12 @@ def test_every_report_column_reads_declared_fields():
     assert list(table.row(Path("x"), record)) == [c.name for c in columns.COLUMNS] + ["label"]
 
 
-def test_docs_record_md_is_the_declaration():
+def test_docs_record_fields_md_is_the_declaration():
     from bench.record import fields_doc
 
-    text = (ROOT / "docs" / "record.md").read_text()
-    assert fields_doc.table() in text, "docs/record.md is stale: python -m bench.record.fields_doc > docs/record.md"
+    text = (ROOT / "docs" / "record-fields.md").read_text()
+    assert fields_doc.table() in text, \
+        "docs/record-fields.md is stale: python -m bench.record.fields_doc > docs/record-fields.md"
     for section in ("performance", "accuracy", "power", "system", "process", "scenario", "snapshot"):
         assert f"| `{section}` |" in text
 

@@ -1,4 +1,4 @@
-"""docs/record.md's field table, generated from bench/record/schema.py: `python -m bench.record.fields_doc`.
+"""docs/record-fields.md, generated from bench/record/schema.py (`python -m bench.record.fields_doc`).
 
 tests/test_record_schema.py fails when the page and the declaration differ, so the table can never go stale.
 """
@@ -11,7 +11,7 @@ import typing
 
 from bench.record import codec, schema
 
-HEAD = """# The result record (`result.json`)
+HEAD = """# Every field of the result record (`result.json`)
 
 Each run gets `<output>/<run-id>/` holding `result.json` (written atomically, strict JSON: NaN and Infinity are
 written as null and listed in `nonfinite`) and LoadGen's logs. Every field below is declared in

@@ -93,13 +93,15 @@ def read(path: str | Path) -> schema.Record:
         raise UsageError(f"{path}: result record of the wrong shape: {exc}") from None
 
 
-def load(path: str | Path) -> dict:
-    """A result.json (or its run directory) read strictly (read()), as the JSON dict report code reads, its text
-    cleaned of control characters; a `running` record whose writer is gone reads as `died`."""
-    return mark_died(codec.clean(codec.as_json(read(path))))
+def load(path: str | Path, clean: bool = True) -> dict:
+    """A result.json (or its run directory) read strictly (read()), as the JSON dict report code reads; `clean`: its
+    text without control characters, for a terminal (False for data exports, which carry them). A `running`
+    record whose writer is gone reads as `died`."""
+    record = codec.as_json(read(path))
+    return mark_died(codec.clean(record) if clean else record)
 
 
-def load_records(paths, check=None) -> tuple[list[tuple[Path, dict]], list[str]]:
+def load_records(paths, check=None, clean: bool = True) -> tuple[list[tuple[Path, dict]], list[str]]:
     """(run_dir, record) for every readable run at or under `paths`, and one line per one skipped (file: why).
 
     Total: a missing path, an unreadable or wrong-shaped record, or one that `check(run_dir, record)` (a
@@ -114,7 +116,7 @@ def load_records(paths, check=None) -> tuple[list[tuple[Path, dict]], list[str]]
             continue
         for run_dir in dirs:
             try:
-                record = load(run_dir)
+                record = load(run_dir, clean)
                 if check is not None:
                     check(run_dir, record)
             except UsageError as exc:

@@ -1,6 +1,6 @@
 """The result record, declared once: every section of result.json as a dataclass (or, where another part of bench owns
 the contents, a typed mapping). bench/record/codec.py writes these to JSON and reads them back strictly; the report's
-columns (bench/report/columns.py) and docs/record.md are checked against these declarations.
+columns (bench/report/columns.py) and docs/record-fields.md are checked against these declarations.
 
 A field's place here is its place in result.json. Fields marked `later()` are written only once they hold a value
 (a run that has not finished has no `run_dir`; accuracy's `note` only where there is something to say). A record
