@@ -141,7 +141,7 @@ def loads(text: str | bytes):
 
 def parse(cls, value, where: str = ""):
     """`value` (parsed JSON) as the declared type `cls`; Wrong naming the field where it does not fit."""
-    return _convert(cls, value, where)
+    return _converter(cls)(value, where)
 
 
 @cache
@@ -149,66 +149,74 @@ def _hints(cls) -> dict:
     return typing.get_type_hints(cls)
 
 
-def _convert(tp, value, where: str):
+@cache
+def _converter(tp):
+    """A function (value, where) -> value for the declared type `tp`, built once per type: reading a record then
+    costs one call per value, not a walk through typing's introspection."""
     if tp is typing.Any:
-        return value
+        return lambda value, where: value
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        options = [a for a in args if a is not type(None)]
-        if len(options) == 1:
-            try:
-                return _convert(options[0], value, where) if value is not None else _wrong(tp, value, where)
-            except Wrong as exc:
-                if exc.where != where:  # wrong further in: that field's message
-                    raise
-                return _wrong(tp, value, where)  # wrong here: say that null would do too
-        for option in options:
-            try:
-                return _convert(option, value, where)
-            except Wrong:
-                continue
-        return _wrong(tp, value, where)
+        options = [_converter(a) for a in args if a is not type(None)]
+        nullable = type(None) in args
+
+        def union(value, where):
+            if value is None:
+                return None if nullable else _wrong(tp, value, where)
+            for option in options:
+                try:
+                    return option(value, where)
+                except Wrong as exc:
+                    if len(options) == 1 and exc.where != where:  # wrong further in: that field's message
+                        raise
+            return _wrong(tp, value, where)  # wrong here: the message says what would do (null too)
+        return union
     if origin is typing.Literal:
-        return value if isinstance(value, str) and value in args else _wrong(tp, value, where)
+        return lambda value, where: value if isinstance(value, str) and value in args else _wrong(tp, value, where)
     if origin is list:
-        if not isinstance(value, list):
-            return _wrong(tp, value, where)
-        return [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+        item = _converter(args[0])
+        return lambda value, where: ([item(v, f"{where}[{i}]") for i, v in enumerate(value)]
+                                     if isinstance(value, list) else _wrong(tp, value, where))
     if origin is dict:
-        if not isinstance(value, dict):
-            return _wrong(tp, value, where)
-        return {k: _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+        item = _converter(args[1])
+        return lambda value, where: ({k: item(v, f"{where}.{k}") for k, v in value.items()}
+                                     if isinstance(value, dict) else _wrong(tp, value, where))
     if isinstance(tp, type) and issubclass(tp, schema.Section):
-        return _section(tp, value, where)
+        return lambda value, where: _section(tp, value, where)
     if typing.is_typeddict(tp):
-        if not isinstance(value, dict):
-            return _wrong(tp, value, where)
-        hints = _hints(tp)
-        return {k: _convert(hints[k], v, f"{where}.{k}") if k in hints else v for k, v in value.items()}
-    if tp is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)  # an int stays an int: same bytes out
-    elif tp is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, tp)
-    return value if ok else _wrong(tp, value, where)
+        keys = {k: _converter(t) for k, t in _hints(tp).items()}
+        return lambda value, where: ({k: keys[k](v, f"{where}.{k}") if k in keys else v for k, v in value.items()}
+                                     if isinstance(value, dict) else _wrong(tp, value, where))
+    if tp is float:  # an int stays an int: the same bytes out
+        return lambda value, where: (value if isinstance(value, (int, float)) and not isinstance(value, bool)
+                                     else _wrong(tp, value, where))
+    if tp is int:
+        return lambda value, where: (value if isinstance(value, int) and not isinstance(value, bool)
+                                     else _wrong(tp, value, where))
+    return lambda value, where: value if isinstance(value, tp) else _wrong(tp, value, where)
+
+
+@cache
+def _fields(cls) -> tuple:
+    """(name, converter, required, init) per declared field of a section."""
+    hints = _hints(cls)
+    return tuple((f.name, _converter(hints[f.name]), bool(f.metadata.get("required")), f.init)
+                 for f in dataclasses.fields(cls) if not f.metadata.get("internal"))
 
 
 def _section(cls, value, where: str):
     if not isinstance(value, dict):
         return _wrong(cls, value, where)
-    declared = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-    hints = _hints(cls)
-    given = {}
-    for name, f in declared.items():
-        at = f"{where}.{name}" if where else name
+    given, declared = {}, set()
+    for name, convert, required, init in _fields(cls):
+        declared.add(name)
         if name in value:
-            given[name] = _convert(hints[name], value[name], at)
-        elif f.metadata.get("required"):
+            if init:
+                given[name] = convert(value[name], f"{where}.{name}" if where else name)
+        elif required:
+            at = f"{where}.{name}" if where else name
             raise Wrong(f"lacks {at!r}", at)
-    section = cls(**{k: v for k, v in given.items() if declared[k].init})
+    section = cls(**given)
     section.extra_keys = {k: v for k, v in value.items() if k not in declared}
     section.read_order = tuple(value)
     return section

@@ -63,7 +63,12 @@ def write(run_dir: str | Path, record: schema.Record | dict) -> Path:
 
 
 def read(path: str | Path) -> schema.Record:
-    """A result.json (or its run directory) as the typed record: bounded, strict, one line naming what is wrong.
+    """A result.json (or its run directory) as the typed record: bounded, strict, one line naming what is wrong."""
+    return _checked(path)[1]
+
+
+def _checked(path: str | Path) -> tuple[dict, schema.Record]:
+    """A result.json's parsed JSON and its typed record (UsageError naming the file and field where it is wrong).
 
     Only a regular file of at most codec.MAX_BYTES is read (a FIFO or a link to /dev/zero is refused at once);
     NaN, Infinity and 1e999 read as null; every declared field must have its declared type."""
@@ -88,7 +93,7 @@ def read(path: str | Path) -> schema.Record:
     if not isinstance(parsed["config"], dict):
         raise UsageError(f"{path}: result record's config is not an object")
     try:
-        return codec.parse(schema.Record, parsed)
+        return parsed, codec.parse(schema.Record, parsed)
     except codec.Wrong as exc:
         raise UsageError(f"{path}: result record of the wrong shape: {exc}") from None
 
@@ -97,7 +102,7 @@ def load(path: str | Path, clean: bool = True) -> dict:
     """A result.json (or its run directory) read strictly (read()), as the JSON dict report code reads; `clean`: its
     text without control characters, for a terminal (False for data exports, which carry them). A `running`
     record whose writer is gone reads as `died`."""
-    record = codec.as_json(read(path))
+    record = _checked(path)[0]  # what the typed record writes back (tests/test_record_schema.py), without rebuilding it
     return mark_died(codec.clean(record) if clean else record)
 
 
