@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import scenarios
-from bench import __version__
+from bench import __version__, safe_names
 from bench.cache import atomic_write, file_sha256
 from bench.config.command_line import to_command
 from bench.config.run_config import DEFAULTS
@@ -266,3 +266,4 @@ def write_fill_in(out: Path, root: Path, fill_in: dict[str, list[str]], missing:
               "samples): use `bench run --profile mlperf` and the full ImageNet validation set for a real submission.",
               ""]
     atomic_write(out / "FILL_IN.md", "\n".join(lines))
+    safe_names.own_file(out / "FILL_IN.md")

@@ -76,7 +76,7 @@ class Power(Section):
 
 @dataclass(slots=True)
 class Config(Section):
-    """Every option of the run (bench/run/options.py's table) plus synthetic_weights and synthetic_data. The
+    """Every option of the run (bench/config/) plus synthetic_weights and synthetic_data. The
     options readers use are declared; the rest are kept as the option table names them."""
 
     backend: str | None = None
@@ -122,7 +122,7 @@ class Gpu(TypedDict, total=False):
 
 @dataclass(slots=True)
 class System(Section):
-    """The machine (bench/run/sysinfo.py)."""
+    """The machine (bench/system/sysinfo.py)."""
 
     system_name: str | None = None
     cpu: str | None = None
@@ -166,17 +166,18 @@ class Scenario(Section):
 
 @dataclass(slots=True)
 class Malloc(Section):
-    """What --malloc left in force (bench/run/malloc.py)."""
+    """What --malloc left in force (bench/system/malloc.py)."""
 
     mode: str | None = None
-    in_force: dict[str, int] | None = None
+    in_force: dict[str, int | str] | None = None  # read from the process: its environment, then bench's mallopt
+    environment: dict[str, str] | None = later("the MALLOC_* and GLIBC_TUNABLES variables it started with")
     libc: str | None = None
     note: str | None = later()
 
 
 @dataclass(slots=True)
 class Process(Section):
-    """The writer (bench/run/signals.py): a reader tells a dead `running` run (shown `died`) from a live one."""
+    """The writer (bench/system/signals.py): a reader tells a dead `running` run (shown `died`) from a live one."""
 
     pid: int | None = None
     host: str | None = None

@@ -103,6 +103,12 @@ def run_cell(options: dict, node: dict) -> dict:
         return {**outcome, "status": "complete", "run_id": runs[0].name, "tar": pack(runs[0])}
 
 
+def failed(reason: str, node: dict | None) -> dict:
+    """The outcome of an attempt that never got a record (the cell could not start, its node died)."""
+    return {"node": node, "software": None, "started_at": None, "finished_at": time.time(), "status": "failed",
+            "reason": reason, "run_id": None, "returncode": None, "tar": None}
+
+
 def failure_reason(returncode: int, status: str | None, log: str) -> str:
     """bench run's own error line when it printed one, else the exit status and the record's status."""
     errors = [line.strip() for line in log.splitlines() if line.strip().startswith("error:")]

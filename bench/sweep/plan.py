@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from bench import safe_names
 from bench.config.run_config import DEFAULTS
 from bench.errors import UsageError
 from bench.sweep import options as opts
@@ -60,8 +61,7 @@ class Cell:
     def key(self) -> str:
         o = {**DEFAULTS, **self.options}
         parts = [o["model"], o["backend"], o["scenario"], o["precision"], f"b{o['batch_size']}"]
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(map(str, parts)))
-        return f"{slug}-{self.config_hash[:10]}"
+        return safe_names.slug(f"{'-'.join(map(str, parts))[:100]}-{self.config_hash[:10]}")
 
 
 @dataclass
@@ -108,6 +108,13 @@ class _Reader:
         return dict(self.option(k, v) for k, v in self.table(where, table).items())
 
     def target(self, name: str, spec) -> Target:
+        if name == "report":  # <output>/report/ is the sweep's report
+            why = "the sweep writes its report in <output>/report"
+        else:
+            why = safe_names.problem(name)  # it names the folder its runs land in under --output
+        if why is not None:
+            self.fail(name, f"target name {name!r} cannot name a folder under --output: {why}",
+                      f"Rename it, e.g. [targets.{safe_names.slug(name) if name != 'report' else 'report_node'}]")
         spec = self.table(name, spec)
         for key in spec:
             if key not in TARGET_KEYS:
