@@ -148,3 +148,19 @@ def test_run_directory_inputs_beside_the_record_are_bounded_too(tmp_path):
         loadgen_log.read_detail(tmp_path / "mlperf_log_detail.txt")
     with pytest.raises(UsageError, match="accuracy.txt.*FIFO"):
         accuracy.read_accuracy_txt(tmp_path / "accuracy.txt")
+
+
+def test_a_sweep_tree_with_a_fifo_is_read_without_waiting(tmp_path):
+    """A sweep's end reads every landed run (version warnings): a FIFO for cell.json or result.json is passed over."""
+    for run, fifo in (("r1", "cell.json"), ("r2", "result.json")):
+        cell = tmp_path / "out" / "target" / "key" / run
+        cell.mkdir(parents=True)
+        shutil.copyfile(GOOD, cell / "result.json")
+        (cell / "cell.json").write_text(json.dumps({"options_hash": "h", "software": {"bench_version": run}}))
+        (cell / fifo).unlink()
+        os.mkfifo(cell / fifo)
+    code = ("import pathlib; from bench.sweep.tree import version_warnings; "
+            f"print(version_warnings(pathlib.Path({str(tmp_path / 'out')!r})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr

@@ -19,7 +19,8 @@ FAST = ["--model", "resnet18", "--count", "16", "--batch-size", "4", "--threads"
 RUNS = {
     "offline": ["--backend", "null", "--scenario", "offline"],
     "server": ["--backend", "null", "--scenario", "server", "--target-qps", "200"],
-    "server-invalid": ["--backend", "null", "--scenario", "server", "--target-qps", "1000", "--latency-bound-ms", "0.001"],
+    "server-invalid": ["--backend", "null", "--scenario", "server", "--target-qps", "1000",
+                       "--latency-bound-ms", "0.001"],
     "single-stream": ["--backend", "null", "--scenario", "single-stream"],
     "multi-stream": ["--backend", "null", "--scenario", "multi-stream"],
     "accuracy": ["--backend", "null", "--scenario", "offline", "--mode", "accuracy"],
