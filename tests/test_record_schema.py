@@ -73,6 +73,7 @@ RERUN = {
 ADDED_SINCE_CAPTURE = {
     "process.malloc.environment": "in_force read from the process (issue 28): the variables it started with",
     "dataset.preprocessing.exif_orientation": "the mlperf profile's EXIF handling, said for every profile",
+    "performance.data_path": "the form and host copies the timed batches took (the sim backend's change)",
 }
 
 

@@ -149,4 +149,6 @@ class Performance(Section):
     errors: list[str] = field(default_factory=list)
     cpu: Cpu | None = later()
     latencies: Latencies | None = later()
+    data_path: dict[str, Any] | None = later("the form and copies the timed batches really took (bench/run/sut.py)")
+    issue_lag: dict[str, Any] | None = later("Server: LoadGen's latency against the SUT's, and which missed the bound")
     per_device: list[dict[str, Any]] | None = later("multi-GPU runs: each device's samples")

@@ -49,10 +49,11 @@ def machine_refusal(options: dict) -> str | None:
     """The backend's own verdict on this machine (installed, device present, precision native); None: it runs."""
     import backends
     from bench.errors import BenchError
+    from bench.config.run_config import DEFAULTS
     from bench.sweep.plan import backend_options
 
     try:
-        backend = backends.create(options.get("backend", "torch"), backend_options(options))
+        backend = backends.create(options.get("backend", DEFAULTS["backend"]), backend_options(options))
     except BenchError as exc:
         return str(exc)
     backend.close()

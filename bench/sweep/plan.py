@@ -184,24 +184,21 @@ def load(path: str | Path) -> Plan:
 
 
 def static_refusal(options: dict) -> str | None:
-    """What the backend refuses on any machine (its precisions and device kinds); None if it may run.
+    """What the backend's declaration refuses on any machine (device kind, precision there, options there); None
+    if it may run. The same declaration check_options starts from (Backend.declared_refusal).
 
     Machine-dependent checks (installed packages, bf16 on this CPU, a GPU present) run where the cell runs.
     """
     import backends
-    from backends.base import Backend
     from bench.errors import BenchError
 
-    name = options.get("backend", "torch")
+    name = options.get("backend", DEFAULTS["backend"])
     try:
         cls = backends.backend_class(name)
     except BenchError as exc:
         return str(exc) if name not in backends.names(include_hidden=True) else None
-    try:
-        Backend.check_options.__func__(cls, backend_options(options))  # the base check: class attributes only
-    except BenchError as exc:
-        return str(exc)
-    return None
+    refused = cls.declared_refusal(backend_options(options))
+    return None if refused is None else str(refused)
 
 
 def backend_options(options: dict):
