@@ -34,7 +34,7 @@ import numpy as np
 from rich.console import Console
 
 from bench.index import records, store
-from bench.record import record_shape, results
+from bench.record import codec, results
 from bench.run import harness
 from bench.config.command_line import run_config
 from bench.config.run_config import DEFAULTS
@@ -63,7 +63,7 @@ def generate(base: dict, root: Path, n: int, start: int = 0) -> None:
         run_dir = root / f"cell-{i % CONFIGS:02d}" / record["run_id"]
         run_dir.mkdir(parents=True)
         record["run_dir"] = str(run_dir)
-        (run_dir / "result.json").write_text(record_shape.dumps(record))  # speed: no fsync for generated data
+        (run_dir / "result.json").write_text(codec.dumps(record))  # speed: no fsync for generated data
 
 
 def timed(fn):

@@ -24,6 +24,7 @@ import scenarios  # noqa: E402
 from bench import models  # noqa: E402
 from bench.config.run_config import RunConfig  # noqa: E402
 from bench.data.dataset import Dataset, SyntheticDataset  # noqa: E402
+from bench.record import codec  # noqa: E402
 from bench.run.harness import run_loadgen  # noqa: E402
 from bench.run.qsl import SampleStore  # noqa: E402
 from bench.run.sut import Responder  # noqa: E402
@@ -98,8 +99,8 @@ def loadgen(loaded: Loaded, estimate=None, **changes) -> dict:
         estimate = warm_up(loaded.backend, loaded.store, cfg, scenarios.get(cfg.scenario))[0]
     with tempfile.TemporaryDirectory(prefix="bench-perf-") as run_dir:
         cpu = time.process_time()
-        perf = run_loadgen(cfg, scenarios.get(cfg.scenario), Responder(loaded.backend, loaded.store),
-                           loaded.store, estimate, Path(run_dir), "performance", QUIET)
+        perf = codec.as_json(run_loadgen(cfg, scenarios.get(cfg.scenario), Responder(loaded.backend, loaded.store),
+                                         loaded.store, estimate, Path(run_dir), "performance", QUIET))
         perf["cpu_s"] = time.process_time() - cpu
         return perf
 

@@ -6,6 +6,7 @@ rather than naming it.
 
 from __future__ import annotations
 
+from bench.record import codec
 from scenarios.base import Estimate, Figure, Scenario
 from scenarios.multi_stream import MultiStream
 from scenarios.offline import Offline
@@ -51,7 +52,7 @@ def headline(record: dict) -> dict | None:
     figure = SCHEMA1_METRICS.get(str(metric.get("name")))
     if figure is None:
         return None
-    return figure.describe(metric["value"])
+    return codec.as_json(figure.measured(metric["value"]))
 
 
 __all__ = ["Estimate", "Figure", "Scenario", "SCENARIOS", "NAMES", "get", "by_loadgen_name", "headline", "suite"]

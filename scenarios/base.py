@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.record.schema import Figure  # declared with the record it is written into
+
 # Size LoadGen's runs for 1.5x the work the measured rate promises: too few samples or queries end a run before its
 # minimum duration (INVALID); too many only lengthen it. A short measurement under-reads a backend that keeps
 # speeding up (+10% was not enough in CI).
@@ -26,26 +28,6 @@ class Estimate:
 
     samples_per_second: float
     single_latency_s: float
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One figure read from LoadGen's detail log: `key` as LoadGen logs it, nanoseconds shown as ms."""
-
-    key: str
-    name: str  # what a reader sees, e.g. "completed samples/s"
-    unit: str  # "samples/s" or "ms"
-    higher_is_better: bool
-
-    def read(self, detail: dict) -> float | None:
-        value = detail.get(self.key)
-        if value is None:
-            return None
-        return value / 1e6 if self.unit == "ms" else float(value)  # LoadGen logs latencies in ns
-
-    def describe(self, value) -> dict:
-        return {"key": self.key, "name": self.name, "unit": self.unit, "higher_is_better": self.higher_is_better,
-                "value": value}
 
 
 @dataclass(frozen=True)

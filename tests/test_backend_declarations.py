@@ -28,7 +28,7 @@ NOT_A_BACKEND = {
     ("bench/config/run_config.py", "tensorrt"): "--ort-provider's choice: ONNX Runtime's TensorRT execution provider",
     ("bench/models/spec.py", "torch"): "the PyTorch package, and a checkpoint's format",
     ("bench/system/devices.py", "torch"): "the PyTorch module, asked for a GPU's PCI bus id",
-    ("bench/record/record_shape.py", "null"): "JSON's null",
+    ("bench/record/codec.py", "null"): "JSON's null",
     ("backends/onnxruntime_backend.py", "tensorrt"): "ONNX Runtime's TensorRT execution provider (--ort-provider)",
 }
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.record import record_shape, results
+from bench.record import codec, results, schema
 
 NULL_RUN = ["--backend", "null", "--count", "8", "--duration", "1"]
 
@@ -90,15 +90,17 @@ def test_control_characters_never_reach_the_terminal(good_run, tmp_path, bench_c
     for command in (["compare", tmp_path / "tree"], ["report", tmp_path / "tree", "--out", tmp_path / "r"]):
         result = bench_cli(*command)
         assert result.exit_code == 0, result.output
-        assert not record_shape.CONTROL.search(result.output.replace("\n", "")), repr(result.output)
+        assert not codec.CONTROL.search(result.output.replace("\n", "")), repr(result.output)
         assert "evil" in result.output or command[0] == "report"
 
 
 def test_result_json_round_trip_is_strict_json(tmp_path):
     record = results.new_record("r1", {"scenario": "offline", "batch_size": 8, "backend": "null"})
-    record["performance"] = {"samples_per_second": math.inf, "latency_ms": {"p50": math.nan, "p99": 1.5},
-                             "valid": True, "invalid_reasons": [], "result_metric": {"name": "x", "value": -math.inf}}
-    record["timing"] = {"load_s": 0.25}
+    # Typed since the record is declared (bench/record/schema.py); the same non-finite values as the dict had.
+    record.performance = schema.Performance(samples_per_second=math.inf, valid=True,
+                                            latency_ms=schema.Latency(p50=math.nan, p99=1.5),
+                                            result_metric=schema.Metric(name="x", value=-math.inf))
+    record.timing = schema.Timing(load_s=0.25)
     path = results.write(tmp_path, record)
 
     def refuse(name):

@@ -5,17 +5,12 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-# Rows of the table below the MLPerf metric: (DataFrame column, heading, higher is better?).
-METRICS = [
-    ("samples_per_second", "samples/s", True),
-    ("latency_p50_ms", "p50 ms", False),
-    ("latency_p90_ms", "p90 ms", False),
-    ("latency_p99_ms", "p99 ms", False),
-    ("avg_watts", "watts", False),
-    ("samples_per_second_per_watt", "samples/s/W", True),
-    ("top1", "top-1", True),
-]
-TEXT = ["system", "backend", "device", "precision", "scenario", "model", "batch_size", "validity", "accuracy", "data"]
+from bench.report.columns import COMPARE_RATIO, COMPARE_TEXT
+
+# Rows of the table below the MLPerf metric: (DataFrame column, heading, higher is better?), as declared in
+# bench/report/columns.py, and the rows above it, shown as text.
+METRICS = [(c.name, c.heading, c.better == "higher") for c in COMPARE_RATIO]
+TEXT = [c.name for c in COMPARE_TEXT]
 
 
 def _num(value) -> str:

@@ -20,7 +20,7 @@ import scenarios
 from bench.cache import atomic_write
 from bench.config.run_config import RunConfig
 from bench.errors import RunFailed, UsageError
-from bench.record import loadgen_log, results
+from bench.record import codec, loadgen_log, results
 from bench.run import harness
 
 # The official audit.config files (mlcommons/inference compliance/TEST01/resnet50/audit.config and
@@ -55,10 +55,10 @@ def audit(cfg: RunConfig, tests: list[str], console: Console) -> dict:
             root.mkdir(parents=True, exist_ok=True)
             atomic_write(root / "audit.config", "\n".join(AUDITS[test]) + "\n")
             session.loadgen("performance", root=root, audit_config=root / "audit.config")
-    run_dir = Path(record["run_dir"])
-    record["audit"] = {test: verify(test, run_dir) for test in tests}
+    run_dir = Path(str(record.run_dir))
+    record.audit = {test: verify(test, run_dir) for test in tests}
     results.write(run_dir, record)
-    return record
+    return codec.as_json(record)
 
 
 def verify(test: str, run_dir: Path) -> dict:

@@ -26,6 +26,7 @@ from bench.config.run_config import DEFAULTS, RunConfig
 from bench.config.userconf import parse
 from bench.errors import RunFailed, UsageError
 from bench.mlperf import tune_grid
+from bench.record import codec
 from bench.run import harness
 
 # A short Server run passes when p99 stays under this share of the bound (its p99 rests on few queries) ...
@@ -90,7 +91,8 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
         console.print(f"[bold]wrote[/] {conf_path}; confirming with a full run")
         # The confirming run reads the user.conf exactly as `bench run --user-conf` would.
         session.cfg = session.cfg.replace(user_conf=str(conf_path), target_qps=None, mode="performance")
-        record = session.measure()
+        measured = session.measure()
+    record = codec.as_json(measured)  # as result.json holds it, now that the session wrote its ending
     confirmations = [_confirmation(record)]
     # A short run's p99 rests on few queries: if the real run disagrees, step down rather than report INVALID.
     while searches_qps and not record["performance"]["valid"] and len(confirmations) < CONFIRM_TRIES:

@@ -21,6 +21,7 @@ import numpy as np
 
 from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
+from bench.record import codec, schema
 
 # ImageNet 2012 validation set: what MLPerf's accuracy run covers.
 FULL_SET = 50_000
@@ -83,7 +84,7 @@ def top1(predicted: dict[int, int], labels: np.ndarray) -> tuple[int, int]:
 
 
 def evaluate(path: str | Path, labels: np.ndarray, reference_top1: float | None, threshold: float,
-             synthetic: bool, full_set: int = FULL_SET) -> dict:
+             synthetic: bool, full_set: int = FULL_SET) -> schema.Accuracy:
     """The record's accuracy section; also writes accuracy.txt beside the log, in MLPerf's wording.
 
     `full_set`: how many images the reference top-1 was measured on (ImageNet val: 50,000); fewer is a subset.
@@ -96,32 +97,22 @@ def evaluate(path: str | Path, labels: np.ndarray, reference_top1: float | None,
                         f"(missing qsl_idx {missing}...): the backend left samples unanswered")
     value = correct / count if count else 0.0
     low, high = wilson_interval(correct, count)
-    section = {
-        "top1": value,
-        "correct": correct,
-        "count": count,
-        "subset": count < full_set,
-        "full_set_count": full_set,
-        "interval_95": [low, high],
-        "interval_method": "Wilson score, 95%",
-        "reference_top1": reference_top1,
-        "threshold_top1": None if reference_top1 is None else reference_top1 * threshold,
-        "threshold": threshold,
-        "passed": None,
-        "verdict": None,
-        "synthetic": synthetic,
-        "response_dtype": "float32",
-        "log": str(path),
-    }
+    section = schema.Accuracy(
+        top1=value, correct=correct, count=count, subset=count < full_set, full_set_count=full_set,
+        interval_95=[low, high], interval_method="Wilson score, 95%", reference_top1=reference_top1,
+        threshold_top1=None if reference_top1 is None else reference_top1 * threshold, threshold=threshold,
+        passed=None, verdict=None, synthetic=synthetic, response_dtype="float32", log=str(path))
     if not synthetic and reference_top1 is not None:
-        section.update(verdict(correct, count, section["threshold_top1"], full_set))
-        if section["verdict"] == "INCONCLUSIVE":
-            section["note"] = (f"{count} of {full_set:,} images: the 95% interval straddles the threshold; only "
-                               "more images (the full set decides) can say PASS or FAIL")
+        assert section.threshold_top1 is not None
+        judged = verdict(correct, count, section.threshold_top1, full_set)
+        section.subset, section.verdict, section.passed = judged["subset"], judged["verdict"], judged["passed"]
+        if section.verdict == "INCONCLUSIVE":
+            section.note = (f"{count} of {full_set:,} images: the 95% interval straddles the threshold; only "
+                            "more images (the full set decides) can say PASS or FAIL")
     elif synthetic:
-        section["note"] = "synthetic weights or images: top-1 means nothing, so no PASS or FAIL"
+        section.note = "synthetic weights or images: top-1 means nothing, so no PASS or FAIL"
     else:
-        section["note"] = "no reference top-1 for these weights (not a known model's file): no PASS or FAIL"
+        section.note = "no reference top-1 for these weights (not a known model's file): no PASS or FAIL"
     atomic_write(Path(path).with_name(TXT), accuracy_txt(correct, count))
     return section
 
@@ -136,7 +127,7 @@ def read_accuracy_txt(path: str | Path) -> dict:
     """accuracy.txt back: {accuracy_percent, correct, count, log_sha256 (None without a hash line)}."""
     path = Path(path)
     try:
-        lines = path.read_text().splitlines()
+        lines = codec.read_bounded(path, 4096).decode().splitlines()  # two short lines; never a FIFO or /dev/zero
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}")
     first = TXT_LINE.fullmatch(lines[0]) if lines else None

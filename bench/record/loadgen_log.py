@@ -6,16 +6,21 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from bench.record import codec, schema
+
 PREFIX = ":::MLLOG "
 PERCENTILES = {"p50": "50.00", "p90": "90.00", "p95": "95.00", "p97": "97.00", "p99": "99.00", "p99_9": "99.90"}
 # LoadGen's wall-clock stamps of the timed run (what MLPerf's power tools slice to), e.g. "11-27-2026 13:59:55.736".
 STAMP = "%m-%d-%Y %H:%M:%S.%f"
+# A detail log holds settings and results, not one line per query (the trace is off): a few hundred kB at most.
+DETAIL_BYTES = 64 * 1024 * 1024
 
 
 def read_detail(path: str | Path) -> dict:
     """key -> value for every :::MLLOG line (the last value wins); errors and warnings collected apart."""
     values: dict = {"_errors": [], "_warnings": []}
-    for line in Path(path).read_text(errors="replace").splitlines():
+    # Bounded: a copied run directory's log is input (bench submission, audit); a FIFO or /dev/zero is refused.
+    for line in codec.read_bounded(Path(path), DETAIL_BYTES).decode(errors="replace").splitlines():
         if not line.startswith(PREFIX):
             continue
         try:
@@ -33,13 +38,12 @@ def read_detail(path: str | Path) -> dict:
     return values
 
 
-def performance(detail: dict, scenario) -> dict:
+def performance(detail: dict, scenario) -> schema.Performance:
     """The record's performance section from a parsed detail log; `scenario` says which field is the headline."""
     ms = lambda key: None if detail.get(key) is None else detail[key] / 1e6  # noqa: E731
-    latency = {name: ms(f"result_{p}_percentile_latency_ns") for name, p in PERCENTILES.items()}
-    latency["mean"] = ms("result_mean_latency_ns")
-    latency["min"] = ms("result_min_latency_ns")
-    latency["max"] = ms("result_max_latency_ns")
+    latency = schema.Latency(**{name: ms(f"result_{p}_percentile_latency_ns") for name, p in PERCENTILES.items()},
+                             mean=ms("result_mean_latency_ns"), min=ms("result_min_latency_ns"),
+                             max=ms("result_max_latency_ns"))
     per_query = detail.get("generated_samples_per_query") or 1  # Offline: its one query holds every sample
     queries = detail.get("result_query_count")
     samples = queries * per_query if queries is not None else None
@@ -53,33 +57,33 @@ def performance(detail: dict, scenario) -> dict:
         sps = samples / duration
     validity = detail.get("result_validity", "UNKNOWN")
     reasons = invalid_reasons(detail) if validity != "VALID" else []
-    metric = scenario.metric.describe(scenario.metric.read(detail))
-    if metric["value"] == 0 and not metric["higher_is_better"] and detail.get("early_stopping_met") is False:
+    metric = scenario.metric.measured(scenario.metric.read(detail))
+    if metric.value == 0 and not metric.higher_is_better and detail.get("early_stopping_met") is False:
         # LoadGen logs 0 when a run has too few queries for its estimate: no figure, never a 0 ms latency.
-        metric.update(value=None, logged=0, note="too few queries for LoadGen's early-stopping estimate")
-    return {
-        "valid": validity == "VALID",
-        "loadgen_validity": validity,
-        "invalid_reasons": reasons,
-        "result_metric": metric,
-        "secondary": [figure.describe(figure.read(detail)) for figure in scenario.secondary],
-        "samples_per_second": sps,
-        "latency_ms": latency,
-        "samples": samples,
-        "queries": queries,
-        "samples_per_query": per_query,
-        "duration_s": duration,
-        "power_window": [detail.get("power_begin"), detail.get("power_end")],
-        "min_duration_met": detail.get("result_min_duration_met"),
-        "min_queries_met": detail.get("result_min_queries_met"),
-        "early_stopping_met": detail.get("early_stopping_met"),
-        "target_qps": detail.get("effective_target_qps"),
-        "target_latency_ms": ms("effective_target_latency_ns"),
-        "loadgen_version": detail.get("loadgen_version"),
-        "seeds": {k: detail.get(f"effective_{k}_rng_seed") for k in ("qsl", "sample_index", "schedule")},
-        "warnings": detail["_warnings"],
-        "errors": detail["_errors"],
-    }
+        metric.value, metric.logged, metric.note = None, 0, "too few queries for LoadGen's early-stopping estimate"
+    return schema.Performance(
+        valid=validity == "VALID",
+        loadgen_validity=validity,
+        invalid_reasons=reasons,
+        result_metric=metric,
+        secondary=[figure.measured(figure.read(detail)) for figure in scenario.secondary],
+        samples_per_second=sps,
+        latency_ms=latency,
+        samples=samples,
+        queries=queries,
+        samples_per_query=per_query,
+        duration_s=duration,
+        power_window=[detail.get("power_begin"), detail.get("power_end")],
+        min_duration_met=detail.get("result_min_duration_met"),
+        min_queries_met=detail.get("result_min_queries_met"),
+        early_stopping_met=detail.get("early_stopping_met"),
+        target_qps=detail.get("effective_target_qps"),
+        target_latency_ms=ms("effective_target_latency_ns"),
+        loadgen_version=detail.get("loadgen_version"),
+        seeds={k: detail.get(f"effective_{k}_rng_seed") for k in ("qsl", "sample_index", "schedule")},
+        warnings=detail["_warnings"],
+        errors=detail["_errors"],
+    )
 
 
 def power_window(detail: dict) -> tuple[float, float] | None:

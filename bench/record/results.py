@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 import secrets
 import time
+import typing
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.cache import atomic_write
 from bench.errors import RunFailed, UsageError
-from bench.record import record_shape
+from bench.record import codec, schema
+from bench.record.schema import SCHEMA
 from bench.system import signals
 
-SCHEMA = 2  # 2: performance.result_metric is MLPerf's headline with its key, unit and direction
 # `died` is never written: readers show it for a `running` record whose process no longer exists.
-STATUSES = ("running", "complete", "failed", "interrupted", "died")
+STATUSES = typing.get_args(schema.Status)
 
 
 def utc_now() -> str:
@@ -44,61 +45,65 @@ def create_run_dir(output: str | Path, backend: str, scenario: str) -> tuple[str
     raise UsageError(f"cannot find a free run id in {output}")
 
 
-def new_record(run_id: str, config: dict) -> dict:
-    return {
-        "schema": SCHEMA,
-        "run_id": run_id,
-        "status": "running",
-        "started_at": utc_now(),
-        "finished_at": None,
-        "config": config,
-        "model": None,
-        "dataset": None,
-        "backend": None,
-        "system": None,
-        "timing": {},
-        "performance": None,
-        "accuracy": None,
-        "power": None,
-        "error": None,
-        "process": signals.identity(),  # pid, host, start time: a reader tells a dead run from a live one
-    }
+def new_record(run_id: str, config: dict) -> schema.Record:
+    """A run's record as it is first written: `running`, its configuration, and who writes it (pid, host, start
+    time: a reader tells a dead run from a live one)."""
+    return schema.Record(run_id=run_id, started_at=utc_now(), config=codec.parse(schema.Config, config, "config"),
+                         process=codec.parse(schema.Process, signals.identity(), "process"))
 
 
-def write(run_dir: str | Path, record: dict) -> Path:
+def write(run_dir: str | Path, record: schema.Record | dict) -> Path:
     path = Path(run_dir) / "result.json"
     try:
-        atomic_write(path, record_shape.dumps(record))  # strict JSON: NaN/Infinity become null, listed
+        atomic_write(path, codec.dumps(record))  # strict JSON: NaN/Infinity become null, listed
     except OSError as exc:  # disk full, directory removed: atomic_write left the previous file whole, and no temp
         raise RunFailed(f"cannot write {path}: {exc.strerror or exc}. Free some space or choose another --output; "
                         "results written before are untouched") from exc
     return path
 
 
-def load(path: str | Path, clean: bool = True) -> dict:
-    """A result.json (or its run directory), checked enough that report code can trust its shape. `clean`: its
-    text without control characters, for a terminal; False for data exports (results.csv), which carry them."""
+def read(path: str | Path) -> schema.Record:
+    """A result.json (or its run directory) as the typed record: bounded, strict, one line naming what is wrong."""
+    return _checked(path)[1]
+
+
+def _checked(path: str | Path) -> tuple[dict, schema.Record]:
+    """A result.json's parsed JSON and its typed record (UsageError naming the file and field where it is wrong).
+
+    Only a regular file of at most codec.MAX_BYTES is read (a FIFO or a link to /dev/zero is refused at once);
+    NaN, Infinity and 1e999 read as null; every declared field must have its declared type."""
     path = Path(path)
     if path.is_dir():
         path = path / "result.json"
     try:
-        record = record_shape.loads(path.read_text())
+        parsed = codec.loads(codec.read_bounded(path))
     except FileNotFoundError:
         raise UsageError(f"{path}: no result.json here; give a run directory or a results tree")
-    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON; RecursionError: deep nesting
+    except OSError as exc:
+        raise UsageError(f"{path}: not a readable result record ({exc.strerror or exc})")
+    except (ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON; RecursionError: deep nesting
         raise UsageError(f"{path}: not a readable result record ({type(exc).__name__}: {exc})")
-    if not isinstance(record, dict) or not isinstance(record.get("schema"), int):
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("schema"), int) or isinstance(parsed["schema"], bool):
         raise UsageError(f"{path}: not a bench result record (no schema version)")
-    if record["schema"] > SCHEMA:
-        raise UsageError(f"{path}: written by a newer bench (schema {record['schema']} > {SCHEMA}); upgrade bench")
+    if parsed["schema"] > SCHEMA:
+        raise UsageError(f"{path}: written by a newer bench (schema {parsed['schema']} > {SCHEMA}); upgrade bench")
     for key in ("run_id", "status", "config"):
-        if key not in record:
+        if key not in parsed:
             raise UsageError(f"{path}: result record lacks {key!r}")
-    if not isinstance(record["config"], dict):
+    if not isinstance(parsed["config"], dict):
         raise UsageError(f"{path}: result record's config is not an object")
-    if (wrong := record_shape.problem(record)) is not None:
-        raise UsageError(f"{path}: result record of the wrong shape: {wrong}")
-    return mark_died(record_shape.clean(record) if clean else record)
+    try:
+        return parsed, codec.parse(schema.Record, parsed)
+    except codec.Wrong as exc:
+        raise UsageError(f"{path}: result record of the wrong shape: {exc}") from None
+
+
+def load(path: str | Path, clean: bool = True) -> dict:
+    """A result.json (or its run directory) read strictly (read()), as the JSON dict report code reads; `clean`: its
+    text without control characters, for a terminal (False for data exports, which carry them). A `running`
+    record whose writer is gone reads as `died`."""
+    record = _checked(path)[0]  # what the typed record writes back (tests/test_record_schema.py), without rebuilding it
+    return mark_died(codec.clean(record) if clean else record)
 
 
 def load_records(paths, check=None, clean: bool = True) -> tuple[list[tuple[Path, dict]], list[str]]:
@@ -112,7 +117,7 @@ def load_records(paths, check=None, clean: bool = True) -> tuple[list[tuple[Path
         try:
             dirs = find_runs([p])
         except UsageError as exc:
-            problems.append(record_shape.clean(str(exc)))
+            problems.append(codec.clean(str(exc)))
             continue
         for run_dir in dirs:
             try:
@@ -120,9 +125,9 @@ def load_records(paths, check=None, clean: bool = True) -> tuple[list[tuple[Path
                 if check is not None:
                     check(run_dir, record)
             except UsageError as exc:
-                problems.append(record_shape.clean(str(exc)))
+                problems.append(codec.clean(str(exc)))
             except Exception as exc:  # noqa: BLE001 - a shape the checks above missed: skip it, say which
-                problems.append(record_shape.clean(f"{run_dir / 'result.json'}: result record of the wrong shape "
+                problems.append(codec.clean(f"{run_dir / 'result.json'}: result record of the wrong shape "
                                                    f"({type(exc).__name__}: {exc})"))
             else:
                 runs.append((run_dir, record))
@@ -146,7 +151,7 @@ def find_runs(paths) -> list[Path]:
     for p in map(Path, paths):
         if (p / "result.json").is_file():
             found.add(p.resolve())
-        elif p.is_file() and p.name == "result.json":
+        elif p.name == "result.json" and (p.exists() or p.is_symlink()):  # any kind: read() says what is wrong
             found.add(p.parent.resolve())
         elif p.is_dir():
             found.update(r.parent.resolve() for r in p.rglob("result.json"))

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from bench.cache import atomic_write, file_sha256
 from bench.errors import UsageError
+from bench.record import codec
 
 USER_CONF = "user.conf"  # the run directory's copy of --user-conf
+USER_CONF_BYTES = 1024 * 1024  # a user.conf is a few lines
 
 
 def take(cfg, run_dir: Path, dataset) -> dict:
@@ -33,6 +35,9 @@ def user_conf(record: dict, run_dir: str | Path) -> str | None:
     """The user.conf a run used, from its snapshot; None if it ran without one (or predates snapshots)."""
     snap = (record.get("snapshot") or {}).get("user_conf")
     path = Path(run_dir) / USER_CONF
-    if isinstance(snap, dict) and path.is_file():
-        return path.read_text()
+    if isinstance(snap, dict) and (path.exists() or path.is_symlink()):
+        try:  # a copied run directory is input like any other: a FIFO or an endless file is refused, not read
+            return codec.read_bounded(path, USER_CONF_BYTES).decode()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{path}: not a readable user.conf ({getattr(exc, 'strerror', None) or exc})") from exc
     return None

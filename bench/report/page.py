@@ -12,9 +12,10 @@ import pandas as pd
 
 from bench.cache import atomic_write
 from bench.errors import UsageError
-from bench.record import record_shape
+from bench.record import codec
 from bench.report.charts import distribution_chart, metric_charts, percentile_chart, power_chart
-from bench.report.table import SUMMARY, frame, load_runs
+from bench.report.columns import SUMMARY, Column
+from bench.report.table import frame, load_runs
 
 
 def write(paths, out: str | Path) -> tuple[pd.DataFrame, list[str]]:
@@ -30,7 +31,7 @@ def write(paths, out: str | Path) -> tuple[pd.DataFrame, list[str]]:
     except OSError as exc:
         raise UsageError(f"cannot create report directory {out}: {exc.strerror}. Choose another --out.")
     atomic_write(out / "results.csv", df.to_csv(index=False))  # the data as recorded: a CSV field carries "\n"
-    shown = [(d, record_shape.clean(r)) for d, r in runs]  # the page: no control characters in shown text
+    shown = [(d, codec.clean(r)) for d, r in runs]  # the page: no control characters in shown text
     atomic_write(out / "index.html", page(frame(shown), {str(d): r for d, r in shown}, problems))
     for name in ("results.csv", "index.html"):
         (out / name).chmod(0o644)  # reports are for sharing; atomic_write's temporary file is private
@@ -46,10 +47,11 @@ def chart_text(value) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _fmt(value) -> str:
+def _fmt(value, column: Column | None = None) -> str:
+    """A cell as its column's format says (bench/report/columns.py); numbers: 3 decimals below 100, else 1."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, (bool, np.bool_)) or (column is not None and column.format == "yes/no"):
         return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
         return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.1f}"
@@ -57,13 +59,13 @@ def _fmt(value) -> str:
 
 
 def summary_table(df: pd.DataFrame) -> str:
-    head = "".join(f'<th data-col="{i}" title="click to sort">{esc(h)}</th>' for i, h in enumerate(SUMMARY.values()))
+    head = "".join(f'<th data-col="{i}" title="click to sort">{esc(c.heading)}</th>' for i, c in enumerate(SUMMARY))
     body = []
     for _, r in df.iterrows():
         cells = []
-        for col in SUMMARY:
-            value = r[col]
-            text = esc(_fmt(value))
+        for column in SUMMARY:
+            col, value = column.name, r[column.name]
+            text = esc(_fmt(value, column))
             cls = ""
             if col == "validity":
                 cls = {"VALID": "ok", "INVALID": "bad"}.get(value, "warn")

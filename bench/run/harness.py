@@ -9,6 +9,7 @@ from __future__ import annotations
 import resource
 import threading
 import time
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ from bench.config.run_config import RunConfig
 from bench.data.source import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError
 from bench.models import onnx_input
-from bench.record import accuracy, loadgen_log, results, snapshot
+from bench.record import accuracy, codec, loadgen_log, results, schema, snapshot
 from bench.run import budget, endings
 from bench.run.latency import LatencyRecorder
 from bench.run.power import PowerMonitor
@@ -87,22 +88,26 @@ class Session:
             raise UsageError(f"--count {cfg.count} is larger than the dataset ({len(self.dataset)} samples)")
         self.run_id, self.run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
         self.record = record = results.new_record(self.run_id, cfg.to_record())
-        record.update(annotate)  # e.g. `repeat` of a --repeat series (bench/stats/repeats.py), in every write
-        record["process"]["malloc"] = self.malloc
-        record["scenario"] = {"name": self.scenario.name, "loadgen_name": self.scenario.loadgen_name,
-                              "batch_size": self.options.batch_size, "intent": self.scenario.intent,
-                              "pads_partial_batches": self.scenario.pads(cfg)}
-        record["model"] = self.model.describe()
-        record["model"].update(onnx_input.identity(self.model))  # the file's name, sha256, declared shapes
-        record["dataset"] = self.dataset.describe()
-        record["system"] = sysinfo.collect(cfg.system_name, declared.packages())
-        record["timed_region"] = TIMED_REGION
-        record["snapshot"] = snapshot.take(cfg, self.run_dir, self.dataset)  # user.conf copy, val_map sha256
+        for key, value in annotate.items():  # e.g. `repeat` of a --repeat series (bench/stats/repeats.py)
+            record[key] = value  # in every write; an undeclared key is refused (bench/record/schema.py)
+        assert record.process is not None and record.timing is not None  # new_record made both
+        record.process.malloc = codec.parse(schema.Malloc, self.malloc, "process.malloc")
+        record.scenario = schema.Scenario(self.scenario.name, self.scenario.loadgen_name, self.options.batch_size,
+                                          self.scenario.intent, self.scenario.pads(cfg))
+        # the file's name, sha256, declared shapes beside what the spec describes
+        record.model = {**self.model.describe(), **onnx_input.identity(self.model)}
+        record.dataset = self.dataset.describe()
+        record.system = codec.parse(schema.System, sysinfo.collect(cfg.system_name, declared.packages()), "system")
+        record.timed_region = TIMED_REGION
+        # user.conf copy, val_map sha256
+        record.snapshot = codec.parse(schema.Snapshot, snapshot.take(cfg, self.run_dir, self.dataset), "snapshot")
         results.write(self.run_dir, record)
 
     def open(self) -> None:
         """Load the model (untimed) and warm up on real samples (untimed)."""
         cfg, console, record = self.cfg, self.console, self.record
+        timing = record.timing
+        assert timing is not None  # new_record made it
         console.print(f"[bold]run[/] {self.run_id} -> {escape(str(self.run_dir))}")  # a path is text, not markup
         if self.model.synthetic or self.dataset.synthetic:
             console.print("[yellow]synthetic " + " and ".join(
@@ -112,43 +117,45 @@ class Session:
         console.print(f"loading {self.model.name} into {cfg.backend} ({cfg.device}, {cfg.precision})")
         with console.status("loading"):
             self.backend.load(self.model, self.options)
-        record["timing"]["load_s"] = time.perf_counter() - t0
-        record["backend"] = backends.describe(self.backend)
+        timing.load_s = time.perf_counter() - t0
+        record.backend = typing.cast(schema.Backend, backends.describe(self.backend))
         # The form the backend takes (sim: uint8 NHWC); refused here, before any timing, if the dataset cannot give it.
         self.store = SampleStore(self.dataset, form=getattr(self.backend, "sample_form", FLOAT32_NCHW))
         console.print("warming up (untimed)")
         with console.status("warming up"):
-            self.estimate, record["timing"]["warmup_s"], batches = warm_up(self.backend, self.store, cfg, self.scenario)
-        record["timing"]["warmup_estimate"] = vars(self.estimate)
-        record["timing"]["warmup_batch_sizes"] = batches
-        record["backend"] = backends.describe(self.backend)  # again: some backends settle threads/streams in warm-up
+            self.estimate, timing.warmup_s, batches = warm_up(self.backend, self.store, cfg, self.scenario)
+        timing.warmup_estimate = vars(self.estimate)
+        timing.warmup_batch_sizes = batches
+        # again: some backends settle threads/streams in warm-up
+        record.backend = typing.cast(schema.Backend, backends.describe(self.backend))
         self.responder = Responder(self.backend, self.store)
 
     def loadgen(self, mode: str, root: Path | None = None, cfg: RunConfig | None = None,
                 overrides: dict | None = None, power: PowerMonitor | None = None,
-                audit_config: Path | None = None) -> dict:
+                audit_config: Path | None = None) -> schema.Performance | None:
         """One LoadGen run on this session; logs under <root>/loadgen/<mode>/ (root: the run directory)."""
         return run_loadgen(cfg or self.cfg, self.scenario, self.responder, self.store, self.estimate,
                            root or self.run_dir, mode, self.console, power, overrides, audit_config)
 
-    def measure(self) -> dict:
+    def measure(self) -> schema.Record:
         """The recorded runs `cfg.mode` asks for: performance (with power), accuracy, or both."""
         cfg, record = self.cfg, self.record
-        record["config"] = cfg.to_record()
+        record.config = codec.parse(schema.Config, cfg.to_record(), "config")
         if cfg.mode in ("performance", "both"):
             power = PowerMonitor(self.run_dir, cfg.device)
             self.backend.reset_stats()  # multi-GPU: count only the timed run per device
-            record["performance"] = perf = self.loadgen("performance", power=power)
+            record.performance = perf = self.loadgen("performance", power=power)
+            assert perf is not None  # a performance run always reads its detail log (or raised)
             if (per_device := self.backend.device_stats()) is not None:
-                perf["per_device"] = per_device
-            record["power"] = power.summary(perf["samples"], perf["duration_s"], perf.get("per_device"))
+                perf.per_device = per_device
+            record.power = power.summary(perf.samples, perf.duration_s, perf.per_device)
         if cfg.mode in ("accuracy", "both"):
             self.loadgen("accuracy")
-            record["accuracy"] = accuracy.evaluate(
+            record.accuracy = accuracy.evaluate(
                 self.run_dir / "loadgen" / "accuracy" / "mlperf_log_accuracy.json", self.dataset.labels(),
                 self.model.reference_top1, cfg.accuracy_threshold, self.model.synthetic or self.dataset.synthetic)
-        if record["power"] is None:
-            record["power"] = PowerMonitor(self.run_dir, cfg.device).summary(None, None)
+        if record.power is None:
+            record.power = PowerMonitor(self.run_dir, cfg.device).summary(None, None)
         return record
 
 
@@ -160,23 +167,23 @@ def session(cfg: RunConfig, console: Console | None = None, annotate: dict | Non
     try:
         s.open()
         yield s
-        record["status"] = "complete"
+        record.status = "complete"
     except (KeyboardInterrupt, Interrupted) as exc:
-        record["status"] = "interrupted"
+        record.status = "interrupted"
         signals.note_interrupt(exc)  # SIGTERM and SIGHUP end a run as Ctrl-C does (bench/system/signals.py)
-        record["error"] = "; ".join(filter(None, (signals.reason(exc), getattr(exc, "loadgen_left", None))))
-        raise Interrupted(f"{record['error']}; what was measured so far is in {run_dir}", signals.exit_code())
+        record.error = "; ".join(filter(None, (signals.reason(exc), getattr(exc, "loadgen_left", None))))
+        raise Interrupted(f"{record.error}; what was measured so far is in {run_dir}", signals.exit_code())
     except BenchError as exc:
-        record["status"] = "failed"
-        record["error"] = str(exc)
+        record.status = "failed"
+        record.error = str(exc)
         raise
     except Exception as exc:
-        record["status"] = "failed"
-        record["error"] = f"{type(exc).__name__}: {exc}"
+        record.status = "failed"
+        record.error = f"{type(exc).__name__}: {exc}"
         raise RunFailed(f"run failed: {type(exc).__name__}: {exc} (record in {run_dir})") from exc
     finally:
-        record["finished_at"] = results.utc_now()
-        record["run_dir"] = str(run_dir)
+        record.finished_at = results.utc_now()
+        record.run_dir = str(run_dir)
         try:
             results.write(run_dir, record)  # disk full: RunFailed naming the file; never half a file
         finally:
@@ -184,17 +191,18 @@ def session(cfg: RunConfig, console: Console | None = None, annotate: dict | Non
 
 
 def run(cfg: RunConfig, console: Console | None = None, annotate: dict | None = None) -> dict:
-    """Run one benchmark; returns its record (also written to <output>/<run-id>/result.json). `annotate`: top-level
-    fields added to the record from its first write (a repeat series' `repeat` block)."""
+    """Run one benchmark; returns its record as result.json holds it (written to <output>/<run-id>/result.json).
+    `annotate`: top-level fields added to the record from its first write (a repeat series' `repeat` block)."""
     with session(cfg, console, annotate) as s:
-        return s.measure()
+        record = s.measure()
+    return codec.as_json(record)
 
 
 def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimate: Estimate, run_dir: Path,
                 mode: str, console: Console, power: PowerMonitor | None = None,
-                overrides: dict | None = None, audit_config: Path | None = None) -> dict:
-    """One LoadGen run; `overrides` are TestSettings fields set last (short tuning runs); `audit_config` is
-    the only audit.config LoadGen may read (bench audit's)."""
+                overrides: dict | None = None, audit_config: Path | None = None) -> schema.Performance | None:
+    """One LoadGen run (its performance section; None for an accuracy run); `overrides` are TestSettings fields set
+    last (short tuning runs); `audit_config` is the only audit.config LoadGen may read (bench audit's)."""
     log_dir = Path(run_dir) / "loadgen" / mode
     log_dir.mkdir(parents=True, exist_ok=True)
     settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
@@ -265,29 +273,29 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
                         f"{type(exc).__name__}: {exc}") from exc
     endings.check_loadgen(raised, log_dir, mode)  # LoadGen raised, or gave no result: failed
     if mode == "accuracy":
-        return {}
+        return None
     detail = log_dir / "mlperf_log_detail.txt"
     if not detail.exists():
         raise RunFailed(f"LoadGen wrote no detail log in {log_dir}")
     perf = loadgen_log.performance(loadgen_log.read_detail(detail), scenario)
-    perf["cpu"] = cpu_usage(usage, time.perf_counter() - start)
-    perf["latencies"] = responder.latency.save(run_dir)  # per-query latencies for reports
-    perf["data_path"] = responder.data_path(counts_before)  # the form and copies the timed batches really took
+    perf.cpu = cpu_usage(usage, time.perf_counter() - start)
+    perf.latencies = responder.latency.save(run_dir)  # per-query latencies for reports
+    perf.data_path = responder.data_path(counts_before)  # the form and copies the timed batches really took
     if scenario.has_latency_bound:  # Server: was a miss LoadGen's issue lag or the SUT's own time?
-        perf["issue_lag"] = responder.latency.issue_lag(perf)
+        perf.issue_lag = responder.latency.issue_lag(perf)
     responder.latency = None
     return perf
 
 
-def cpu_usage(before, seconds: float) -> dict:
+def cpu_usage(before, seconds: float) -> schema.Cpu:
     """The whole process over a LoadGen run: cores busy in user and kernel mode, and page faults. Kernel time with
     many minor faults is memory handed back to the OS and faulted in again (bench/system/malloc.py)."""
     now = resource.getrusage(resource.RUSAGE_SELF)
-    return {"seconds": round(seconds, 3),
-            "user_cores": round((now.ru_utime - before.ru_utime) / seconds, 3),
-            "system_cores": round((now.ru_stime - before.ru_stime) / seconds, 3),
-            "minor_faults_per_s": round((now.ru_minflt - before.ru_minflt) / seconds, 1),
-            "major_faults": now.ru_majflt - before.ru_majflt}
+    return schema.Cpu(seconds=round(seconds, 3),
+                      user_cores=round((now.ru_utime - before.ru_utime) / seconds, 3),
+                      system_cores=round((now.ru_stime - before.ru_stime) / seconds, 3),
+                      minor_faults_per_s=round((now.ru_minflt - before.ru_minflt) / seconds, 1),
+                      major_faults=now.ru_majflt - before.ru_majflt)
 
 
 def interrupted_exit() -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from bench.cache import atomic_write
 from bench.errors import UsageError
+from bench.record import schema
 
 FILE = "latencies.npy"
 
@@ -97,13 +98,13 @@ class LatencyRecorder:
                 "sut_ms": {k: round(v, 3) for k, v in ours.items()}, "lag_ms": lag, "bound_ms": bound,
                 "bound_missed_by": cause}
 
-    def save(self, run_dir: Path) -> dict:
+    def save(self, run_dir: Path) -> schema.Latencies:
         """Write latencies.npy (float32 ms) into the run directory; the record notes it."""
         lat = self.latencies_ms()
         atomic_write(Path(run_dir) / FILE, _npy_bytes(lat))
-        return {"file": FILE, "count": int(len(lat)), "unit": "ms",
-                "source": "SUT-side: issue callback to QuerySamplesComplete (LoadGen's percentiles are the authority; "
-                          "in Server they also count LoadGen's lag behind its schedule)"}
+        return schema.Latencies(FILE, int(len(lat)), "ms", "SUT-side: issue callback to QuerySamplesComplete "
+                                "(LoadGen's percentiles are the authority; in Server they also count LoadGen's lag "
+                                "behind its schedule)")
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

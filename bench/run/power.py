@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.cache import atomic_write
-from bench.record import loadgen_log
+from bench.record import codec, loadgen_log, schema
 from bench.run.power_readers import (
     PEAK_INSTANT,
     POWERCAP_ROOT,
@@ -210,25 +210,28 @@ class PowerMonitor:
         return path
 
     def summary(self, samples: int | None, duration_s: float | None, per_device: list[dict] | None = None,
-                window: tuple[float, float] | None = None) -> dict:
+                window: tuple[float, float] | None = None) -> schema.Power:
         """The record's power section, over LoadGen's window (`window`, else read from the run's detail log);
         `per_device` (multi-GPU runs) adds each GPU's samples/s per watt."""
         try:
             if window is None:
                 window = power_window(self.run_dir / "loadgen" / "performance" / "mlperf_log_detail.txt")
             out = self._summary(samples, duration_s, window)
-            if out["available"] and per_device:
+            if isinstance(out, schema.Power):
+                return out
+            if per_device:
                 rates = {d["device"]: d.get("samples_per_second") for d in per_device}
                 for channel in out["channels"]:
                     rate, watts = rates.get(channel.get("cuda_device")), channel.get("avg_watts")
                     channel["samples_per_second_per_watt"] = rate / watts if rate and watts else None
-            return out
+            # The measured section: its declared figures typed, the sampler's details (channels, window) kept as
+            # it ordered them.
+            return codec.parse(schema.Power, out, "power")
         except Exception as exc:
             return self._unavailable(f"power summary failed: {type(exc).__name__}: {exc}")
 
-    def _unavailable(self, reason: str) -> dict:
-        return {"available": False, "reason": reason, "source": self.source, "avg_watts": None, "max_watts": None,
-                "energy_j": None, "joules_per_sample": None, "samples_per_second_per_watt": None}
+    def _unavailable(self, reason: str) -> schema.Power:
+        return schema.Power(available=False, reason=reason, source=self.source)
 
     def _channel(self, i: int, rows: list[tuple[float, Reading]]) -> dict:
         channel = self.channels[i]
@@ -245,7 +248,8 @@ class PowerMonitor:
             entry["state_end"] = self.state_end[i] if i < len(self.state_end) else {}
         return entry
 
-    def _summary(self, samples: int | None, duration_s: float | None, window: tuple[float, float] | None) -> dict:
+    def _summary(self, samples: int | None, duration_s: float | None,
+                 window: tuple[float, float] | None) -> dict | schema.Power:
         if not self.channels:
             return self._unavailable(self.reason or "no power source is readable on this machine")
         if not self.stopped:

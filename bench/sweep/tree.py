@@ -20,11 +20,12 @@ from pathlib import Path
 from bench import safe_names
 from bench.cache import atomic_write
 from bench.errors import UsageError
-from bench.record import results
+from bench.record import codec, results
 from bench.record.results import utc_now
 from bench.sweep.plan import Cell, Plan
 
 CELL_FILE = "cell.json"
+CELL_BYTES = 1024 * 1024  # cell.json: a cell's options and node, a few kB
 
 
 def iso(t: float | None) -> str | None:
@@ -118,7 +119,7 @@ def landed(output: Path, cell: Cell) -> list[Path]:
     found = []
     for run in sorted(parent.glob("[!.]*")):
         try:
-            meta = json.loads((run / CELL_FILE).read_text())
+            meta = json.loads(codec.read_bounded(run / CELL_FILE, CELL_BYTES))
             record = results.load(run)
         except (OSError, ValueError, UsageError):
             continue
@@ -132,10 +133,12 @@ def version_warnings(output: Path) -> list[str]:
     """Cells whose runs (on different nodes or targets) ran different harness or backend versions."""
     seen: dict[str, dict[str, set]] = {}
     for meta_path in output.glob(f"*/*/[!.]*/{CELL_FILE}"):
-        try:
-            meta = json.loads(meta_path.read_text())
-            record = json.loads((meta_path.parent / "result.json").read_text())
-        except (OSError, ValueError):
+        try:  # bounded and strict: a FIFO or a wrong-shaped file in the tree is passed over, never waited on
+            meta = json.loads(codec.read_bounded(meta_path, CELL_BYTES))
+            record = results.load(meta_path.parent)
+        except (OSError, ValueError, UsageError):
+            continue
+        if not isinstance(meta, dict):
             continue
         sw = meta.get("software") or {}
         versions = seen.setdefault(meta.get("options_hash", "?"), {"bench": set(), "backend": set(), "key": set()})
