@@ -29,6 +29,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "fetch": "bench.commands.fetch:fetch_cmd",
     "verify": "bench.commands.verify:verify_cmd",
     "sweep": "bench.commands.sweep:sweep_cmd",
+    "serve": "bench.commands.serve:serve_cmd",
 }
 
 
