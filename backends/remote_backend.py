@@ -194,8 +194,9 @@ class RemoteBackend(Backend):
                                                                  else {}))
             if e.protocol == "http":
                 inp.set_data_from_numpy(data, binary_data=True)
+                # A copy: tritonclient adds its own headers (Inference-Header-Content-Length) to the dict it is given.
                 reply = client.infer(served.name, [inp], model_version=served.version, outputs=[out],
-                                     headers=self.headers or None)
+                                     headers=dict(self.headers) or None)
             else:
                 inp.set_data_from_numpy(data)
                 reply = client.infer(served.name, [inp], model_version=served.version, outputs=[out],

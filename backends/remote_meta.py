@@ -117,8 +117,8 @@ def _numpy(datatype: str):
 def read_model(client, endpoint, wanted: str | None, headers: dict, timeout_s: float) -> ServedModel:
     """The served model's metadata and config, or exit 2 naming the endpoint (refused, unknown model, ...)."""
     url, grpc = endpoint.url, endpoint.protocol == "grpc"
-    kw = {"headers": headers or None, **({"as_json": True, "client_timeout": timeout_s} if grpc else {})}
-    live_kw = {"headers": headers or None, **({"client_timeout": timeout_s} if grpc else {})}
+    kw = {"headers": dict(headers) or None, **({"as_json": True, "client_timeout": timeout_s} if grpc else {})}
+    live_kw = {"headers": dict(headers) or None, **({"client_timeout": timeout_s} if grpc else {})}
     try:
         live = client.is_server_live(**live_kw)
     except Exception as exc:
