@@ -139,6 +139,17 @@ def test_every_scenario_over_the_network(server, tmp_path, protocol):
         assert '"sut_name", "value": "bench remote Network SUT"' in detail  # MLPerf's Network division
 
 
+def test_two_endpoints_share_the_work(server, tmp_path):
+    """A --url list: requests go to the endpoint with the fewest outstanding, each one's share is recorded."""
+    urls = [server.http, server.grpc]  # one server, two protocols: two endpoints serving the same model
+    done = bench_run(",".join(urls), tmp_path, "--remote-model", MODEL, "--concurrency", "2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run,) = records(tmp_path)
+    shares = run["performance"]["per_device"]
+    assert [s["endpoint"] for s in shares] == urls and run["backend"]["protocol"] == "grpc,http"
+    assert all(s["samples"] > 0 for s in shares) and sum(s["samples"] for s in shares) >= run["performance"]["samples"]
+
+
 @pytest.mark.parametrize(("args", "words"), [
     (["--remote-model", "nosuch"], ["no model 'nosuch'", "--remote-model"]),
     (["--remote-model", MODEL, "--precision", "fp16"], ["datatype is FP32", "--precision fp16"]),
