@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from backends.base import Availability, Backend, BackendOptions
+from backends.base import Availability, Backend, BackendOptions, Support
 from bench.errors import BackendUnavailable, UsageError
 from bench.system.devices import parse_cuda
 
@@ -27,9 +28,10 @@ REGISTRY: dict[str, str] = {
     "tensorrt": "backends.tensorrt_backend:TensorRTBackend",
     "null": "backends.null_backend:NullBackend",
     "remote": "backends.remote_backend:RemoteBackend",
+    "sim": "backends.sim_backend:SimBackend",
 }
 # Tools for measuring the harness itself: runnable by name, left out of `bench backends`' default list.
-HIDDEN = {"null"}
+HIDDEN = {"null", "sim"}
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,18 @@ def interface_problems(cls, name: str) -> list[str]:
 
 
 def declaration_problems(cls: type[Backend]) -> list[str]:
-    """The base class's declaration attributes (what it runs, where), which bench reads before any instance
-    exists: a plugin's must have their shape, or the listing and the refusals would fail on it."""
+    """The base class's declaration (what it runs, where), which bench reads before any instance exists: a
+    plugin's must have its shape, or the listing, the option checks and the refusals would fail on it."""
+    supports = getattr(cls, "SUPPORTS", None)
+    if not (isinstance(supports, Mapping) and supports and all(isinstance(k, str) for k in supports)):
+        return [f"{cls.__name__}.SUPPORTS must be a non-empty mapping of device kinds to Support, not {supports!r}"]
     problems = []
-    for attribute in ("precisions", "devices"):
-        value = getattr(cls, attribute, None)
-        if not (isinstance(value, tuple) and value and all(isinstance(v, str) for v in value)):
-            problems.append(f"{cls.__name__}.{attribute} must be a non-empty tuple of names, not {value!r}")
+    for kind, support in supports.items():
+        if not isinstance(support, Support):
+            problems.append(f"{cls.__name__}.SUPPORTS[{kind!r}] must be a Support, not {support!r}")
+        elif not (isinstance(support.precisions, tuple) and support.precisions
+                  and all(isinstance(p, str) for p in support.precisions)):
+            problems.append(f"{cls.__name__}.SUPPORTS[{kind!r}].precisions must be a non-empty tuple of names")
     return problems
 
 

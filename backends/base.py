@@ -1,16 +1,75 @@
-"""The backend interface: load (untimed), predict a batch, synchronize, describe what really ran."""
+"""The backend interface: declare what runs where, load (untimed), predict a batch, describe what really ran.
+
+A backend declares, per device kind, what it supports (`SUPPORTS`); the base class refuses everything else from
+that declaration, with one message shape (`Backend.refusal`), and `bench backends`, the option table's "who
+honours it" and the sweep's static check all read the same declaration.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from bench.config.run_config import DEFAULTS
 from bench.errors import BackendUnavailable
+from bench.config.run_config import BY_NAME, DEFAULTS
+
+if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
+    import numpy as np
+
+    from backends.cpu_streams import Split
 
 INTENTS = ("latency", "throughput")
+# Input forms: "model" is a bench model (--model/--weights), built or exported for the runtime; "onnx" is an
+# --onnx file taken as it is.
+INPUT_FORMS = ("model", "onnx")
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a precision needs besides the backend: native bf16, a calibration set (the shared ones are
+    backends/precision.py's NEEDS, named by key), or a backend's own (onnxruntime's TensorRT provider for fp16)."""
+
+    check: Callable[[Any], str | None]  # why this run (its BackendOptions) cannot have it, or None
+    here: Callable[[], str | None]  # why this machine never can (for `bench backends`), or None
+    label: str  # what it needs, as `bench backends` and a refusal say it
+
+
+@dataclass(frozen=True)
+class Support:
+    """What a backend runs on one device kind: precisions, backend options (bench/config/run_config.py names) and
+    input forms, and what a precision needs besides (a key of backends/precision.py's NEEDS, or a Need)."""
+
+    precisions: tuple[str, ...] = ("fp32",)
+    options: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ("model",)
+    needs: Mapping[str, str | Need] = field(default_factory=dict)  # {"bf16": "native_bf16", "int8": "calibration"}
+
+    def need(self, precision: str) -> Need | None:
+        from backends.precision import NEEDS
+
+        need = self.needs.get(precision)
+        return NEEDS[need] if isinstance(need, str) else need
+
+
+def _not_honoured(flag: str, name: str, honoured: tuple[str, ...]) -> BackendUnavailable:
+    if not honoured:
+        return BackendUnavailable(f"{flag}: no installed backend honours it, so {name} would ignore it: drop it. "
+                                  "Nothing is ignored silently.")
+    listed = honoured[0] if len(honoured) == 1 else f"{', '.join(honoured[:-1])} and {honoured[-1]}"
+    return BackendUnavailable(f"{flag} applies to the {listed} backend{'s' if len(honoured) > 1 else ''} only, "
+                              f"not {name}: drop it, or use --backend {honoured[0]}. Nothing is ignored silently.")
+
+
+def _flag(option: str) -> str:
+    """How the user set a backend option: its flag, or its name for a programmatic one (channels_last)."""
+    return BY_NAME[option].cli_flag if BY_NAME[option].cli else option
+
+
+def device_kind(device: str) -> str:
+    """`cuda:0,1` -> cuda, `gpu.0` (OpenVINO's spelling) -> gpu."""
+    return device.split(":")[0].split(".")[0].lower()
 
 
 @dataclass(frozen=True)
@@ -28,6 +87,11 @@ class BackendOptions:
         if self.intent not in INTENTS:
             raise ValueError(f"BackendOptions.intent must be one of {INTENTS}, got {self.intent!r}")
 
+    def set_options(self) -> list[str]:
+        """The option table's backend options this run sets (a value other than None and the default)."""
+        return [k for k, v in self.extra.items() if k in BY_NAME and BY_NAME[k].backend_option
+                and v is not None and v != BY_NAME[k].default]
+
 
 @dataclass
 class Availability:
@@ -41,14 +105,97 @@ class Backend(ABC):
     """One inference runtime. `predict` takes NCHW float32 and returns class ids (int64, shape [N])."""
 
     name: str = ""
-    extra: str = ""  # the pyproject extra that installs this backend's packages
-    precisions: tuple[str, ...] = ("fp32",)
-    devices: tuple[str, ...] = ("cpu",)  # device kinds (before any ":N")
-    runs_onnx: bool = False  # takes --onnx files as they are
+    # The declaration: per device kind (as --device spells it before any ":N"), what this backend supports.
+    SUPPORTS: Mapping[str, Support] = {"cpu": Support()}
+    pip_extra: str = ""  # the pyproject extra that installs this backend's packages (pip install 'bench[...]')
+    packages: tuple[str, ...] = ()  # the distributions whose versions a record keeps (bench/system/sysinfo.py)
+    model_format: str = "none"  # what it runs of a bench model: "torch" (as built), "onnx" (exported) or "none"
+    # What every loaded backend has, by one name: its options, the device as bench spells it (`cuda:0`), and on
+    # the CPU the streams' split (cpu_streams.apply). Per-worker resources are a WorkerPool named `pool`, the
+    # largest batch it takes `max_batch`.
+    options: BackendOptions
+    device: str
+    split: Split | None = None
     # What the scenarios read of a loaded backend; a backend sets them in load() where they differ.
     concurrency: int = 1  # predict() callers that may run at once (worker threads the scenarios start)
     parallel_devices: int = 1  # devices the workers spread over (multi-GPU)
     parallel_streams: int = 1  # streams one device runs at once (OpenVINO THROUGHPUT): warm-up saw only one
+
+    # ---- the declaration, read -----------------------------------------------------------------------------
+
+    @classmethod
+    def supports(cls, device: str) -> Support | None:
+        """What it supports on this device (`cpu`, `cuda:1`, `gpu.0`), or None where it declares no such kind."""
+        return cls.SUPPORTS.get(device_kind(device))
+
+    @classmethod
+    def refusal(cls, options: BackendOptions, asked: str, reason: str,
+                supported: tuple[str, ...] | list[str] | None = None) -> BackendUnavailable:
+        """Every refusal's one shape: backend, device, what was asked, why, and what it supports there
+        (by default the precisions that can run there). One line, exit 2."""
+        if supported is None:
+            supported = cls.precisions_here(options.device)
+        what = f" {asked}" if asked else ""
+        return BackendUnavailable(f"backend {cls.name} cannot run{what} on {options.device}: {reason}; it supports: "
+                                  f"{', '.join(supported) or 'nothing there'}")
+
+    @classmethod
+    def precisions_here(cls, device: str) -> list[str]:
+        """The declared precisions on this device whose needs this machine meets (native bf16, ...)."""
+        support = cls.supports(device)
+        if support is None:
+            return []
+        return [p for p in support.precisions if (need := support.need(p)) is None or need.here() is None]
+
+    @classmethod
+    def declared_refusal(cls, options: BackendOptions) -> BackendUnavailable | None:
+        """What the declaration alone refuses, on any machine: the device kind, the precision there, the options
+        there. The sweep's static check (bench/sweep/plan.py) and check_options both start here."""
+        for name in options.set_options():  # an option it honours on no device: say who does, whatever else
+            if not any(name in s.options for s in cls.SUPPORTS.values()):
+                from backends.declared import honouring
+
+                return _not_honoured(_flag(name), cls.name, honouring(name))
+        support = cls.supports(options.device)
+        if support is None:
+            return cls.refusal(options, "", "it declares no such device", tuple(cls.SUPPORTS))
+        if options.precision not in support.precisions:
+            elsewhere = {k: s.need(options.precision) for k, s in cls.SUPPORTS.items()
+                         if options.precision in s.precisions}
+            reason = f"{options.precision} only on {' or '.join(elsewhere)}" if elsewhere else \
+                f"it has no {options.precision} on any device"
+            reason += "".join(sorted({f", with {n.label}" for n in elsewhere.values() if n is not None}))
+            return cls.refusal(options, f"precision {options.precision}", reason)
+        for name in options.set_options():
+            if name not in support.options:
+                flags = tuple(_flag(o) for o in support.options)
+                return cls.refusal(options, _flag(name), "not an option it honours there", flags)
+        return None
+
+    @classmethod
+    def check_options(cls, options: BackendOptions) -> None:
+        """Refuse, before any timing, what this backend cannot honour: no silent fallback.
+
+        The declaration, then what a precision needs (native bf16, a calibration set), then the CPU streams'
+        split. A backend with a rule the declaration cannot say (a combination of options) extends this and
+        raises `cls.refusal(...)`, so its message has the same shape.
+        """
+        refused = cls.declared_refusal(options)
+        if refused is not None:
+            raise refused
+        support = cls.supports(options.device)
+        need = support.need(options.precision) if support else None
+        if need is not None:
+            reason = need.check(options)
+            if reason:  # what it supports here without that need
+                others = [p for p in cls.precisions_here(options.device) if p != options.precision]
+                raise cls.refusal(options, f"precision {options.precision}", reason, others)
+        if options.extra.get("streams"):  # before any run: --streams and --threads fit the scenario
+            from backends.cpu_streams import split
+
+            split(options)
+
+    # ---- a loaded backend ----------------------------------------------------------------------------------
 
     def reset_stats(self) -> None:
         """Start counting per-device work afresh (called before the timed run)."""
@@ -86,24 +233,6 @@ class Backend(ABC):
 
     def close(self) -> None:
         """Free device memory and threads."""
-
-    @classmethod
-    def check_options(cls, options: BackendOptions) -> None:
-        """Refuse, before any timing, what this backend cannot honour: no silent fallback."""
-        if options.precision not in cls.precisions:
-            raise BackendUnavailable(
-                f"backend {cls.name} cannot run precision {options.precision}; it supports: "
-                f"{', '.join(cls.precisions)}"
-            )
-        kind = options.device.split(":")[0]
-        if kind not in cls.devices:
-            raise BackendUnavailable(
-                f"backend {cls.name} cannot run on device {options.device!r}; it supports: {', '.join(cls.devices)}"
-            )
-        if options.extra.get("streams"):  # before any run: --streams and --threads fit the scenario
-            from backends.cpu_streams import split
-
-            split(options)
 
 
 def logits_output(outputs) -> str:

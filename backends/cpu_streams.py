@@ -2,8 +2,9 @@
 
 Small models (ResNet-18, EfficientNet-Lite0) do not fill many cores with one inference's intra-op parallelism;
 several independent inferences, each on its share of the threads, do. `--threads` stays the total: each stream
-gets threads // streams (at least one each, else refused). A backend that honours streams sets `concurrency`
-(the scenarios start that many worker threads) and `parallel_streams` (the warm-up, one batch at a time, saw one).
+gets threads // streams (at least one each, else refused). A backend that honours streams calls `apply()`, which
+sets `concurrency` (the scenarios start that many worker threads) and `parallel_streams` (the warm-up, one batch
+at a time, saw one).
 """
 
 from __future__ import annotations
@@ -63,6 +64,17 @@ def split(options, default_threads: int | None = None) -> Split:
         raise UsageError(f"--streams {streams}: a latency scenario has one query in flight, so only one stream "
                          "would ever run; drop --streams, or use --scenario offline or server")
     return Split(streams, total - total % streams, total // streams)
+
+
+def apply(backend, options, default_threads: int | None = None) -> Split | None:
+    """The one place a CPU backend takes its split: sets `backend.split` and the concurrency the scenarios read
+    (`concurrency`, `parallel_streams`: one worker thread per stream). None on any other device."""
+    backend.split = None
+    if options.device.split(":")[0] != "cpu":
+        return None
+    backend.split = split(options, default_threads)
+    backend.concurrency = backend.parallel_streams = backend.split.streams
+    return backend.split
 
 
 def release_openmp_team() -> list[str]:

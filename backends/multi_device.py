@@ -1,7 +1,7 @@
 """Several devices behind one SUT: one backend instance per GPU (`--device cuda:0,1` or `cuda:all`).
 
-Each scenario worker thread is bound to one instance for its life (round-robin over the instances' own
-`concurrency` seats), so batches spread over the GPUs as fast as each one frees its worker, and no lock is
+Each scenario worker thread is bound to one instance for its life (a WorkerPool's `mine()`, round-robin over
+the instances' own `concurrency`), so batches spread over the GPUs as fast as each one frees its worker, and no lock is
 held across a forward pass. Per-device counts are kept for the result (performance.per_device).
 """
 
@@ -13,19 +13,22 @@ import time
 
 import numpy as np
 
-from backends.base import Availability, Backend, BackendOptions
+from backends.base import Availability, Backend, BackendOptions, Support
+from backends.worker_pool import WorkerPool
 
 
 class MultiDeviceBackend(Backend):
     def __init__(self, cls: type[Backend], devices: list[str]):
         self.cls, self.device_names = cls, list(devices)
-        self.name, self.extra, self.precisions = cls.name, cls.extra, cls.precisions
-        self.runs_onnx = cls.runs_onnx
+        self.name, self.pip_extra, self.packages, self.model_format = cls.name, cls.pip_extra, cls.packages, \
+            cls.model_format
+        self.SUPPORTS = cls.SUPPORTS
         self.instances: list[Backend] = []
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._next_seat = 0
         self.reset_stats()
+
+    def supports(self, device: str) -> Support | None:  # type: ignore[override]  # the wrapped class's declaration
+        return self.cls.supports(device)
 
     @classmethod
     def probe(cls) -> Availability:  # the wrapped class was probed by the registry already
@@ -41,24 +44,15 @@ class MultiDeviceBackend(Backend):
             instance.predict(np.zeros((options.batch_size, 3, size, size), dtype=np.float32))
             instance.synchronize()
             self.instances.append(instance)
-        per_instance = [getattr(b, "concurrency", 1) for b in self.instances]
-        # Seats interleaved (gpu0, gpu1, gpu0, gpu1, ...) so the first N worker threads land on N different GPUs.
-        self.seats = [i for k in range(max(per_instance)) for i, c in enumerate(per_instance) if k < c]
-        self.concurrency = len(self.seats)
+        per_instance = [b.concurrency for b in self.instances]
+        # Interleaved (gpu0, gpu1, gpu0, gpu1, ...) so the first N worker threads land on N different GPUs.
+        self.pool = WorkerPool(i for k in range(max(per_instance)) for i, c in enumerate(per_instance) if k < c)
+        self.concurrency = len(self.pool)
         # The harness's warm-up measures one instance; the run's expected rate scales with the devices.
         self.parallel_devices = len(self.instances)
 
-    def _mine(self) -> int:
-        index = getattr(self._local, "index", None)
-        if index is None:
-            with self._lock:
-                index = self.seats[self._next_seat % len(self.seats)]
-                self._next_seat += 1
-            self._local.index = index
-        return index
-
     def _run(self, batch: np.ndarray, method: str) -> np.ndarray:
-        index = self._mine()
+        index = self.pool.mine()
         start = time.perf_counter()
         out = getattr(self.instances[index], method)(batch)
         busy = time.perf_counter() - start

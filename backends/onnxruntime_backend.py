@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
-import queue
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from backends.base import Availability, Backend, BackendOptions, argmax_classes, logits_output
-from backends.precision import require_calibration
+from backends import cpu_streams
+from backends.base import Availability, Backend, BackendOptions, Need, Support, argmax_classes, logits_output
+from backends.worker_pool import WorkerPool
 from bench.errors import BackendUnavailable
 from bench.system.devices import nvml_gpu_count
+
+if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
+    import numpy as np
 
 DEVICE_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 # On CUDA, RunConfig.extra["ort_provider"] picks ONNX Runtime's own CUDA kernels or its TensorRT provider.
@@ -20,40 +22,46 @@ GPU_PROVIDERS = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecution
 SESSIONS = "one session per stream, threads // streams intra-op threads each"
 
 
+def _fp16_provider(options) -> str | None:
+    if (options.extra.get("ort_provider") or "cuda") == "tensorrt":
+        return None
+    return "fp16 only through its TensorRT execution provider (--ort-provider tensorrt)"
+
+
+# fp16: ONNX Runtime's CUDA kernels would run the fp32 graph; its TensorRT provider builds fp16 engines.
+TENSORRT_FOR_FP16 = Need(_fp16_provider, lambda: None, "its TensorRT execution provider (--ort-provider tensorrt)")
+
+
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
-    extra = "onnxruntime"
-    precisions = ("fp32", "tf32", "fp16", "int8")
-    devices = ("cpu", "cuda")
-    runs_onnx = True
+    pip_extra = "onnxruntime"
+    packages = ("onnxruntime", "onnxruntime-gpu")
+    model_format = "onnx"
+    SUPPORTS = {
+        "cpu": Support(("fp32", "int8"), options=("streams", "calibration"), inputs=("model", "onnx"),
+                       needs={"int8": "calibration"}),
+        "cuda": Support(("fp32", "tf32", "fp16"), options=("ort_provider",), inputs=("model", "onnx"),
+                        needs={"fp16": TENSORRT_FOR_FP16}),
+    }
 
     @classmethod
     def check_options(cls, options: BackendOptions) -> None:
+        """The declaration (fp16 needs the TensorRT provider), then that provider's own rule: no strict fp32."""
         super().check_options(options)
-        from backends.precision import refuse_tf32_off_cuda
-
-        refuse_tf32_off_cuda(cls.name, options, "fp32, int8")
-        if options.precision == "int8":
-            if not options.device.startswith("cpu"):
-                raise BackendUnavailable(f"backend {cls.name} runs int8 only on the CPU; on {options.device} it "
-                                         "supports: fp32")
-            require_calibration(cls.name, options)
         gpu_provider = options.extra.get("ort_provider") or "cuda"
         if gpu_provider not in GPU_PROVIDERS:
-            raise BackendUnavailable(f"--ort-provider {gpu_provider!r}: choose one of {', '.join(GPU_PROVIDERS)}")
-        if options.precision == "fp32" and options.device.startswith("cuda") and gpu_provider == "tensorrt":
-            raise BackendUnavailable(f"backend {cls.name}'s TensorRT provider has no switch for TF32, which TensorRT "
-                                     "turns on by default, so it cannot promise strict fp32: use --precision tf32 "
-                                     "or fp16 with it, or --ort-provider cuda for fp32")
-        if options.precision == "fp16" and not (options.device.startswith("cuda") and gpu_provider == "tensorrt"):
-            raise BackendUnavailable(f"backend {cls.name} runs fp16 only through its TensorRT execution provider "
-                                     "(--device cuda --ort-provider tensorrt); here it supports: fp32, and int8 on "
-                                     "the CPU")
+            raise cls.refusal(options, f"--ort-provider {gpu_provider}", "no such execution provider",
+                              tuple(GPU_PROVIDERS))
+        on_cuda = options.device.startswith("cuda")
+        if options.precision == "fp32" and on_cuda and gpu_provider == "tensorrt":
+            raise cls.refusal(options, "precision fp32 with --ort-provider tensorrt", "the TensorRT provider has "
+                              "no switch for TF32, which TensorRT turns on by default, so it cannot promise strict "
+                              "fp32: use --precision tf32 or fp16 with it, or --ort-provider cuda for fp32")
 
     @classmethod
     def probe(cls) -> Availability:
         if importlib.util.find_spec("onnxruntime") is None:
-            return Availability(False, f"onnxruntime is not installed: pip install 'bench[{cls.extra}]'")
+            return Availability(False, f"onnxruntime is not installed: pip install 'bench[{cls.pip_extra}]'")
         import onnxruntime as ort
 
         providers = ort.get_available_providers()
@@ -81,14 +89,10 @@ class OnnxRuntimeBackend(Backend):
             )
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.split = None
-        if kind == "cpu":  # threads always set, so the record says what ran (ORT's own default: physical cores)
-            from backends import cpu_streams
-
-            self.split = cpu_streams.split(options, cpu_streams.physical_cores())
-            self.concurrency = self.parallel_streams = self.split.streams
-            # One session per stream, each with its share of the threads (SESSIONS below).
-            so.intra_op_num_threads = self.split.per_stream
+        # Threads always set on the CPU, so the record says what ran (ORT's own default: physical cores).
+        split = cpu_streams.apply(self, options, cpu_streams.physical_cores())
+        if split is not None:  # one session per stream, each with its share of the threads (SESSIONS above)
+            so.intra_op_num_threads = split.per_stream
         elif options.threads:
             so.intra_op_num_threads = options.threads
         self.path, self.quantization = onnx_file(model), None
@@ -102,11 +106,10 @@ class OnnxRuntimeBackend(Backend):
             # No node may quietly run on the CPU: session creation fails instead (recorded as a clear error).
             so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
         try:
-            self.session = ort.InferenceSession(str(self.path), so, providers=providers)
-            self.pool = queue.SimpleQueue()  # idle sessions: a worker takes one, runs its batch, gives it back
-            self.pool.put(self.session)
-            for _ in range(1, self.split.streams if self.split else 1):
-                self.pool.put(ort.InferenceSession(str(self.path), so, providers=providers))
+            # A worker takes an idle session, runs its batch, gives it back.
+            self.pool = WorkerPool(ort.InferenceSession(str(self.path), so, providers=providers)
+                                   for _ in range(split.streams if split else 1))
+            self.session = self.pool.items[0]
         except Exception as exc:
             raise BackendUnavailable(f"onnxruntime cannot load {self.path}: {exc}. Is it a valid ONNX model?")
         if self.session.get_providers()[0] != provider:  # never let ORT quietly run somewhere else
@@ -118,11 +121,8 @@ class OnnxRuntimeBackend(Backend):
         self.tf32 = kind == "cuda" and (options.precision == "tf32" or provider == "TensorrtExecutionProvider")
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        session = self.pool.get()
-        try:
+        with self.pool.use() as session:
             return session.run([self.output_name], {self.input_name: batch})[0]
-        finally:
-            self.pool.put(session)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return argmax_classes(self.logits(batch))

@@ -19,32 +19,41 @@ SingleStream uses the LATENCY hint and one request.
 from __future__ import annotations
 
 import importlib.util
-import queue
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from backends.base import Availability, Backend, BackendOptions, argmax_classes
-from backends.precision import require_calibration, require_native_bf16
+from backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
+from backends.worker_pool import WorkerPool
 from bench.errors import BackendUnavailable
+
+if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
+    import numpy as np
 
 OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 # Infer requests in flight per optimal request (see the module's docstring).
 REQUESTS_PER_STREAM = 2
+# GPU and NPU: every precision OpenVINO compiles for them; int8 by NNCF on a calibration set.
+ACCELERATOR = Support(("fp32", "bf16", "fp16", "int8"), options=("calibration",), inputs=("model", "onnx"),
+                      needs={"int8": "calibration"})
 
 
 class OpenVinoBackend(Backend):
     name = "openvino"
-    extra = "openvino"
-    precisions = ("fp32", "bf16", "fp16", "int8")
-    devices = ("cpu", "gpu", "npu")
-    runs_onnx = True
+    pip_extra = "openvino"
+    packages = ("openvino", "nncf")
+    model_format = "onnx"
+    SUPPORTS = {
+        "cpu": Support(("fp32", "bf16", "int8"), options=("streams", "calibration"), inputs=("model", "onnx"),
+                       needs={"bf16": "native_bf16", "int8": "calibration"}),
+        "gpu": ACCELERATOR,
+        "npu": ACCELERATOR,
+    }
 
     @classmethod
     def probe(cls) -> Availability:
         if importlib.util.find_spec("openvino") is None:
-            return Availability(False, f"OpenVINO is not installed: pip install 'bench[{cls.extra}]'")
+            return Availability(False, f"OpenVINO is not installed: pip install 'bench[{cls.pip_extra}]'")
         import openvino as ov
 
         devices = [d.lower() for d in ov.Core().available_devices]  # CPU, GPU.0, NPU ... as --device spells them
@@ -53,17 +62,9 @@ class OpenVinoBackend(Backend):
     @classmethod
     def check_options(cls, options: BackendOptions) -> None:
         super().check_options(options)
-        kind = options.device.split(":")[0]
-        if options.precision == "fp16" and kind == "cpu":
-            raise BackendUnavailable(f"backend {cls.name} runs fp16 only on GPU/NPU devices; on the CPU it "
-                                     "supports: fp32, bf16, int8")
-        if options.precision == "bf16" and kind == "cpu":
-            require_native_bf16(cls.name, ("fp32", "int8"))
-        if options.precision == "int8":
-            require_calibration(cls.name, options)
-            if importlib.util.find_spec("nncf") is None:
-                raise BackendUnavailable("--precision int8 on openvino quantizes with NNCF, which is not installed: "
-                                         "pip install 'bench[int8]'")
+        if options.precision == "int8" and importlib.util.find_spec("nncf") is None:
+            raise cls.refusal(options, "precision int8", "it quantizes with NNCF, which is not installed: pip "
+                              "install 'bench[int8]'", [p for p in cls.precisions_here(options.device) if p != "int8"])
 
     def load(self, model, options: BackendOptions) -> None:
         import openvino as ov
@@ -71,6 +72,7 @@ class OpenVinoBackend(Backend):
 
         self.options, self.ov = options, ov
         self.core = ov.Core()
+        self.device = options.device
         kind, _, index = options.device.partition(":")
         self.ov_device = kind.upper() + (f".{index}" if index else "")
         self.path, ov_model, self.quantization = self._model(model, options)
@@ -123,9 +125,7 @@ class OpenVinoBackend(Backend):
         # Streams that run batches side by side: the harness scales its one-batch-at-a-time warm-up rate by it.
         self.parallel_streams = min(self.concurrency, self.streams) if isinstance(self.streams, int) else 1
         self.max_batch = batch
-        self.idle: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(self.concurrency):
-            self.idle.put(self.compiled.create_infer_request())
+        self.pool = WorkerPool(self.compiled.create_infer_request() for _ in range(self.concurrency))
 
     def _model(self, model, options):
         """(path, ov.Model, quantization info) for this model and precision; int8 is quantized once and cached."""
@@ -149,12 +149,9 @@ class OpenVinoBackend(Backend):
     def logits(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) > self.max_batch:
             raise ValueError(f"batch of {len(batch)} is larger than the loaded model's bound {self.max_batch}")
-        request = self.idle.get()  # blocks only if more callers than requests: never in the scenarios
-        try:
+        with self.pool.use() as request:
             # The output is copied out before the request goes back to the pool and is reused.
             return request.infer({0: batch}, share_inputs=True)[self.output].copy()
-        finally:
-            self.idle.put(request)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return argmax_classes(self.logits(batch))

@@ -1,4 +1,5 @@
-"""Precision support shared by backends: native-bf16 detection, and int8 calibration sets with their cache keys."""
+"""What precisions need beyond a backend (NEEDS: native bf16, a calibration set), and int8 calibration sets with
+their cache keys."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from backends.base import Need
 from bench.cache import cache_dir, file_sha256
-from bench.errors import BackendUnavailable, UsageError
+from bench.errors import UsageError
 from bench.system.sysinfo import cpu_flags_source, read_cpu_flags
 
 # CPU flags that mean bf16 matrix arithmetic in hardware (AVX-512 BF16 dot products, or AMX tiles).
@@ -23,31 +25,29 @@ def native_bf16(flags: set[str] | None = None) -> bool:
     return any(f in flags for f in NATIVE_BF16_FLAGS)
 
 
-def require_native_bf16(backend: str, supported_elsewhere: tuple[str, ...], flags: set[str] | None = None) -> None:
-    """bf16 on a CPU without it would be emulated (converted to fp32 op by op): refuse rather than sell it as bf16."""
-    if not native_bf16(flags):
-        raise BackendUnavailable(
-            f"backend {backend} cannot run bf16 on this CPU: it lacks native bf16 ({' or '.join(NATIVE_BF16_FLAGS)} "
-            f"is not in {cpu_flags_source()}), and an emulated run would not be bf16 performance. On this CPU it "
-            f"supports: {', '.join(supported_elsewhere)}"
-        )
+def lacks_native_bf16(flags: set[str] | None = None) -> str | None:
+    """bf16 on a CPU without it would be emulated (converted to fp32 op by op): the reason to refuse, or None."""
+    if native_bf16(flags):
+        return None
+    return (f"this CPU lacks native bf16 ({' or '.join(NATIVE_BF16_FLAGS)} is not in {cpu_flags_source()}), and an "
+            "emulated run would not be bf16 performance")
 
 
-def refuse_tf32_off_cuda(backend: str, options, supported: str) -> None:
-    """TF32 is a CUDA tensor-core format (Ampere and later): on any other device there is nothing to run."""
-    if options.precision == "tf32" and not options.device.startswith("cuda"):
-        raise BackendUnavailable(f"backend {backend} runs tf32 only on CUDA GPUs (--device cuda); on "
-                                 f"{options.device} it supports: {supported}")
-
-
-def require_calibration(backend: str, options) -> None:
+def missing_calibration(options) -> str | None:
+    """int8 by post-training static quantization needs a calibration set; a bad one stops here, before loading."""
     if not options.extra.get("calibration"):
-        raise BackendUnavailable(
-            f"--precision int8 on backend {backend} needs a calibration set for post-training static quantization: "
-            "pass --calibration DIR (a directory of images) or --calibration LIST (an image list in MLPerf's "
-            "calibration-list format, e.g. cal_image_list_option_1.txt, resolved against --dataset)"
-        )
+        return ("it needs a calibration set for post-training static quantization: pass --calibration DIR (a "
+                "directory of images) or --calibration LIST (an image list in MLPerf's calibration-list format, "
+                "e.g. cal_image_list_option_1.txt, resolved against --dataset)")
     calibration_images(options.extra["calibration"], options.extra.get("calibration_dataset"))  # bad input: now
+    return None
+
+
+# The needs backends share, named in a Support by key.
+NEEDS: dict[str, Need] = {
+    "native_bf16": Need(lambda options: lacks_native_bf16(), lacks_native_bf16, " or ".join(NATIVE_BF16_FLAGS)),
+    "calibration": Need(missing_calibration, lambda: None, "--calibration"),
+}
 
 
 def calibration_images(spec: str, dataset: str | None = None) -> list[Path]:

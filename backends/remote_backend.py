@@ -17,16 +17,19 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+from backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
 
-from backends.base import Availability, Backend, BackendOptions, argmax_classes
-from backends.remote_meta import ServedModel, read_model
+if TYPE_CHECKING:  # numpy and the metadata checks load with the backend, not with `bench run --help`
+    import numpy as np
+
+    from backends.remote_meta import ServedModel
 from bench.errors import BackendUnavailable, RunFailed, UsageError
 
 DEFAULT_TIMEOUT_MS = 10_000.0
 SCHEMES = {"http": ("http", False), "https": ("http", True), "grpc": ("grpc", False), "grpcs": ("grpc", True)}
-NUMPY = {"FP32": np.float32, "FP16": np.float16, "INT64": np.int64, "INT32": np.int32, "FP64": np.float64}
+NUMPY = {"FP32": "float32", "FP16": "float16", "INT64": "int64", "INT32": "int32", "FP64": "float64"}
 
 
 @dataclass
@@ -83,7 +86,9 @@ def parse_header(text: str | None) -> dict[str, str]:
 class RemoteBackend(Backend):
     name = "remote"
     extra = "remote"
-    precisions = ("fp32", "fp16")  # the dtype the served model's input declares must match
+    # fp32/fp16: the dtype the served model's input declares must match (checked at load); the options it honours.
+    SUPPORTS = {"cpu": Support(("fp32", "fp16"), options=("url", "remote_model", "concurrency", "request_timeout_ms",
+                                                          "header", "ca_cert", "null_image_size"))}
     over_network = True  # the harness names the SUT a "Network SUT" (MLPerf's Network division)
 
     @classmethod
@@ -118,6 +123,11 @@ class RemoteBackend(Backend):
         self._lock = threading.Lock()
         side = extra.get("null_image_size") or model.input_size
         self._made: list = []  # every client made, closed at the end
+        import numpy
+
+        from backends.remote_meta import read_model
+
+        self.np = numpy
         served = [read_model(self._thread_client(e), e, extra.get("remote_model"), self._grpc_headers(e), self.timeout_s)
                   for e in self.endpoints]
         self.served: ServedModel = served[0]
@@ -127,7 +137,7 @@ class RemoteBackend(Backend):
                                          f"serves {self.served.signature()}: every --url must serve the same model")
         self.served.check(self.endpoints[0].url, (3, side, side), options.precision, options.batch_size,
                           model.num_classes)
-        self.in_dtype = NUMPY[self.served.input_dtype]
+        self.in_dtype = numpy.dtype(NUMPY[self.served.input_dtype])
 
     def _thread_client(self, e: Endpoint):
         """This thread's client of `e`, made on its first request: geventhttpclient's connections belong to the
@@ -171,13 +181,13 @@ class RemoteBackend(Backend):
         scores = self._infer(batch)
         if not self.served.gives_logits:
             raise NotImplementedError(f"the served model {self.served.name} returns class ids, not scores")
-        return scores.astype(np.float32)
+        return scores.astype(self.np.float32)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         out = self._infer(batch)
         if self.served.gives_logits:
             return argmax_classes(out)
-        return out.reshape(len(batch)).astype(np.int64)
+        return out.reshape(len(batch)).astype(self.np.int64)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         e, served, n = self._pick(), self.served, len(batch)
@@ -188,7 +198,7 @@ class RemoteBackend(Backend):
                 import tritonclient.http as tc
             else:
                 import tritonclient.grpc as tc
-            data = np.ascontiguousarray(batch, dtype=self.in_dtype)  # a copy: the harness reuses `batch`
+            data = self.np.ascontiguousarray(batch, dtype=self.in_dtype)  # a copy: the harness reuses `batch`
             inp = tc.InferInput(served.input_name, list(data.shape), served.input_dtype)
             out = tc.InferRequestedOutput(served.output_name, **({"binary_data": True} if e.protocol == "http"
                                                                  else {}))

@@ -111,7 +111,7 @@ class ServedModel:
 def _numpy(datatype: str):
     from backends.remote_backend import NUMPY
 
-    return NUMPY.get(datatype, np.float32)
+    return NUMPY.get(datatype, "float32")
 
 
 def read_model(client, endpoint, wanted: str | None, headers: dict, timeout_s: float) -> ServedModel:

@@ -17,15 +17,17 @@ Without TensorRT this module still imports (tensorrt is imported in load), so `b
 from __future__ import annotations
 
 import importlib.util
-import queue
 import time
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from backends.base import Availability, Backend, BackendOptions, argmax_classes
+from backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
 from backends.tensorrt_engine import Context, Profile, build_engine, cudart, engine_path, io_names, load_engine, ok
+from backends.worker_pool import WorkerPool
 from bench.cache import atomic_write, file_sha256
 from bench.errors import BackendUnavailable
+
+if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
+    import numpy as np
 
 # CUDA 13 wheels, all on PyPI (tensorrt-cu13 pulls tensorrt-cu13-libs and -bindings from pypi.org).
 INSTALL = "pip install 'bench[tensorrt]' (TensorRT 10.13+ or 11 for CUDA 13, from PyPI)"
@@ -51,10 +53,11 @@ def has_module(name: str) -> bool:
 
 class TensorRTBackend(Backend):
     name = "tensorrt"
-    extra = "tensorrt"
-    precisions = ("fp32", "tf32", "fp16", "int8")
-    devices = ("cuda",)
-    runs_onnx = True
+    pip_extra = "tensorrt"
+    packages = ("tensorrt", "cuda-python")
+    model_format = "onnx"
+    SUPPORTS = {"cuda": Support(("fp32", "tf32", "fp16", "int8"), options=("gpu_streams", "calibration"),
+                                inputs=("model", "onnx"), needs={"int8": "calibration"})}
 
     @classmethod
     def probe(cls) -> Availability:
@@ -72,14 +75,6 @@ class TensorRTBackend(Backend):
             return Availability(False, "no NVIDIA GPU is visible (NVML finds none): TensorRT runs only on one",
                                 version=trt.__version__)
         return Availability(True, version=trt.__version__, devices=[f"cuda:{i}" for i in range(gpus)])
-
-    @classmethod
-    def check_options(cls, options: BackendOptions) -> None:
-        super().check_options(options)
-        if options.precision == "int8":
-            from backends.precision import require_calibration
-
-            require_calibration(cls.name, options)
 
     def _onnx_for_precision(self, model, options: BackendOptions):
         """The ONNX file whose types say the precision, and the quantization record for int8."""
@@ -134,9 +129,7 @@ class TensorRTBackend(Backend):
             raise BackendUnavailable(f"{self.onnx}: {exc}") from None
         self.contexts = [Context(rt, self.engine, k, self.max_batch, self.input_name, self.scores)
                          for k in range(self.concurrency)]
-        self.free: queue.SimpleQueue = queue.SimpleQueue()
-        for context in self.contexts:
-            self.free.put(context)
+        self.pool = WorkerPool(self.contexts)
         self.identity = gpu_identity(self.index)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
@@ -149,12 +142,9 @@ class TensorRTBackend(Backend):
         if len(batch) > self.max_batch:
             raise RuntimeError(f"batch of {len(batch)} exceeds the engine's max batch {self.max_batch}")
         ok(self.rt, self.rt.cudaSetDevice(self.index))  # the CUDA device is per thread
-        context = self.free.get()
-        try:
+        with self.pool.use() as context:
             scores = context.run(batch)
-            return scores.astype(np.float32) if copy else argmax_classes(scores)  # both copy out of pinned memory
-        finally:
-            self.free.put(context)
+            return scores.astype("float32") if copy else argmax_classes(scores)  # both copy out of pinned memory
 
     def synchronize(self) -> None:
         ok(self.rt, self.rt.cudaSetDevice(self.index))

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from bench.cache import cache_dir
 from bench.errors import BackendUnavailable
 
 if TYPE_CHECKING:
+    import numpy as np
     import tensorrt as trt
 
 WORKSPACE_BYTES = 4 << 30
@@ -137,6 +136,8 @@ class Pinned:
     """A page-locked host array (cudaMallocHost), viewed as numpy."""
 
     def __init__(self, rt: Any, shape: tuple[int, ...], dtype: Any):
+        import numpy as np
+
         self.rt, self.dtype = rt, np.dtype(dtype)
         self.nbytes = int(np.prod(shape)) * self.dtype.itemsize
         self.ptr = int(ok(rt, rt.cudaMallocHost(self.nbytes)))
@@ -152,6 +153,7 @@ class Context:
 
     def __init__(self, rt: Any, engine: trt.ICudaEngine, profile: int, max_batch: int, input_name: str,
                  scores: str):
+        import numpy as np
         import tensorrt as trt
 
         self.rt = rt
@@ -177,6 +179,7 @@ class Context:
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """H2D copy, enqueue, D2H copy on this context's stream; returns a view of the pinned scores."""
+        import numpy as np
         import tensorrt as trt
 
         rt, n = self.rt, len(batch)

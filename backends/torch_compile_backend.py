@@ -27,19 +27,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from backends.base import BackendOptions, argmax_classes
-from backends.torch_backend import TorchBackend
+from backends import torch_common
+from backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
 from bench.cache import cache_dir
-from bench.config.run_config import BY_NAME
-from bench.errors import UsageError
+
+if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
+    import numpy as np
 
 # A cache directory the user chose before bench started wins; otherwise inductor's caches go under the bench cache.
 _USER_INDUCTOR_CACHE = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-COMPILE_MODES = BY_NAME["compile_mode"].choices
 
 
 class DeviceThread:
@@ -72,17 +70,27 @@ class DeviceThread:
         self.thread.join(timeout=10)
 
 
-class TorchCompileBackend(TorchBackend):
-    """torch.compile over the eager backend: probing, precision and device rules, and synchronize are torch's."""
+class TorchCompileBackend(Backend):
+    """torch.compile of the eager model; probing, threads and TF32 are shared with the eager backend
+    (backends/torch_common.py)."""
 
     name = "torch-compile"
+    pip_extra = "torch"
+    packages = torch_common.PACKAGES
+    model_format = "torch"
+    # Set by torch_common.setup() in load().
+    torch: Any
+    torch_device: Any
+    on_cuda: bool
+    dtype: Any
+    SUPPORTS = {
+        "cpu": Support(("fp32", "bf16"), options=("streams", "compile_mode"), needs={"bf16": "native_bf16"}),
+        "cuda": Support(("fp32", "tf32", "bf16", "fp16"), options=("compile_mode",)),
+    }
 
     @classmethod
-    def check_options(cls, options: BackendOptions) -> None:
-        super().check_options(options)
-        mode = options.extra.get("compile_mode") or "default"
-        if mode not in COMPILE_MODES:
-            raise UsageError(f"--compile-mode {mode!r}: choose one of {', '.join(COMPILE_MODES)}")
+    def probe(cls) -> Availability:
+        return torch_common.probe(cls.pip_extra)
 
     def load(self, model, options: BackendOptions) -> None:
         # Inductor reads its cache location from the environment each time it looks (and importing it sets a default).
@@ -92,38 +100,23 @@ class TorchCompileBackend(TorchBackend):
         from torch._dynamo.utils import counters
 
         from backends import cpu_streams
-        from backends.torch_backend import default_threads, set_tf32
         from bench.models import build_torch
-        from bench.system.devices import canonical
 
-        self.options, self.torch = options, torch
-        self.split = None
-        if not options.device.startswith("cuda"):  # streams: as the eager backend (see there)
-            self.split = cpu_streams.split(options, default_threads(torch))
-            torch.set_num_threads(self.split.per_stream)
-            self.concurrency = self.parallel_streams = self.split.streams
-        elif options.threads:
-            torch.set_num_threads(options.threads)
-
-        self.device = torch.device(canonical(options.device))
-        self.dtype = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16,
-                      "fp16": torch.float16}[options.precision]
-        if self.device.type == "cuda":
-            set_tf32(torch, options.precision)
+        torch_common.setup(self, torch, options)  # device, dtype, threads (streams as the eager backend), TF32
         self.mode = options.extra.get("compile_mode") or "default"
-        self.freezing = self.device.type == "cpu"
+        self.freezing = not self.on_cuda
         # Freezing folds weights into the graph as constants (and prepacks them for oneDNN): inference only.
         inductor_config.freezing = self.freezing
-        self.batch = options.batch_size
-        eager = build_torch(model).to(self.device, self.dtype)
+        self.max_batch = options.batch_size  # the one compiled batch
+        eager = build_torch(model).to(self.torch_device, self.dtype)
         counters.clear()
         start = time.perf_counter()
-        self.thread = DeviceThread(f"torch-compile-{self.device}") if self.device.type == "cuda" else None
+        self.thread = DeviceThread(f"torch-compile-{self.device}") if self.on_cuda else None
         self.host = None
         self._call(self._compile, eager, model.input_size)
         self.compile_s = time.perf_counter() - start
         self.cache = {k: v for k, v in counters["inductor"].items() if k.startswith("fxgraph_cache")}
-        if self.device.type == "cpu":  # compiled on the main thread: its OpenMP team goes (see cpu_streams)
+        if not self.on_cuda:  # compiled on the main thread: its OpenMP team goes (see cpu_streams)
             self.openmp_released = cpu_streams.release_openmp_team()
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -133,15 +126,15 @@ class TorchCompileBackend(TorchBackend):
         torch = self.torch
         self.model = torch.compile(eager, mode=self.mode, dynamic=False)
         with torch.inference_mode():  # the first call compiles: here, outside the timed region
-            self.model(torch.zeros(self.batch, 3, size, size, device=self.device, dtype=self.dtype))
-        if self.device.type == "cuda":
-            self.host = torch.zeros((self.batch, 3, size, size), dtype=torch.float32).pin_memory()
-            torch.cuda.synchronize(self.device)
+            self.model(torch.zeros(self.max_batch, 3, size, size, device=self.torch_device, dtype=self.dtype))
+        if self.on_cuda:
+            self.host = torch.zeros((self.max_batch, 3, size, size), dtype=torch.float32).pin_memory()
+            torch.cuda.synchronize(self.torch_device)
 
     def _forward(self, batch: np.ndarray):
         n = len(batch)
-        if n > self.batch:
-            raise RuntimeError(f"batch of {n} is larger than the compiled batch {self.batch}")
+        if n > self.max_batch:
+            raise RuntimeError(f"batch of {n} is larger than the compiled batch {self.max_batch}")
         return self._call(self._run, batch)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
@@ -150,15 +143,19 @@ class TorchCompileBackend(TorchBackend):
             if self.host is not None:  # CUDA: the previous call's .cpu() has finished with the pinned buffer
                 # Rows past n keep the previous batch: the compiled shape is kept, their outputs dropped.
                 self.host[:n].copy_(torch.from_numpy(batch))
-                x = self.host.to(self.device, self.dtype, non_blocking=True)
+                x = self.host.to(self.torch_device, self.dtype, non_blocking=True)
             else:
-                x = torch.from_numpy(batch).to(self.device, self.dtype)
-                if n < self.batch:  # pad to the compiled shape: no recompile in the timed region
-                    x = torch.cat([x, x.new_zeros((self.batch - n,) + x.shape[1:])])
+                x = torch.from_numpy(batch).to(self.torch_device, self.dtype)
+                if n < self.max_batch:  # pad to the compiled shape: no recompile in the timed region
+                    x = torch.cat([x, x.new_zeros((self.max_batch - n,) + x.shape[1:])])
             return self.model(x)[:n].float().cpu().numpy()
 
+    def synchronize(self) -> None:
+        if self.on_cuda:
+            self.torch.cuda.synchronize(self.torch_device)
+
     def close(self) -> None:
-        if getattr(self, "thread", None):
+        if getattr(self, "thread", None):  # close() may follow a load that failed before the thread started
             self.thread.close()
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
@@ -168,11 +165,12 @@ class TorchCompileBackend(TorchBackend):
         return argmax_classes(self._forward(batch))
 
     def describe(self) -> dict:
-        info = super().describe()  # name, versions, device, precision, threads, streams, batch, GPU identity
-        info.pop("memory_format", None)  # inductor lays out tensors itself
+        info = torch_common.describe(self)  # name, versions, device, precision, threads, streams, batch, GPU
+        if not self.on_cuda:
+            info["main_thread_openmp_released"] = self.openmp_released
         info.update({
             "dtype": str(self.dtype).removeprefix("torch."),
-            "compiled_batch": self.batch,
+            "compiled_batch": self.max_batch,
             "batch_shapes": "static; smaller batches zero-padded to compiled_batch",
             "compile_mode": self.mode,
             "inductor_freezing": self.freezing,

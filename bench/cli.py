@@ -88,6 +88,14 @@ class BenchGroup(click.Group):
 def cli(ctx, debug):
     """MLPerf-style image-classification inference benchmark (LoadGen scenarios, pluggable backends)."""
     ctx.obj = {"debug": debug}
+    # Help pages name the backends that honour each backend option: their declarations, read only when shown.
+    ctx.meta[command_line.HONOURED_KEY] = _honoured
+
+
+def _honoured() -> dict[str, tuple[str, ...]]:
+    from backends.declared import honoured
+
+    return honoured()
 
 
 @cli.command()
@@ -120,22 +128,23 @@ def run(as_json, **options):
 def backends_cmd(show_all):
     """Which backends can run here: available or why not, version, devices, and where each comes from."""
     import backends
+    from backends.declared import precisions_listing
 
     table = Table(title="backends")
     found, ignored = backends.scan()
     listed = backends.names(include_hidden=show_all)
     table.add_column("backend", no_wrap=True, min_width=max(map(len, listed)))  # a name is never cut: it is typed
-    for column in ("available", "version", "devices", "precisions", "from"):
-        table.add_column(column)
+    for column in ("available", "version", "devices", "precisions here", "others need", "from"):
+        table.add_column(column, overflow="fold")  # folded, never cut to "…": every word is something to act on
     unavailable = []
     for name in listed:
         info = backends.probe(name)  # never raises: a broken plugin is a row saying why, the others still listed
-        try:
-            precisions = ", ".join(backends.backend_class(name).precisions)
+        try:  # what runs here (the devices it sees, this CPU's flags), and what needs another device or flag
+            here, elsewhere = precisions_listing(backends.backend_class(name), info.devices)
         except BenchError:  # it cannot be imported or breaks the interface: the reason is printed below
-            precisions = ""
+            here, elsewhere = "", ""
         table.add_row(name, "[green]yes[/]" if info.available else "[red]no[/]", escape(info.version),
-                      escape(", ".join(info.devices)), precisions, escape(found[name].origin))
+                      escape(", ".join(info.devices)), here, escape(elsewhere), escape(found[name].origin))
         if not info.available:
             unavailable.append((name, info.reason))
     out.print(table)

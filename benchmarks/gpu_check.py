@@ -23,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.gpu_verdicts import cadence, exit_code, verdict
+
 PARTS = {"env": 20, "nvml_cadence": 25, "power_monitor": 25, "first_second": 60, "compile_threads": 80,
          "pytest_gpu": 80, "scenarios": 240}  # seconds each; 530 in all, under 9 minutes with start-up
 GRACE_S = 5
@@ -80,18 +82,10 @@ def part_nvml_cadence() -> dict:
     stop.set()
     sampler.join()
 
-    def cadence(column: int) -> dict:
-        changes = [rows[i][0] for i in range(1, len(rows)) if rows[i][column] != rows[i - 1][column]]
-        gaps = sorted(b - a for a, b in zip(changes, changes[1:]))
-        values = [r[column] for r in rows if r[column] is not None]
-        return {"changes": len(changes), "median_ms_between_changes": round(1000 * gaps[len(gaps) // 2], 1)
-                if gaps else None, "mean_w": round(sum(values) / len(values), 1) if values else None,
-                "max_w": max(values) if values else None}
-
     span = rows[-1][0] - rows[0][0]
-    return {"reads": len(rows), "span_s": round(span, 2), "power_usage": cadence(1), "power_instant": cadence(2),
-            "instant_available": rows[0][2] is not None,
-            "energy_counter": {**cadence(3), "mean_w": round((rows[-1][3] - rows[0][3]) / span, 1)}}
+    return {"reads": len(rows), "span_s": round(span, 2), "power_usage": cadence(rows, 1, "W"),
+            "power_instant": cadence(rows, 2, "W"), "instant_available": rows[0][2] is not None,
+            "energy_counter": cadence(rows, 3, "J")}  # joules: never a max_w
 
 
 def part_power_monitor(tmp: Path) -> dict:
@@ -236,7 +230,9 @@ def run_part(name: str, args) -> dict:
     seconds = round(time.perf_counter() - start, 1)
     if done.returncode != 0 or not out.is_file():
         return {"status": "failed", "reason": (done.stderr or done.stdout)[-1500:], "s": seconds}
-    return {"status": "ok", "s": seconds, **json.loads(out.read_text())}
+    result = json.loads(out.read_text())
+    why = verdict(name, result)  # the part's own verdict: a child that reports failures has not passed
+    return {"status": "failed" if why else "ok", "s": seconds, **({"reason": why} if why else {}), **result}
 
 
 def child(name: str, args) -> None:
@@ -253,9 +249,9 @@ def child(name: str, args) -> None:
 
 def markdown(result: dict) -> str:
     env = result["parts"]["env"]
-    lines = [f"### {result['date']} · {env.get('gpu') or 'no GPU'} · driver {env.get('driver', '-')} · "
-             f"torch {env.get('torch', '-')} (CUDA {env.get('cuda', '-')}) · {result['total_s']} s", "",
-             "| part | status | s | result |", "|---|---|---|---|"]
+    lines = [(f"### {result['date']} · {env.get('gpu') or 'no GPU'} · driver {env.get('driver', '-')} · "
+              f"torch {env.get('torch', '-')} (CUDA {env.get('cuda', '-')}) · {result['total_s']} s"), "",
+             f"Verdict: {result.get('verdict', '-')}", "", "| part | status | s | result |", "|---|---|---|---|"]
     for name, part in result["parts"].items():
         body = {k: v for k, v in part.items() if k not in ("status", "s", "reason", "markdown", "rows")}
         text = part.get("reason") or json.dumps(body, default=str)
@@ -286,12 +282,15 @@ def main() -> int:
         result["parts"][name] = run_part(name, args)
         print(f"{name}: {result['parts'][name]['status']} ({result['parts'][name].get('s', 0)} s)", flush=True)
     result["total_s"] = round(time.perf_counter() - start, 1)
+    # 0 only when every part's own verdict holds; 2 when no GPU was checked (here, or --dry-run); else 1.
+    code, result["verdict"] = exit_code(result, "--dry-run skipped the GPU parts" if args.dry_run else _no_gpu())
     for path in (args.json, args.markdown):
         path.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1, default=str))
     args.markdown.write_text(markdown(result))
     print(markdown(result))
-    return 0
+    print(f"gpu_check: {result['verdict']} (exit {code})", file=sys.stderr if code else sys.stdout)
+    return code
 
 
 if __name__ == "__main__":

@@ -74,9 +74,14 @@ def batch_and_run(responder, pending: queue.SimpleQueue, size: int, max_wait: fl
     import numpy as np  # here: the CLI reads the registry without numpy
 
     get = pending.get
+    # An asynchronous device (sim) says when it can take the next batch: collecting until then puts every sample
+    # that arrived meanwhile into it (batches grow with the load), where a batch formed at once would wait anyway.
+    ready = getattr(responder.backend, "ready", None)
     while (first := get()) is not None:
         batch = [first]
-        deadline = time.perf_counter() + max_wait
+        deadline = time.perf_counter() + max_wait  # from the first sample's arrival, waiting on the device or not
+        if ready is not None:
+            ready()
         while len(batch) < size:
             timeout = deadline - time.perf_counter()
             try:

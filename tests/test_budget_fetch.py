@@ -46,6 +46,17 @@ class Faulty(http.server.BaseHTTPRequestHandler):
     /long: more than the table's size, with no Content-Length; /ok: the payload."""
 
     def do_GET(self):
+        if self.path in ("/huge", "/endless"):  # /huge announces 10 GB; /endless sends without end, unannounced
+            self.send_response(200)
+            if self.path == "/huge":
+                self.send_header("Content-Length", str(10 << 30))
+            self.end_headers()
+            try:
+                for _ in range(1 << 16):  # bounded: at most 64 GiB, far past any bound, until the client hangs up
+                    self.wfile.write(b"\0" * (1 << 20))
+            except OSError:
+                pass
+            return
         body = {"/short": PAYLOAD[:1000], "/stall": PAYLOAD[:1000], "/ok": PAYLOAD, "/long": PAYLOAD + b"x" * 10}
         self.send_response(200)
         if self.path not in ("/long", "/stall"):  # these two: no Content-Length, the body ends when the server closes
@@ -89,9 +100,28 @@ def test_fetch_never_keeps_a_partial_or_oversized_file(tmp_path, faulty, monkeyp
     with pytest.raises(UsageError, match=says):
         fetch(row, Console(stderr=True), faulty + path, accept_unverified=True, timeout_s=2)
     assert time.perf_counter() - start < 20
-    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()], "nothing kept, no partial file"
+    kept = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and "complexity" not in p.parts]
+    assert not kept, "nothing kept, no partial file (the parameter count behind the size bound may be cached)"
     assert fetch(replace(row, size_bytes=0), Console(stderr=True), faulty + "/ok", accept_unverified=True).read_bytes() \
         == PAYLOAD  # the same row fetches a whole file
+
+
+def test_a_download_is_bounded_by_the_models_size_not_by_what_the_server_announces(tmp_path, faulty, monkeypatch):
+    """A row without a known size (resnet50-mlperf-onnx's) is bounded by what its architecture's weights take:
+    a Content-Length past that is refused before a byte is kept, and an unannounced stream stops at the bound."""
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    row = _row(tmp_path, sha=False, size=0)
+    bound = row.size_bound()
+    assert 11e6 * 4 < bound < 100e6  # resnet18's 11.7M parameters at 4 bytes, and its graph
+    start = time.perf_counter()
+    with pytest.raises(UsageError, match=f"announces 10,737,418,240 bytes, more than a resnet18 file can hold "
+                                         f"\\({bound:,} bytes"):
+        fetch(row, Console(stderr=True), faulty + "/huge", accept_unverified=True, timeout_s=5)
+    with pytest.raises(UsageError, match=f"sends more than {bound:,} bytes \\(the most a resnet18 file can hold"):
+        fetch(row, Console(stderr=True), faulty + "/endless", accept_unverified=True, timeout_s=5)
+    assert time.perf_counter() - start < 60
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and "models" in p.parts]
+    assert replace(row, size_bytes=5).size_bound() == 5  # a known size is the bound itself
 
 
 def test_fetch_ctrl_c_exits_130_and_leaves_no_part_file(tmp_path, faulty):

@@ -297,4 +297,4 @@ def test_verify_bf16_without_native_bf16_exits_2_naming_the_flags(bench_cli, val
     result = verify(bench_cli, val_map, "torch,torch:bf16")
     assert result.exit_code == 2
     text = " ".join(result.output.split())
-    assert "cannot run bf16" in text and "avx512_bf16 or amx_bf16" in text
+    assert "cannot run precision bf16" in text and "avx512_bf16 or amx_bf16" in text

@@ -199,13 +199,28 @@ def test_device_names_record_the_gpu_that_ran(text, recorded):
 
 
 class FakeNvml:
-    """NVML's handle look-ups, recorded (no driver here)."""
+    """NVML's handle look-ups, recorded (no driver here), with nvidia-ml-py's real names: a name its `pynvml` module
+    does not have raises AttributeError, as the real module does. (A fake that answered any name once asserted a call
+    to nvmlDeviceGetHandleByPciBusId_v2, which nvidia-ml-py lacks: the bug that cost the H200 its power readings.)"""
 
     def __init__(self):
+        import pynvml
+
+        self._real = pynvml
         self.calls = []
 
     def __getattr__(self, name):
+        real = getattr(self._real, name)  # AttributeError for a name nvidia-ml-py does not have
+        if not callable(real):
+            return real  # its constants, as they are
         return lambda arg: self.calls.append((name, arg)) or f"handle({arg})"
+
+
+def test_fake_nvml_has_only_nvidia_ml_pys_names():
+    nvml = FakeNvml()
+    with pytest.raises(AttributeError):
+        nvml.nvmlDeviceGetHandleByPciBusId_v2  # noqa: B018 - the attribute access is the test
+    assert nvml.nvmlDeviceGetHandleByPciBusId("x") == "handle(x)"
 
 
 def test_nvml_handle_maps_by_pci_bus_id_else_through_cuda_visible_devices(monkeypatch):
@@ -215,7 +230,7 @@ def test_nvml_handle_maps_by_pci_bus_id_else_through_cuda_visible_devices(monkey
     monkeypatch.setattr(devices, "cuda_pci_bus_id", lambda ordinal: "00000000:C1:00.0" if ordinal == 0 else None)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,GPU-abc")
     assert devices.nvml_handle(nvml, 0) == ("handle(00000000:C1:00.0)", "pci_bus_id")
-    assert nvml.calls == [("nvmlDeviceGetHandleByPciBusId_v2", "00000000:C1:00.0")]
+    assert nvml.calls == [("nvmlDeviceGetHandleByPciBusId", "00000000:C1:00.0")]
     assert devices.nvml_handle(nvml, 1)[1].startswith("uuid") and nvml.calls[-1] == ("nvmlDeviceGetHandleByUUID",
                                                                                     "GPU-abc")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
@@ -244,7 +259,10 @@ def test_torch_fp16_on_cuda_records_what_ran_where(bench_cli, results_dir, scena
     assert backend["device"] == "cuda:0" and backend["precision"] == "fp16"  # `--device cuda` ran on cuda:0
     assert backend["tf32"] is False
     assert backend["gpu"] and backend["cuda"] and backend.get("driver")
-    assert backend["h2d_copy_in_timed_region"] is True and backend["pinned_host_buffers"] is True
+    # Counted where predict() copies (warm-up ran it), and per timed batch in the run's data path: not a constant.
+    assert backend["h2d_copies"] > 0 and backend["h2d_copy_in_timed_region"] is True
+    assert backend["pinned_host_buffers"] is True  # read from the buffers that were copied from
+    assert record["performance"]["data_path"]["h2d_copies_per_batch"] == 1.0
     power = record["power"]
     assert power["available"], power["reason"]
     assert power["source"] == "nvml" and power["avg_watts"] > 0 and power["sample_rate_hz"] >= 10
@@ -342,19 +360,57 @@ def test_torch_compile_cudagraph_modes_from_worker_threads(mode):
     compiled.close()
 
 
-class OldNvml(FakeNvml):
-    """An nvidia-ml-py build without the _v2 call (the H200 machine's had only nvmlDeviceGetHandleByPciBusId)."""
-
-    def __getattr__(self, name):
-        if name == "nvmlDeviceGetHandleByPciBusId_v2":
-            raise AttributeError(name)
-        return super().__getattr__(name)
+# ---- benchmarks/gpu_check.py's verdicts: a part is ok only when its own result holds ---------------------------
 
 
-def test_nvml_handle_takes_the_unsuffixed_pci_call_where_v2_is_missing(monkeypatch):
-    from bench.system import devices
+def test_gpu_check_parts_are_ok_only_by_their_own_verdict():
+    from benchmarks.gpu_verdicts import verdict
 
-    nvml = OldNvml()
-    monkeypatch.setattr(devices, "cuda_pci_bus_id", lambda ordinal: "00000000:C1:00.0")
-    assert devices.nvml_handle(nvml, 0) == ("handle(00000000:C1:00.0)", "pci_bus_id")
-    assert nvml.calls == [("nvmlDeviceGetHandleByPciBusId", "00000000:C1:00.0")]
+    # docs/gpu-results.md once showed `pytest_gpu | ok` beside this summary.
+    assert verdict("pytest_gpu", {"exit": 1, "summary": "== 3 failed, 2 passed, 4 skipped in 39.59s =="})
+    assert verdict("pytest_gpu", {"exit": 0, "summary": "== 1 failed, 2 passed =="})  # a summary that says so
+    assert verdict("pytest_gpu", {"exit": 0, "summary": "== 5 passed, 4 skipped in 20s =="}) is None
+    ran = {"backend": "torch", "scenario": "offline", "valid": "INVALID", "samples/s": "4,325.4"}  # INVALID ran
+    assert verdict("scenarios", {"rows": [ran]}) is None
+    skipped = {"backend": "torch-compile", "scenario": "server", "valid": "skipped: out of time"}
+    assert "1 of 2 rows did not run" in verdict("scenarios", {"rows": [ran, skipped]})
+    assert verdict("scenarios", {"rows": [{**ran, "valid": "ERROR", "samples/s": "-"}]})
+    assert verdict("scenarios", {"rows": []}) == "no scenario row ran"
+    # ...and `power_monitor | ok` beside "NVML has no GPU for cuda:0".
+    assert verdict("power_monitor", {"monitor_sliced_avg_w": None, "reason": "NVML has no GPU for cuda:0"})
+    assert verdict("compile_threads", {"reduce-overhead": {"ok": True}, "max-autotune": {"ok": False}})
+
+
+def test_energy_counter_is_reported_in_joules_never_as_max_w():
+    from benchmarks.gpu_verdicts import cadence
+
+    # (time s, W, W, J): the counter's raw value is joules since the driver loaded (6,478 "W" in docs/gpu-results.md)
+    rows = [(0.0, 300.0, 310.0, 6000.0), (0.1, 320.0, 330.0, 6031.0), (0.2, 310.0, 300.0, 6062.0)]
+    energy = cadence(rows, 3, "J")
+    assert "max_w" not in energy and energy["joules"] == 62.0 and energy["mean_w"] == 310.0
+    assert cadence(rows, 1, "W")["max_w"] == 320.0
+
+
+def test_gpu_check_exit_codes():
+    from benchmarks.gpu_verdicts import exit_code
+
+    ok, skipped, failed = {"status": "ok"}, {"status": "skipped"}, {"status": "failed"}
+    assert exit_code({"parts": {"env": ok, "scenarios": ok}}, None)[0] == 0
+    assert exit_code({"parts": {"env": ok, "pytest_gpu": failed}}, None)[0] == 1
+    assert exit_code({"parts": {"env": ok, "pytest_gpu": skipped}}, "no CUDA GPU here") == (
+        2, "nothing was checked on a GPU: no CUDA GPU here")
+
+
+@pytest.mark.skipif(GPUS > 0, reason="this machine has a CUDA GPU: the no-GPU exit is for machines without one")
+def test_gpu_check_without_a_gpu_exits_2_with_the_reason(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--json", tmp_path / "c.json", "--markdown",
+                           tmp_path / "c.md", "--work", tmp_path / "w"], cwd=ROOT, check=False, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "nothing was checked on a GPU: no CUDA GPU here" in done.stderr
+    assert "Verdict: nothing was checked on a GPU" in (tmp_path / "c.md").read_text()

@@ -60,7 +60,7 @@ def test_bench_backends_lists_where_each_comes_from_and_survives_broken_plugins(
     assert listing.returncode == 0, listing.stderr
     out = listing.stdout
     assert row(out, "echo")[1] == "yes" and row(out, "echo")[-1] == ECHO
-    assert row(out, "echo")[-2] == "fp32" and row(out, "echo")[2] == "0.1.0"
+    assert row(out, "echo")[-3] == "fp32" and row(out, "echo")[2] == "0.1.0"  # precisions here
     for name in backends.REGISTRY:  # the built-ins are all still listed, and say so
         assert row(out, name)[-1] == "built-in"
     for name in ("broken-import", "broken-base", "broken-methods"):
@@ -124,7 +124,8 @@ def test_a_plugin_whose_describe_raises_stops_before_anything_is_timed(on_path, 
 def test_the_base_class_refuses_for_a_plugin_as_for_a_built_in(on_path, bench_cli, tmp_path):
     result = bench_cli("run", "--backend", "echo", "--precision", "fp16", *QUICK, "--output", tmp_path / "results")
     assert result.exit_code == 2, result.output
-    assert "backend echo cannot run precision fp16; it supports: fp32" in result.output
+    assert "backend echo cannot run precision fp16 on cpu: it has no fp16 on any device; it supports: fp32" in \
+        result.output  # the one shape of every refusal (backends/base.py), a plugin's as a built-in's
     assert backends.entries()["echo"].origin == ECHO and backends.label("echo") == f"echo (from {ECHO})"
 
 

@@ -86,3 +86,34 @@ def test_odd_modes_become_rgb(tmp_path):
     assert (np.asarray(load_rgb(tmp_path / "gray16.png")) == np.asarray(load_rgb(tmp_path / "gray8.png"))).all()
     for name in ("gray.jpg", "cmyk.jpg", "rgba.png", "gray16.png"):
         assert preprocess(tmp_path / name, "mlperf").shape == (3, 224, 224)
+
+
+# EXIF orientation -> the transposition that turns the stored pixels upright (EXIF 2.3, tag 0x0112).
+UPRIGHT = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+           4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
+           7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+
+
+@pytest.mark.parametrize("orientation", sorted(UPRIGHT))
+def test_mlperf_applies_exif_orientation_as_the_references_cv2_imread_does(tmp_path, orientation):
+    """The MLPerf reference reads with cv2.imread, which turns a JPEG upright by its EXIF tag: so does `mlperf`.
+    torchvision's and TF's readers ignore the tag, and so do their profiles."""
+    rng = np.random.default_rng(orientation)
+    pixels = np.kron(rng.integers(0, 256, (6, 9, 3)), np.ones((40, 40, 1))).astype(np.uint8)  # 240x360, blocks
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}.jpg"
+    Image.fromarray(pixels).save(path, quality=95, exif=exif)
+    with Image.open(path) as tagged:
+        assert tagged.getexif()[0x0112] == orientation
+        stored = np.asarray(tagged.convert("RGB"))  # the decoded pixels, as stored (no tag applied)
+    turn = UPRIGHT[orientation]
+    upright = Image.fromarray(stored) if turn is None else Image.fromarray(stored).transpose(turn)
+    as_stored = Image.fromarray(stored)  # in-memory images carry no EXIF: preprocessed as they are
+    np.testing.assert_array_equal(preprocess(path, "mlperf"), preprocess(Image.fromarray(np.asarray(upright)),
+                                                                          "mlperf"))
+    for profile in ("torchvision", "tf-efficientnet-lite"):
+        np.testing.assert_array_equal(preprocess(path, profile), preprocess(as_stored, profile))
+    if orientation != 1:  # the tag changes what mlperf sees
+        assert not np.array_equal(preprocess(path, "mlperf"), preprocess(as_stored, "mlperf"))
+    assert PROFILES["mlperf"].describe()["exif_orientation"] is True

@@ -110,3 +110,30 @@ def test_torch_records_the_release(bench_cli, tmp_path):
     assert isinstance(released, list)
     if _libgomp(torch):
         assert released and "libgomp" in released[0]
+
+
+@glibc_only
+def test_malloc_in_force_is_read_from_the_process_environment(tmp_path):
+    """MALLOC_* and GLIBC_TUNABLES set glibc's malloc at start-up: the record says so rather than glibc's defaults,
+    GLIBC_TUNABLES over its alias (as glibc does), and --malloc keep's own settings over both."""
+    import os
+
+    from bench.system import malloc
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MALLOC_ARENA_MAX": "2", "MALLOC_TOP_PAD_": "65536",
+           "GLIBC_TUNABLES": "glibc.malloc.arena_max=4:glibc.malloc.mmap_max=3:glibc.cpu.hwcaps=-AVX512F"}
+    held = {}
+    for mode in ("system", "keep"):
+        out = tmp_path / mode
+        done = subprocess.run([sys.executable, "-m", "bench.cli", "run", "--backend", "null", "--count", "8",
+                               "--duration", "0.3", "--malloc", mode, "--output", str(out)],
+                              check=False, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        held[mode] = only_run(out)["process"]["malloc"]
+    assert held["system"]["in_force"] == {"M_ARENA_MAX": 4, "M_MMAP_MAX": 3, "M_TOP_PAD": 65536}
+    assert held["system"]["environment"] == {k: env[k] for k in ("MALLOC_ARENA_MAX", "MALLOC_TOP_PAD_",
+                                                                 "GLIBC_TUNABLES")}
+    assert held["keep"]["in_force"] == {**malloc.KEEP_VALUES, "M_TOP_PAD": 65536}
+    # Without any of them, the record shows bench's own settings only (the run above in this process: none).
+    assert malloc.from_environment({"PATH": "/bin", "MALLOC_CONF": "x"}) == ({}, {})

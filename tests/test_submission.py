@@ -154,7 +154,9 @@ def test_system_ids_tell_two_configurations_apart():
     runs = [record(8), record(32), record(1, "single-stream"), record(4, "single-stream", "torch")]
     assert submission.system_ids(runs, None) == ["box_onnxruntime_b8", "box_onnxruntime_b32", "box_onnxruntime",
                                                  "box_torch"]
-    assert submission.system_ids(runs, "my box") == ["my_box"] * 4
+    assert submission.system_ids(runs, "my_box") == ["my_box"] * 4
+    with pytest.raises(submission.UsageError, match="--system .my box. cannot name a folder.*my_box"):
+        submission.system_ids(runs, "my box")  # refused, naming the fix, never silently renamed
 
 
 def test_rounds_are_read_from_seeds():

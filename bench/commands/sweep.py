@@ -69,6 +69,12 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
                   f"`bench sweep {escape(plan)} --output {escape(str(output))}{again} --resume` runs the rest",
                   highlight=False)
         sys.exit(130)
+    except Exception:  # a fault of the sweep itself: its log says it ended, not `running` for ever
+        try:
+            sweep.finish("failed", [])
+        except OSError:
+            pass
+        raise
     summarise(sweep, output, out, err)
 
 

@@ -18,6 +18,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from bench.config.run_config import DEFAULTS
+
 
 def parse_backend(entry: str, default_precision: str = "fp32") -> tuple[str, str, str]:
     """'openvino:int8' -> (label, backend, precision); a bare name runs at the default precision."""
@@ -39,7 +41,8 @@ def compare(backend_names: list[str], cfg, batch_size: int, extra: dict | None =
     # Streamed: one batch of images in RAM at a time (the full validation set is 60 GB as float32). Only the
     # reference's logits are kept (count x classes), to measure every other backend's difference batch by batch.
     entries = {parse_backend(e, cfg.precision)[0]: parse_backend(e, cfg.precision)[1:] for e in backend_names}
-    reference = "torch" if "torch" in entries else next(iter(entries))
+    default = DEFAULTS["backend"]  # the default backend (fp32) is the reference when listed
+    reference = default if default in entries else next(iter(entries))
     ref_logits = None
     rows = {}
     for name in sorted(entries, key=lambda n: n != reference):  # the reference first, then the rest in order

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bench.config.option import Option
 from bench.config.run_config import (
     ALWAYS_SHOWN,
     BY_NAME,
@@ -17,11 +18,40 @@ from bench.config.run_config import (
     redacted,
 )
 
+# The `bench` group puts a callable here in its context's meta (bench/cli.py): backend option -> the backends that
+# honour it, read from their declarations. Asked only when help is shown, so no backend imports for a plain run,
+# and nothing here imports a layer above.
+HONOURED_KEY = "bench.honoured"
+
+
+def help_text(o: Option, honoured: Mapping[str, tuple[str, ...]] | None = None) -> str:
+    """An option's help with its range, and for a backend option the backends that honour it (when known)."""
+    notes = [f"Range: {o.range_text().split(' ', 2)[2].removeprefix('in ')}."] if o.low is not None else []
+    if o.backend_option and honoured is not None:
+        notes.append(f"Backends: {', '.join(honoured.get(o.name, ()))}" + "".join(
+            f"; {' or '.join(w)} only" for w in (o.precisions, o.devices) if w) + ".")
+    return " ".join([o.help, *notes])
+
 
 def click_options(items=CLI_NAMES, **changes):
     """A decorator adding click options to a command: the table's (by name) or a command's own Option objects, in
     the order given. `changes` maps an option's name to click keywords that differ for this command."""
     import click
+
+    class TableOption(click.Option):
+        """A backend option's help is written when shown, with the backends that honour it."""
+
+        def __init__(self, *args, table: Option, **keywords):
+            super().__init__(*args, **keywords)
+            self.table = table
+
+        def get_help_record(self, ctx):
+            if self.help is None:
+                read = ctx.meta.get(HONOURED_KEY)
+                if read is not None and "bench.honoured.value" not in ctx.meta:  # once per help page
+                    ctx.meta["bench.honoured.value"] = read()
+                self.help = help_text(self.table, ctx.meta.get("bench.honoured.value"))
+            return super().get_help_record(ctx)
 
     def decorate(command):
         if isinstance(command, click.Command):  # already a command (decorated last): its params go first
@@ -29,16 +59,12 @@ def click_options(items=CLI_NAMES, **changes):
             command.params[:0] = list(reversed(holder.__click_params__))
             return command
         for o in reversed([BY_NAME[i] if isinstance(i, str) else i for i in items]):
-            notes = [f"Range: {o.range_text().split(' ', 2)[2].removeprefix('in ')}."] if o.low is not None else []
-            if o.backends:
-                notes.append(f"Backends: {', '.join(o.backends)}" + "".join(f"; {' or '.join(w)} only" for w in (
-                    o.precisions, o.devices) if w) + ".")
             kind = click.Choice(o.choices) if o.choices else \
                 {int: int, float: float, bool: bool, Path: click.Path(), str: str}[o.type]
             keywords = {"type": kind, "is_flag": o.type is bool, "default": o.default,
                         "show_default": o.default is not None and o.type is not bool,
-                        "help": " ".join([o.help, *notes]), **changes.get(o.name, {})}
-            command = click.option(o.cli_flag, o.name, **keywords)(command)
+                        "help": None if o.backend_option else help_text(o), **changes.get(o.name, {})}
+            command = click.option(o.cli_flag, o.name, cls=TableOption, table=o, **keywords)(command)
         return command
 
     return decorate
@@ -51,11 +77,11 @@ def run_config(values: Mapping[str, Any], **fields) -> RunConfig:
     """
     merged = {**values, **fields}
     extra = {n: v for n, v in merged.items() if n in BY_NAME and BY_NAME[n].backend_option
-             and v is not None and v is not False}
+             and v is not None and v != BY_NAME[n].default}
     if "calibration" in extra:  # a calibration list names images under the dataset
         extra["calibration_dataset"] = merged.get("dataset", BY_NAME["dataset"].default)
     plain = {n: v for n, v in merged.items() if n not in BY_NAME or not BY_NAME[n].backend_option}
-    given = plain.pop("extra", None) or {}  # programmatic extras (channels_last, ...) are kept
+    given = plain.pop("extra", None) or {}  # programmatic extras (calibration_dataset, ...) are kept
     return RunConfig(**plain, extra={**given, **extra})
 
 

@@ -1,7 +1,8 @@
 """One option of `bench run`: type, default, help, range or choices, and who honours it.
 
 RunConfig (bench/config/run_config.py) declares each of its fields with `option(...)`, which keeps an `Option` in the
-field's metadata; options that travel to a backend are `Option` objects of their own. Standard library only.
+field's metadata; options that travel to a backend are `Option` objects of their own. Which backends honour a
+backend option is theirs to declare (`SUPPORTS` in each backend module), not the table's. Standard library only.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ class Option:
     high: float | Callable[[], float] | None = None
     low_open: bool = False
     why: str = ""  # why the range: the refusal says it
-    backends: tuple[str, ...] | None = None  # the backends that honour it; None: every backend
     devices: tuple[str, ...] | None = None  # the device kinds it needs, and why
     device_why: str = ""
     precisions: tuple[str, ...] | None = None  # the precisions it applies to

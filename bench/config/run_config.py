@@ -89,7 +89,7 @@ class RunConfig:
     system_name: str | None = option(None, "Name of this system in reports (default: host name).")
     strict: bool = option(False, "Exit 3 if LoadGen says INVALID or accuracy FAILs.")
     seed: int = option(0, "Seed of synthetic weights and images.", cli=False)
-    # Backend options (set ones only) and programmatic extras (calibration_dataset, channels_last, ...).
+    # Backend options (set ones only) and programmatic extras (calibration_dataset, ...).
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -137,42 +137,51 @@ class RunConfig:
 
 O = Option
 # Options that one backend (or a few) honour: in RunConfig.extra, and in BackendOptions.extra for the backend.
+# Which backends honour each is their own declaration (`SUPPORTS`); backends.create refuses the others.
 BACKEND_OPTIONS: tuple[Option, ...] = (
-    O("cuda_graphs", bool, False, "Replay a CUDA graph captured at the batch size.", backends=("torch",),
+    O("cuda_graphs", bool, False, "Replay a CUDA graph captured at the batch size.",
       devices=("cuda",), device_why="a CUDA graph is captured and replayed on a CUDA GPU", backend_option=True),
     O("streams", int, None, "Inferences in flight at once on the CPU, --threads divided between them (default 1).",
       low=1, high=64, why="each stream needs at least one thread and its own activations; beyond 64 they only "
-      "contend", backends=("torch", "torch-compile", "onnxruntime", "openvino"), devices=("cpu",),
+      "contend", devices=("cpu",),
       device_why="on a GPU, --gpu-streams sets the concurrent CUDA streams", backend_option=True),
     O("gpu_streams", int, None, "Concurrent CUDA streams (execution contexts).", low=1, high=64,
-      why="each stream holds a copy of the batch buffers; beyond 64 they only contend", backends=("torch", "tensorrt"),
+      why="each stream holds a copy of the batch buffers; beyond 64 they only contend",
       devices=("cuda",), device_why="streams are a CUDA GPU's queues", backend_option=True),
     O("ort_provider", str, None, "ONNX Runtime's CUDA or TensorRT execution provider (default cuda).",
-      choices=("cuda", "tensorrt"), backends=("onnxruntime",), devices=("cuda",),
+      choices=("cuda", "tensorrt"), devices=("cuda",),
       device_why="both are GPU execution providers; on the CPU onnxruntime runs its own", backend_option=True),
-    O("compile_mode", str, None, "torch.compile mode (default: default).", choices=COMPILE_MODES,
-      backends=("torch-compile",), backend_option=True),
+    O("compile_mode", str, None, "torch.compile mode (default: default).", choices=COMPILE_MODES, backend_option=True),
     O("calibration", Path, None, "A directory of calibration images, or an MLPerf calibration list (names under "
-      "--dataset).", backends=("onnxruntime", "openvino", "tensorrt"), precisions=("int8",), backend_option=True),
+      "--dataset).", precisions=("int8",), backend_option=True),
     O("null_image_size", int, None, "Side of its synthetic images (default: the model's, 224); 1 times the harness "
       "without the per-image copy (see README, Performance).", low=1, high=4096,
-      why="a 4096x4096 image is already 200 MB as float32", backends=("null", "remote"), backend_option=True),
+      why="a 4096x4096 image is already 200 MB as float32", backend_option=True),
+    O("channels_last", bool, None, "Memory format: channels_last (True) or contiguous (False); default: channels_last "
+      "on CUDA, on the CPU the faster of both timed at load.", backend_option=True, cli=False),
+    O("sim_a_us", float, None, "sim: a batch of n takes a + b*n microseconds; this is a (default 300).", low=0,
+      high=1e6, why="a second per batch is no accelerator", backend_option=True),
+    O("sim_b_us", float, None, "sim: b, microseconds per sample (default 45: a 22,222 samples/s ceiling at k=1).",
+      low=0, high=1e6, low_open=True, why="a device needs some time per sample; a second each is none",
+      backend_option=True),
+    O("sim_inflight", int, None, "sim: batches the device runs at once, k (default 1; ceiling k/b).", low=1, high=64,
+      why="each batch in flight holds a staging buffer", backend_option=True),
     # The remote backend (backends/remote_backend.py): a model served over the Open Inference Protocol.
     O("url", str, None, "The server(s): http://, https://, grpc:// or grpcs:// host:port, or a comma list "
-      "(requests go to the endpoint with the fewest outstanding).", backends=("remote",), backend_option=True),
-    O("remote_model", str, None, "The served model's name (default: the server's only model).", backends=("remote",),
+      "(requests go to the endpoint with the fewest outstanding).", backend_option=True),
+    O("remote_model", str, None, "The served model's name (default: the server's only model).",
       backend_option=True),
     O("concurrency", int, None, "Requests in flight at once per endpoint (default 1).", low=1, high=256,
-      why="each request in flight holds a client, a connection and a batch", backends=("remote",),
+      why="each request in flight holds a client, a connection and a batch",
       backend_option=True),
     O("request_timeout_ms", float, None, "Client-side time-out of one request (default 10000): a stalled server "
-      "fails the run.", low=0, high=3_600_000, low_open=True, why="an hour", backends=("remote",),
+      "fails the run.", low=0, high=3_600_000, low_open=True, why="an hour",
       backend_option=True),
     O("header", str, None, "An HTTP header / gRPC metadata sent with every request, 'Name: value' or "
-      "'Name: env:VARIABLE'; its value is never written to a record or log.", backends=("remote",),
+      "'Name: env:VARIABLE'; its value is never written to a record or log.",
       backend_option=True, secret=True),
     O("ca_cert", Path, None, "PEM file of the CA that signed an https:// or grpcs:// server's certificate.",
-      backends=("remote",), backend_option=True),
+      backend_option=True),
 )
 _FIELDS = field_options(RunConfig, typing.get_type_hints(RunConfig))
 _AT = [o.name for o in _FIELDS].index("mode")  # backend options follow the device and batching ones, as in --help
@@ -192,24 +201,17 @@ def redacted(extra: dict) -> dict:
     return out
 
 
-def _backends_text(names: tuple[str, ...]) -> str:
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-    return f"the {listed} backend{'s' if len(names) > 1 else ''}"
-
-
 def check(cfg: RunConfig) -> None:
-    """What RunConfig checks against the table: choices, numbers, and options the backend or device cannot use."""
+    """What RunConfig checks against the table: choices, numbers, and options the device or precision cannot use
+    (whether the backend honours an option is its declaration's to say, checked when it is created)."""
     kind = cfg.device.split(":")[0]
     for o in OPTIONS:
         value = cfg.extra.get(o.name, o.default) if o.backend_option else getattr(cfg, o.name)
         if o.choices and value is not None and value not in o.choices:
             raise UsageError(f"unknown {o.name.replace('_', ' ')} {value!r}: choose one of {', '.join(o.choices)}")
         o.check_number(value)
-        if value is None or value is False or value == o.default:
+        if value is None or value == o.default:
             continue
-        if o.backends and cfg.backend not in o.backends:
-            raise UsageError(f"{o.cli_flag} applies to {_backends_text(o.backends)} only, not {cfg.backend}: "
-                             f"drop it, or use --backend {o.backends[0]}. Nothing is ignored silently.")
         if o.devices and kind not in o.devices:
             raise UsageError(f"{o.cli_flag} needs --device {o.devices[0]} ({o.device_why}); this run is on "
                              f"{cfg.device}: drop it, or run on {o.devices[0]}")

@@ -200,7 +200,10 @@ class ImageNetDataset(Dataset):
 
 def _cache_key(stats: list, profile: str, size: int) -> str:
     """Identifies the file list (path, size, mtime) and the preprocessing: anything else reuses the cache."""
-    digest = hashlib.sha256(json.dumps([CACHE_VERSION, profile, size, stats]).encode())
+    # The profile's whole description, not only its name: a profile that changes (EXIF orientation added to
+    # mlperf) never reads images preprocessed the old way.
+    described = get_profile(profile).describe()
+    digest = hashlib.sha256(json.dumps([CACHE_VERSION, profile, size, stats, described]).encode())
     return f"{profile}-{size}-{len(stats)}-{digest.hexdigest()[:24]}"
 
 

@@ -7,7 +7,10 @@ trained with, and a mismatch costs accuracy without any error:
   center crop with torchvision's rounding, scale to [0, 1], subtract mean and divide by std.
 - `mlperf`: the MLPerf reference for `resnet50_v1.onnx`: short side to size/0.875 with area
   resampling (cv2.INTER_AREA in the reference; Pillow's BOX filter here), crop with the reference's
-  truncating offsets, keep 0..255, subtract the per-channel mean, no std.
+  truncating offsets, keep 0..255, subtract the per-channel mean, no std. The reference reads each image
+  with cv2.imread (mlcommons/inference vision/classification_and_detection/python/imagenet.py), which turns
+  it upright by its EXIF orientation tag; this profile does the same (Pillow's ImageOps.exif_transpose). The
+  other references decode with PIL or TF, which ignore the tag, and so do their profiles.
 - `tf-efficientnet-lite`: what EfficientNet-Lite's weights were trained and evaluated with (tensorflow/tpu,
   models/official/efficientnet: preprocessing.py `_decode_and_center_crop`, lite/efficientnet_lite_builder.py
   MEAN_RGB/STDDEV_RGB): crop the center square of side int(224/(224+32) x short side) from the *original*
@@ -22,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 # The crop is 87.5% of the resized short side (224 of 256), in both references.
 CROP_FRACTION = 0.875
@@ -38,6 +41,7 @@ class Profile:
     description: str
     crop_fraction: float = CROP_FRACTION  # crop size / resized short side
     crop_first: bool = False  # TF-style: crop the original, then resize the crop to size x size
+    exif_orientation: bool = False  # turn the image upright by its EXIF tag first, as cv2.imread does
 
 
     def resize_short(self, size: int) -> int:
@@ -47,7 +51,8 @@ class Profile:
         return {"name": self.name, "resample": self.resample.name.lower(), "scale": self.scale,
                 "mean": list(self.mean), "std": list(self.std),
                 "resize_short_side": None if self.crop_first else self.resize_short(224),
-                "crop": 224, "crop_first": self.crop_first, "description": self.description}
+                "crop": 224, "crop_first": self.crop_first, "exif_orientation": self.exif_orientation,
+                "description": self.description}
 
 
 PROFILES: dict[str, Profile] = {
@@ -56,7 +61,8 @@ PROFILES: dict[str, Profile] = {
         "bilinear resize of the short side to 256, center crop 224, [0,1], ImageNet mean/std"),
     "mlperf": Profile(
         "mlperf", Image.Resampling.BOX, 1.0, (123.68, 116.78, 103.94), (1.0, 1.0, 1.0),
-        "area resize of the short side to 256, center crop 224, 0..255 minus mean [123.68, 116.78, 103.94]"),
+        "EXIF orientation applied, area resize of the short side to 256, center crop 224, 0..255 minus mean "
+        "[123.68, 116.78, 103.94]", exif_orientation=True),
     # torchvision's IMAGENET1K_V2 weights were evaluated (80.858%) with the short side at 232, not 256.
     "torchvision-v2": Profile(
         "torchvision-v2", Image.Resampling.BILINEAR, 1 / 255, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
@@ -98,8 +104,9 @@ def check_size(width: int, height: int) -> None:
                            "short side would take unbounded memory; crop it")
 
 
-def load_rgb(path_or_image: str | Path | Image.Image) -> Image.Image:
-    """An 8-bit RGB image from a file or a Pillow image: grayscale, CMYK, palette, RGBA, 16-bit become RGB.
+def load_rgb(path_or_image: str | Path | Image.Image, upright: bool = False) -> Image.Image:
+    """An 8-bit RGB image from a file or a Pillow image: grayscale, CMYK, palette, RGBA, 16-bit become RGB;
+    with `upright`, turned by its EXIF orientation tag (as cv2.imread does).
 
     Raises OSError/ValueError (from Pillow) for files it cannot decode, ImageRefused (a ValueError) for sizes
     past MAX_PIXELS or MAX_ASPECT; callers name the file.
@@ -112,6 +119,8 @@ def load_rgb(path_or_image: str | Path | Image.Image) -> Image.Image:
             check_size(*opened.size)  # from the header: nothing decoded yet
             opened.load()  # decode now, while the file is open: truncated files fail here, not later
             image = opened
+    if upright:
+        image = ImageOps.exif_transpose(image)  # a rotated or mirrored copy when the tag says so, else as it is
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # 16-bit grayscale (PNG): convert("RGB") would clip at 255, turning most pixels white.
         wide = np.asarray(image, dtype=np.float64)
@@ -181,7 +190,7 @@ def _tf_crop_resize(image: Image.Image, size: int, crop_fraction: float) -> np.n
 def preprocess(path_or_image: str | Path | Image.Image, profile: str, size: int = 224) -> np.ndarray:
     """One image as float32 CHW (3, size, size), ready for a ResNet-style classifier."""
     prof = get_profile(profile)
-    image = load_rgb(path_or_image)
+    image = load_rgb(path_or_image, upright=prof.exif_orientation)
     if prof.crop_first:
         pixels = _tf_crop_resize(image, size, prof.crop_fraction)
     else:

@@ -16,12 +16,11 @@ Layout (bench/mlperf/rounds.py says which round; see README "Submission"):
 
 from __future__ import annotations
 
-import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import scenarios
+from bench import safe_names
 from bench.errors import UsageError
 from bench.mlperf import rounds, submission_tree
 from bench.mlperf.submission_tree import SYSTEM_FIELDS  # noqa: F401  (the checker's field list, for callers)
@@ -66,7 +65,7 @@ def system_ids(records: list[dict], override: str | None) -> list[str]:
     """A folder-safe system id per record: the user's, else `<system name>_<backend>[_<precision>]`, plus each
     setting (batch, streams, threads, device) in which two runs of one scenario on that machine differ."""
     if override:
-        return [_safe(override)] * len(records)
+        return [safe_names.component(override, "--system")] * len(records)
     bases = []
     for record in records:
         cfg = record["config"]
@@ -78,12 +77,8 @@ def system_ids(records: list[dict], override: str | None) -> list[str]:
                 and r["config"].get("model") == record["config"].get("model")]
         suffix = "".join(f"_{tag}{_setting(record, name)}" for name, tag in DISTINGUISHING
                          if len({str(_setting(r, name)) for r in same}) > 1)
-        ids.append(_safe(base + suffix))
+        ids.append(safe_names.slug(base + suffix))
     return ids
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
 def collect(results_dir: str | Path, division: str, system: str | None) -> dict[tuple[str, str, str], Entry]:
@@ -109,7 +104,7 @@ def collect(results_dir: str | Path, division: str, system: str | None) -> dict[
     entries: dict[tuple[str, str, str], Entry] = {}
     for sys_id, record in zip(system_ids(records, system), records):
         run_dir = Path(record["run_dir"])
-        key = (sys_id, _safe(record["config"]["model"]), scenarios.get(record["config"]["scenario"]).submission_dir)
+        key = (sys_id, safe_names.slug(str(record["config"]["model"])), scenarios.get(record["config"]["scenario"]).submission_dir)
         entry = entries.setdefault(key, Entry(*key))
         if record.get("performance") and (run_dir / PERF_LOG).exists():
             if entry.performance is None or _perf_rank(record) >= _perf_rank(entry.performance):
@@ -118,6 +113,9 @@ def collect(results_dir: str | Path, division: str, system: str | None) -> dict[
             if entry.accuracy is None or _finished(record) >= _finished(entry.accuracy):
                 entry.accuracy = record
         for test in record.get("audit") or {}:
+            # The test's name becomes a folder the tree writer replaces: one safe component, or the record is refused.
+            safe_names.component(test, f"{run_dir / 'result.json'}: audit test", "Remove that audit entry from the "
+                                 "record, or move the run out of --results")
             if (run_dir / "compliance" / test).is_dir():
                 entry.audits[test] = run_dir / "compliance" / test
     for entry in entries.values():
@@ -152,8 +150,9 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
     """Write the tree; returns {root, version, systems, suites, notes, scenarios, missing, fill_in, complete}."""
     if division not in DIVISIONS:
         raise UsageError(f"--division must be one of {', '.join(DIVISIONS)}, got {division!r}")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", submitter):
-        raise UsageError(f"--submitter {submitter!r}: use letters, digits, '_', '.' or '-' (it names a folder)")
+    safe_names.component(submitter, "--submitter", "Give the organisation's name, e.g. --submitter Acme_Corp")
+    if system is not None:
+        safe_names.component(system, "--system")
     if system_type is not None and system_type not in rounds.SUITES:
         raise UsageError(f"--system-type must be one of {', '.join(rounds.SUITES)}, got {system_type!r}")
     entries = collect(results_dir, division, system)
@@ -170,11 +169,35 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
                          f"{results_dir}: choose --system-type for the scenarios you ran")
     notes = [f"{s}/{m}/{c}: left out, not a scenario of the {suites[s]} suite (--system-type datacenter,edge "
              "takes it)" for s, m, c in sorted(left_out)]
-    root = Path(out) / division / submitter
+    root = safe_names.inside(out, division, submitter)
+    try:
+        safe_names.check_under(Path(out), root)  # a link at <out>/<division> would carry the tree elsewhere
+    except ValueError as exc:
+        raise UsageError(f"--out {out}: {exc}. Give an --out whose {division}/ folder is a real directory")
     # Written beside the old tree and swapped in whole: no file of an earlier build (a scenario since left
-    # out, another model) survives into this one, and a failed build leaves the old tree as it was.
+    # out, another model) survives into this one, and a failed build leaves the old tree as it was. Only a tree
+    # bench wrote (its marker inside) is replaced; anything else there is refused before a file is touched.
+    safe_names.check_replaceable(root, "submission tree", "Move it away, or choose another --out")
+    safe_names.check_overwritable(Path(out) / "FILL_IN.md", "--out's", "Move it away, or choose another --out")
     draft = root.with_name(f".{submitter}.partial")
-    shutil.rmtree(draft, ignore_errors=True)
+    safe_names.remove_owned(draft, "the draft")  # a crashed build's, or refused if someone else's
+    safe_names.claim(draft)
+    try:
+        missing, fill_in = _write_draft(draft, entries, division, submitter, suites, chosen)
+    except BaseException:  # a failed build leaves no draft for the checker to take for a submitter
+        safe_names.remove_owned(draft, "the draft")
+        raise
+    safe_names.remove_owned(root, "submission tree")
+    safe_names.move_owned(draft, root)
+    submission_tree.write_fill_in(Path(out), root, fill_in, missing, notes, chosen)
+    suites = {s: t for s, t in suites.items() if any(k[0] == s for k in entries)}
+    return {"root": str(root), "version": chosen.name, "systems": sorted(suites), "suites": suites, "notes": notes,
+            "scenarios": sorted(f"{s}/{m}/{c}" for s, m, c in entries), "missing": missing, "fill_in": fill_in,
+            "complete": not missing}
+
+
+def _write_draft(draft: Path, entries: dict, division: str, submitter: str, suites: dict, chosen) -> tuple:
+    """Every folder of the tree into `draft`; returns (what is missing, the fields to fill in)."""
     missing: list[str] = []
     for entry in sorted(entries.values(), key=lambda e: (e.system, e.model, e.scenario)):
         missing += submission_tree.write_entry(draft, entry, division, chosen)
@@ -184,15 +207,7 @@ def build(results_dir: str | Path, out: str | Path, submitter: str, division: st
             if scenario not in ran:
                 missing.append(f"{sys_id}/{model}/{scenario}: no run, and the {suites[sys_id]} suite of "
                                f"{chosen.name} requires it (`bench run --scenario {scenarios.by_loadgen_name(scenario).name}`)")
-    fill_in = submission_tree.write_common(draft, entries, division, submitter, suites, chosen)
-    if root.exists():
-        shutil.rmtree(root)
-    draft.rename(root)
-    submission_tree.write_fill_in(Path(out), root, fill_in, missing, notes, chosen)
-    suites = {s: t for s, t in suites.items() if any(k[0] == s for k in entries)}
-    return {"root": str(root), "version": chosen.name, "systems": sorted(suites), "suites": suites, "notes": notes,
-            "scenarios": sorted(f"{s}/{m}/{c}" for s, m, c in entries), "missing": missing, "fill_in": fill_in,
-            "complete": not missing}
+    return missing, submission_tree.write_common(draft, entries, division, submitter, suites, chosen)
 
 
 def _seeds(record: dict) -> tuple[int, int, int] | None:

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import scenarios
-from bench import __version__
+from bench import __version__, safe_names
 from bench.cache import atomic_write, file_sha256
 from bench.config.command_line import to_command
 from bench.config.run_config import DEFAULTS
@@ -129,6 +129,17 @@ def _implementation(record: dict) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"bench-{cfg['backend']}-{cfg.get('precision', 'fp32')}")
 
 
+def _model_format(backend: str) -> str | None:
+    """What the backend runs of a bench model, as it declares (Backend.model_format); None if it is not here."""
+    import backends
+    from bench.errors import BenchError
+
+    try:
+        return backends.backend_class(backend).model_format
+    except BenchError:
+        return None
+
+
 def measurements(record: dict) -> dict:
     """The per-run JSON the checker requires (input and weight types, retraining, weights file, transforms)."""
     cfg, model = record["config"], record.get("model") or {}
@@ -141,7 +152,7 @@ def measurements(record: dict) -> dict:
         weights = f"synthetic (seeded random, seed {cfg.get('seed', 0)}): performance only"
     transformations = {"int8": "post-training static quantization (per-tensor, calibration set)",
                        "bf16": "cast to bf16", "fp16": "cast to fp16"}.get(precision, "none")
-    if not (model.get("onnx") or cfg.get("onnx")) and cfg["backend"] != "torch":
+    if not (model.get("onnx") or cfg.get("onnx")) and _model_format(cfg["backend"]) == "onnx":
         transformations += "; exported from PyTorch to ONNX (opset 17)"
     return {
         "input_data_types": "fp32",
@@ -266,3 +277,4 @@ def write_fill_in(out: Path, root: Path, fill_in: dict[str, list[str]], missing:
               "samples): use `bench run --profile mlperf` and the full ImageNet validation set for a real submission.",
               ""]
     atomic_write(out / "FILL_IN.md", "\n".join(lines))
+    safe_names.own_file(out / "FILL_IN.md")

@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 import scenarios
+from bench import safe_names
 from bench.cache import atomic_write
 from bench.config.command_line import to_command
 from bench.config.run_config import DEFAULTS, RunConfig
@@ -58,8 +59,10 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
     Unless `fixed`: first the batch size, streams and threads (bench/mlperf/tune_grid.py; a latency scenario's
     threads), scored by the scenario's own figure, then the setting on the best of them."""
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
     conf_path = output / "user.conf"
+    for path in (conf_path, output / "tune.json"):  # a user's own file there is never overwritten
+        safe_names.check_overwritable(path, "--output's", "Choose another --output, or move the file away")
+    output.mkdir(parents=True, exist_ok=True)
     state: dict = {"trials": []}
     started = time.perf_counter()
 
@@ -113,6 +116,7 @@ def tune(cfg: RunConfig, output: str | Path, console: Console, trial_s: float = 
         "command": to_command(cfg, user_conf=str(conf_path), output=DEFAULTS["output"]),
     }
     atomic_write(output / "tune.json", json.dumps(summary, indent=2) + "\n")
+    safe_names.own_file(output / "tune.json")
     return summary
 
 
@@ -230,6 +234,7 @@ def _write_conf(path: Path, cfg: RunConfig, scenario, value: float, why: str) ->
     text = "\n".join(lines) + "\n"
     parse(text, str(path))  # what we write must be what `bench run --user-conf` reads
     atomic_write(path, text)
+    safe_names.own_file(path)
 
 
 def _confirmation(record: dict) -> dict:

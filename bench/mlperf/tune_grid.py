@@ -20,7 +20,8 @@ from pathlib import Path
 from rich.console import Console
 
 from backends.cpu_streams import cores, physical_cores
-from bench.config.run_config import BY_NAME, RunConfig
+from backends.declared import honouring
+from bench.config.run_config import RunConfig
 from bench.errors import BenchError, RunFailed
 from bench.run import harness
 
@@ -50,7 +51,7 @@ def axes(cfg: RunConfig, scenario) -> dict[str, list[int]]:
     threads = sorted({max(1, n // 2), physical_cores(), n, *([cfg.threads] if cfg.threads else [])})
     if scenario.intent == "latency":  # batch 1, one query in flight: streams would idle
         return {"streams": [1], "batch_size": [cfg.batch_size], "threads": threads}
-    honours = cfg.backend in BY_NAME["streams"].backends and cfg.device.startswith("cpu")
+    honours = cfg.backend in honouring("streams") and cfg.device.startswith("cpu")
     streams = sorted({1, 2, 4, 8} & set(range(1, n + 1))) if honours else [1]
     return {"streams": streams, "batch_size": sorted({*BATCHES, cfg.batch_size}), "threads": threads}
 

@@ -17,11 +17,11 @@ from bench.errors import UsageError
 from bench.models.known import KnownModel
 
 TIMEOUT_S = 30  # seconds to connect, and the longest a read may stall
-MAX_BYTES = 4 << 30  # no size known at all: the largest model file bench would accept
 
 
-def _expected_length(model: KnownModel, header: str | None, url: str, where: str) -> int | None:
-    """The size the file must have: the table's, else the server's Content-Length; they must agree."""
+def _expected_length(model: KnownModel, header: str | None, url: str, where: str, bound: int) -> int | None:
+    """The size the file must have: the table's, else the server's Content-Length, which must agree with the
+    table and never lifts the model's own bound (a server may announce anything)."""
     try:
         length = int(header) if header is not None else None
     except ValueError:
@@ -29,6 +29,10 @@ def _expected_length(model: KnownModel, header: str | None, url: str, where: str
     if model.size_bytes and length is not None and length != model.size_bytes:
         raise UsageError(f"{model.name}: {url} announces {length:,} bytes, but the file is {model.size_bytes:,} "
                          "bytes: not downloaded. Check the URL. " + where)
+    if length is not None and length > bound:
+        raise UsageError(f"{model.name}: {url} announces {length:,} bytes, more than a {model.arch} file can hold "
+                         f"({bound:,} bytes: its weights at 4 bytes a parameter, and its graph): not downloaded. "
+                         "Check the URL. " + where)
     return model.size_bytes or length
 
 
@@ -54,16 +58,20 @@ def fetch(model: KnownModel, console: Console, url: str | None = None, accept_un
     try:
         # The timeout bounds the connection and every read: a server that stalls for TIMEOUT_S ends the download.
         with urllib.request.urlopen(url, timeout=timeout_s) as response, open(tmp, "wb") as out:
-            expected = _expected_length(model, response.headers.get("Content-Length"), url, where)
+            bound = model.size_bound()
+            expected = _expected_length(model, response.headers.get("Content-Length"), url, where, bound)
+            limit = bound if expected is None else expected
+            said = ("its known size" if model.size_bytes else "what it announced" if expected is not None
+                    else f"the most a {model.arch} file can hold")
             columns = (TextColumn(model.name), BarColumn(), DownloadColumn(), TransferSpeedColumn())
             received = 0
             with Progress(*columns, console=console, transient=True) as progress:
                 task = progress.add_task("download", total=expected)
                 while block := response.read(1 << 20):
                     received += len(block)
-                    if received > (expected or MAX_BYTES):
-                        raise UsageError(f"{model.name}: {url} sends more than {expected or MAX_BYTES:,} bytes "
-                                         "(its known size): not kept. Check the URL. " + where)
+                    if received > limit:
+                        raise UsageError(f"{model.name}: {url} sends more than {limit:,} bytes ({said}): not "
+                                         "kept. Check the URL. " + where)
                     out.write(block)
                     digest.update(block)
                     progress.advance(task, len(block))

@@ -8,9 +8,10 @@ from functools import cache
 from pathlib import Path
 
 from bench.cache import cache_dir
-from bench.errors import UsageError
+from bench.errors import BenchError, UsageError
 
 TABLE = Path(__file__).with_name("known_models.toml")
+MAX_BYTES = 4 << 30  # no bound derivable (torch absent): the largest model file bench would accept
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,20 @@ class KnownModel:
         for part in attr.split("."):
             target = getattr(target, part)
         return Path(target())
+
+    def size_bound(self) -> int:
+        """The most bytes this model's file can be: its size where the table knows it, else what its weights take
+        at 4 bytes a parameter (counted from the architecture) with a quarter more and 16 MiB for the graph.
+        A download is bounded by this, never by what a server announces."""
+        if self.size_bytes:
+            return self.size_bytes
+        try:
+            from bench.models.complexity import torch_counts
+
+            params = torch_counts(self.arch, self.num_classes)["parameters"]
+        except (ImportError, OSError, KeyError, BenchError):  # no torch, an architecture it lacks: the general bound
+            return MAX_BYTES
+        return int(params * 4 * 1.25) + (16 << 20)
 
     def describe(self) -> dict:
         return {"name": self.name, "source": self.source, "url": self.url, "sha256": self.sha256 or None,

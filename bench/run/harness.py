@@ -21,6 +21,7 @@ from rich.markup import escape
 
 import backends
 import scenarios
+from backends import declared
 from bench import models
 from bench.config.run_config import RunConfig
 from bench.data.source import open_dataset
@@ -30,7 +31,7 @@ from bench.record import accuracy, loadgen_log, results, snapshot
 from bench.run import budget, endings
 from bench.run.latency import LatencyRecorder
 from bench.run.power import PowerMonitor
-from bench.run.qsl import SampleStore
+from bench.run.qsl import FLOAT32_NCHW, SampleStore
 from bench.run.settings import test_settings
 from bench.run.sut import Responder
 from bench.run.warmup import warm_up
@@ -62,9 +63,10 @@ class Session:
         self.options = backends.BackendOptions(cfg.precision, cfg.device, self.scenario.backend_batch(cfg),
                                                cfg.threads, self.scenario.intent, cfg.extra)
         self.backend = backends.create(cfg.backend, self.options)  # refuses what it cannot honour, before any run
-        if cfg.onnx is not None and not self.backend.runs_onnx:
-            raise UsageError(f"--onnx: backend {cfg.backend} runs PyTorch models, not ONNX files; "
-                             "use --backend onnxruntime (or openvino, tensorrt), or pass --weights")
+        support = self.backend.supports(cfg.device)
+        if cfg.onnx is not None and (support is None or "onnx" not in support.inputs):
+            raise UsageError(f"--onnx: backend {cfg.backend} runs bench models, not ONNX files; use --backend "
+                             f"{' or '.join(declared.taking('onnx'))}, or pass --weights")
         self.dataset = open_dataset(cfg, self.model)
         onnx_input.check_labels(self.model, self.dataset, cfg)  # accuracy needs a class for every label
         if cfg.count is not None and cfg.count > len(self.dataset):
@@ -78,7 +80,7 @@ class Session:
         record["model"] = self.model.describe()
         record["model"].update(onnx_input.identity(self.model))  # the file's name, sha256, declared shapes
         record["dataset"] = self.dataset.describe()
-        record["system"] = sysinfo.collect(cfg.system_name)
+        record["system"] = sysinfo.collect(cfg.system_name, declared.packages())
         record["timed_region"] = TIMED_REGION
         record["snapshot"] = snapshot.take(cfg, self.run_dir, self.dataset)  # user.conf copy, val_map sha256
         results.write(self.run_dir, record)
@@ -97,7 +99,8 @@ class Session:
             self.backend.load(self.model, self.options)
         record["timing"]["load_s"] = time.perf_counter() - t0
         record["backend"] = backends.describe(self.backend)
-        self.store = SampleStore(self.dataset)
+        # The form the backend takes (sim: uint8 NHWC); refused here, before any timing, if the dataset cannot give it.
+        self.store = SampleStore(self.dataset, form=getattr(self.backend, "sample_form", FLOAT32_NCHW))
         console.print("warming up (untimed)")
         with console.status("warming up"):
             self.estimate, record["timing"]["warmup_s"], batches = warm_up(self.backend, self.store, cfg, self.scenario)
@@ -203,7 +206,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     else:
         sut = lg.ConstructFastSUT(issue, dispatcher.flush)  # ids and indices as lists: no Python object per sample
     qsl = lg.ConstructQSL(store.total, store.performance_count, store.load, store.unload)
-    done_before = responder.completed
+    done_before, counts_before = responder.completed, responder.counts()
     finished = threading.Event()
     raised: list[BaseException] = []
 
@@ -257,6 +260,9 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     perf = loadgen_log.performance(loadgen_log.read_detail(detail), scenario)
     perf["cpu"] = cpu_usage(usage, time.perf_counter() - start)
     perf["latencies"] = responder.latency.save(run_dir)  # per-query latencies for reports
+    perf["data_path"] = responder.data_path(counts_before)  # the form and copies the timed batches really took
+    if scenario.has_latency_bound:  # Server: was a miss LoadGen's issue lag or the SUT's own time?
+        perf["issue_lag"] = responder.latency.issue_lag(perf)
     responder.latency = None
     return perf
 

@@ -81,6 +81,22 @@ class LatencyRecorder:
         lat = (done_t[hit] - start) / 1e6
         return lat[np.argsort(start, kind="stable")].astype(np.float32)
 
+    def issue_lag(self, perf: dict) -> dict:
+        """LoadGen's latency (from each query's scheduled arrival) against the SUT's own (issue callback to
+        QuerySamplesComplete): the difference is LoadGen's issue thread running behind its schedule. A run past its
+        bound whose SUT-side p99 is within it was made INVALID by that lag (the host), not by the SUT or device."""
+        sut = self.latencies_ms().astype(np.float64)
+        loadgen = perf.get("latency_ms") or {}
+        bound = perf.get("target_latency_ms")
+        ours = {"p99": float(np.percentile(sut, 99)), "mean": float(sut.mean())} if len(sut) else {}
+        lag = {k: None if loadgen.get(k) is None or k not in ours else round(loadgen[k] - ours[k], 3)
+               for k in ("p99", "mean")}
+        missed = bound is not None and loadgen.get("p99") is not None and loadgen["p99"] > bound
+        cause = None if not (missed and ours and bound is not None) else "issue_lag" if ours["p99"] <= bound else "sut"
+        return {"loadgen_ms": {k: loadgen.get(k) for k in ("p99", "mean")},
+                "sut_ms": {k: round(v, 3) for k, v in ours.items()}, "lag_ms": lag, "bound_ms": bound,
+                "bound_missed_by": cause}
+
     def save(self, run_dir: Path) -> dict:
         """Write latencies.npy (float32 ms) into the run directory; the record notes it."""
         lat = self.latencies_ms()

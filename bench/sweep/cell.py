@@ -49,10 +49,11 @@ def machine_refusal(options: dict) -> str | None:
     """The backend's own verdict on this machine (installed, device present, precision native); None: it runs."""
     import backends
     from bench.errors import BenchError
+    from bench.config.run_config import DEFAULTS
     from bench.sweep.plan import backend_options
 
     try:
-        backend = backends.create(options.get("backend", "torch"), backend_options(options))
+        backend = backends.create(options.get("backend", DEFAULTS["backend"]), backend_options(options))
     except BenchError as exc:
         return str(exc)
     backend.close()
@@ -101,6 +102,12 @@ def run_cell(options: dict, node: dict) -> dict:
             return {**outcome, "status": "failed", "reason": failure_reason(outcome["returncode"], status, text)}
         log.rename(runs[0] / "bench-run.log")
         return {**outcome, "status": "complete", "run_id": runs[0].name, "tar": pack(runs[0])}
+
+
+def failed(reason: str, node: dict | None) -> dict:
+    """The outcome of an attempt that never got a record (the cell could not start, its node died)."""
+    return {"node": node, "software": None, "started_at": None, "finished_at": time.time(), "status": "failed",
+            "reason": reason, "run_id": None, "returncode": None, "tar": None}
 
 
 def failure_reason(returncode: int, status: str | None, log: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from bench.sweep.cell import local_identity, run_cell
+from bench.sweep.cell import failed, local_identity, run_cell
 from bench.sweep.plan import Cell, Target
 from bench.sweep.progress import Progress, where
 from bench.sweep.tree import Sweep
@@ -38,7 +38,11 @@ def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress) -
             except KeyboardInterrupt:
                 sweep.mark(cell, "interrupted", "interrupted by Ctrl-C")
                 raise
+            except OSError as exc:  # no room for its temporary directory, ...: this cell failed, the sweep goes on
+                outcome = failed(f"cannot run the cell here: {exc.strerror or exc} ({exc.filename or 'no path'})",
+                                 node)
             settled = sweep.attempt(cell, outcome)
-            progress.event(entry, outcome["status"], outcome["reason"] or f"{where(node)} -> {entry['path']}")
+            # What the sweep settled on, not what the cell reported: a run that could not land failed, and says why.
+            progress.event(entry, entry["status"], entry["reason"] or f"{where(node)} -> {entry['path']}")
             if settled:
                 break

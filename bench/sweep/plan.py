@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from bench import safe_names
 from bench.config.run_config import DEFAULTS
 from bench.errors import UsageError
 from bench.sweep import options as opts
@@ -60,8 +61,7 @@ class Cell:
     def key(self) -> str:
         o = {**DEFAULTS, **self.options}
         parts = [o["model"], o["backend"], o["scenario"], o["precision"], f"b{o['batch_size']}"]
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(map(str, parts)))
-        return f"{slug}-{self.config_hash[:10]}"
+        return safe_names.slug(f"{'-'.join(map(str, parts))[:100]}-{self.config_hash[:10]}")
 
 
 @dataclass
@@ -108,6 +108,13 @@ class _Reader:
         return dict(self.option(k, v) for k, v in self.table(where, table).items())
 
     def target(self, name: str, spec) -> Target:
+        if name == "report":  # <output>/report/ is the sweep's report
+            why = "the sweep writes its report in <output>/report"
+        else:
+            why = safe_names.problem(name)  # it names the folder its runs land in under --output
+        if why is not None:
+            self.fail(name, f"target name {name!r} cannot name a folder under --output: {why}",
+                      f"Rename it, e.g. [targets.{safe_names.slug(name) if name != 'report' else 'report_node'}]")
         spec = self.table(name, spec)
         for key in spec:
             if key not in TARGET_KEYS:
@@ -177,24 +184,21 @@ def load(path: str | Path) -> Plan:
 
 
 def static_refusal(options: dict) -> str | None:
-    """What the backend refuses on any machine (its precisions and device kinds); None if it may run.
+    """What the backend's declaration refuses on any machine (device kind, precision there, options there); None
+    if it may run. The same declaration check_options starts from (Backend.declared_refusal).
 
     Machine-dependent checks (installed packages, bf16 on this CPU, a GPU present) run where the cell runs.
     """
     import backends
-    from backends.base import Backend
     from bench.errors import BenchError
 
-    name = options.get("backend", "torch")
+    name = options.get("backend", DEFAULTS["backend"])
     try:
         cls = backends.backend_class(name)
     except BenchError as exc:
         return str(exc) if name not in backends.names(include_hidden=True) else None
-    try:
-        Backend.check_options.__func__(cls, backend_options(options))  # the base check: class attributes only
-    except BenchError as exc:
-        return str(exc)
-    return None
+    refused = cls.declared_refusal(backend_options(options))
+    return None if refused is None else str(refused)
 
 
 def backend_options(options: dict):

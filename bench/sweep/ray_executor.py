@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 
 from bench.errors import UsageError
+from bench.sweep.cell import failed as cell_failed
 from bench.sweep.cell import run_cell
 from bench.sweep.plan import Cell, Target
 from bench.sweep.progress import Progress, where
@@ -110,9 +110,7 @@ def run_remote(options: dict, attempt: str, tracker) -> dict:
 
 
 def failed(exc: Exception, node: dict | None) -> dict:
-    reason = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
-    return {"node": node, "software": None, "started_at": None, "finished_at": time.time(), "status": "failed",
-            "reason": reason, "run_id": None, "returncode": None, "tar": None}
+    return cell_failed(f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}", node)
 
 
 def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress, ray) -> None:
@@ -156,7 +154,7 @@ def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress, r
                 entry = sweep.state(cell)
                 settled = sweep.attempt(cell, outcome)
                 landed_at = f"{where(outcome['node'])} -> {entry['path']}"
-                progress.event(entry, outcome["status"], outcome["reason"] or landed_at)
+                progress.event(entry, entry["status"], entry["reason"] or landed_at)  # what the sweep settled on
                 if not settled and tries[cell.config_hash] <= retries:
                     submit(cell)
             nodes = ray.nodes()

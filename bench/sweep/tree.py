@@ -17,7 +17,10 @@ import threading
 import time
 from pathlib import Path
 
+from bench import safe_names
 from bench.cache import atomic_write
+from bench.errors import UsageError
+from bench.record import results
 from bench.record.results import utc_now
 from bench.sweep.plan import Cell, Plan
 
@@ -74,8 +77,9 @@ class Sweep:
         if outcome["status"] == "complete":
             try:
                 entry["path"] = str(land(self.output, cell, outcome, self.id).relative_to(self.output))
-            except OSError as exc:  # disk full, a clashing run id: this attempt failed, the sweep goes on
-                outcome = {**outcome, "status": "failed", "reason": f"cannot land the run in {self.output}: {exc}"}
+            except (OSError, ValueError) as exc:  # disk full, a clashing or unsafe run id: this attempt failed
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                outcome = {**outcome, "status": "failed", "reason": f"cannot land the run in {self.output}: {why}"}
                 record.update(status=outcome["status"], reason=outcome["reason"])
         self.mark(cell, outcome["status"], outcome.get("reason"), outcome.get("node"))
         return outcome["status"] in ("complete", "skipped")
@@ -87,7 +91,9 @@ class Sweep:
 
 def land(output: Path, cell: Cell, outcome: dict, sweep_id: str) -> Path:
     """Extract the run beside its place, add cell.json, rename into place: never half a run in the tree."""
-    parent = output / cell.target.name / cell.key
+    parent = safe_names.inside(output, cell.target.name, cell.key)
+    final = safe_names.inside(parent, outcome["run_id"])  # a run id from another node: one safe name, or refused
+    safe_names.check_under(output, parent)  # a link planted at <output>/<target> does not carry runs elsewhere
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=parent, prefix=".landing-"))
     try:
@@ -98,7 +104,6 @@ def land(output: Path, cell: Cell, outcome: dict, sweep_id: str) -> Path:
                 "software": outcome["software"], "started_at": outcome["started_at"],
                 "finished_at": outcome["finished_at"], "run_id": outcome["run_id"]}
         (staging / CELL_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
-        final = parent / outcome["run_id"]
         os.rename(staging, final)  # fails rather than merge if another sweep landed this very run id
         return final
     except BaseException:
@@ -107,15 +112,18 @@ def land(output: Path, cell: Cell, outcome: dict, sweep_id: str) -> Path:
 
 
 def landed(output: Path, cell: Cell) -> list[Path]:
-    """Complete runs of this cell already in the tree (same configuration hash)."""
-    parent = output / cell.target.name / cell.key
+    """Complete runs of this cell already in the tree (same configuration hash), each record read whole and
+    strictly first: a cut-short, unreadable or not-`complete` result.json is not a done cell."""
+    parent = safe_names.inside(output, cell.target.name, cell.key)
     found = []
     for run in sorted(parent.glob("[!.]*")):
         try:
             meta = json.loads((run / CELL_FILE).read_text())
-        except (OSError, ValueError):
+            record = results.load(run)
+        except (OSError, ValueError, UsageError):
             continue
-        if meta.get("config_hash") == cell.config_hash and (run / "result.json").is_file():
+        if (isinstance(meta, dict) and meta.get("config_hash") == cell.config_hash
+                and record.get("status") == "complete"):
             found.append(run)
     return found
 

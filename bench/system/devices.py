@@ -105,11 +105,10 @@ def nvml_handle(nvml, cuda_ordinal: int):
     on a mixed machine the indices differ); else through CUDA_VISIBLE_DEVICES, assuming the same order.
     """
     bus = cuda_pci_bus_id(cuda_ordinal)
-    # nvidia-ml-py builds differ: some have only the un-suffixed call (seen on an H200 machine with torch 2.11).
-    by_bus = getattr(nvml, "nvmlDeviceGetHandleByPciBusId_v2", None) or getattr(nvml, "nvmlDeviceGetHandleByPciBusId",
-                                                                                 None)
-    if bus and by_bus is not None:
-        return by_bus(bus), "pci_bus_id"
+    # nvidia-ml-py's name: it has no `_v2` of this call (its nvmlDeviceGetHandleByPciBusId calls the C library's
+    # _v2 itself); looking for one cost the H200 run its power readings.
+    if bus:
+        return nvml.nvmlDeviceGetHandleByPciBusId(bus), "pci_bus_id"
     target = nvml_index(cuda_ordinal)
     if isinstance(target, int):
         return nvml.nvmlDeviceGetHandleByIndex(target), "index (CUDA_VISIBLE_DEVICES, same order assumed)"

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import platform
+import re
 
 from bench.errors import RunFailed
 
@@ -28,7 +30,72 @@ from bench.errors import RunFailed
 M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
 KEEP = {"M_ARENA_MAX": (M_ARENA_MAX, 1), "M_MMAP_MAX": (M_MMAP_MAX, 0),
         "M_TRIM_THRESHOLD": (M_TRIM_THRESHOLD, 2**31 - 1)}
+KEEP_VALUES = {name: value for name, (_, value) in KEEP.items()}
 _in_force: dict = {}  # mallopt settings applied in this process
+# What glibc reads at start-up instead of a mallopt call: the environment aliases and GLIBC_TUNABLES'
+# glibc.malloc.* entries, each to the mallopt parameter it sets. Where both set one, GLIBC_TUNABLES wins
+# (measured on glibc 2.36 with M_PERTURB's fill byte, in either order of the two variables).
+ALIASES = {"MALLOC_ARENA_MAX": "M_ARENA_MAX", "MALLOC_ARENA_TEST": "M_ARENA_TEST", "MALLOC_MMAP_MAX_": "M_MMAP_MAX",
+           "MALLOC_MMAP_THRESHOLD_": "M_MMAP_THRESHOLD", "MALLOC_TRIM_THRESHOLD_": "M_TRIM_THRESHOLD",
+           "MALLOC_TOP_PAD_": "M_TOP_PAD", "MALLOC_PERTURB_": "M_PERTURB", "MALLOC_CHECK_": "M_CHECK_ACTION"}
+TUNABLES = {"arena_max": "M_ARENA_MAX", "arena_test": "M_ARENA_TEST", "mmap_max": "M_MMAP_MAX",
+            "mmap_threshold": "M_MMAP_THRESHOLD", "trim_threshold": "M_TRIM_THRESHOLD", "top_pad": "M_TOP_PAD",
+            "perturb": "M_PERTURB", "check": "M_CHECK_ACTION", "mxfast": "M_MXFAST"}
+# Allocators that replace glibc's malloc when preloaded: glibc's mallopt then tunes an allocator nobody uses.
+REPLACEMENTS = re.compile(r"lib(jemalloc|tcmalloc\w*|mimalloc|hoard|snmalloc\w*)[^/\s]*\.so[^/\s]*$")
+
+
+def startup_environment() -> dict[str, str]:
+    """The environment this process started with, which is what glibc read (os.environ may have changed since).
+
+    glibc parses GLIBC_TUNABLES in place, writing a NUL over each ':' of the original: its later entries read as
+    items of their own here, and are joined back (a variable's name never starts with 'glibc.').
+    """
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            raw = f.read(1 << 20)
+    except OSError:
+        return dict(os.environ)
+    found: dict[str, str] = {}
+    last = ""
+    for item in raw.decode(errors="replace").split("\0"):
+        if last == "GLIBC_TUNABLES" and item.startswith("glibc."):
+            found[last] += ":" + item
+            continue
+        if "=" in item:
+            last, value = item.split("=", 1)
+            found[last] = value
+    return found
+
+
+def _value(text: str):
+    return int(text) if re.fullmatch(r"-?\d+", text.strip()) else text
+
+
+def from_environment(environ: dict[str, str]) -> tuple[dict, dict]:
+    """(mallopt parameter -> value the environment sets, the malloc variables themselves) for `environ`."""
+    raw = {k: v for k, v in environ.items() if k in ALIASES or k == "GLIBC_TUNABLES"
+           or (k.startswith("MALLOC_") and k != "MALLOC_CONF")}  # MALLOC_CONF is jemalloc's, not glibc's
+    settings = {ALIASES[k]: _value(v) for k, v in raw.items() if k in ALIASES}
+    for entry in raw.get("GLIBC_TUNABLES", "").split(":"):
+        name, _, value = entry.partition("=")
+        if name.startswith("glibc.malloc.") and value:
+            short = name.removeprefix("glibc.malloc.")
+            settings[TUNABLES.get(short, name)] = _value(value)
+    return settings, raw
+
+
+def preloaded_allocator() -> str | None:
+    """The file of a malloc replacing glibc's in this process (jemalloc, tcmalloc, ...), from its memory map."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                if REPLACEMENTS.search(path):
+                    return path
+    except OSError:
+        pass
+    return None
 
 
 def _glibc():
@@ -41,10 +108,17 @@ def _glibc():
 
 def apply(mode: str) -> dict:
     """Set the process's malloc as `mode` asks; returns what the record says ran. `in_force` lists the settings
-    this process runs with: a `system` run in a process that kept memory before cannot undo it, and says so."""
+    this process runs with, read from the process: what its environment set at start (MALLOC_*, GLIBC_TUNABLES),
+    then bench's mallopt calls over them; a `system` run in a process that kept memory before cannot undo it."""
     libc, version = _glibc()
     note = {}
-    if mode == "keep" and libc is None:
+    environ, variables = from_environment(startup_environment()) if libc else ({}, {})
+    other = preloaded_allocator()
+    if other:
+        note = {"note": f"malloc is {other} (preloaded), not glibc's: --malloc keep and glibc's settings do not "
+                        "apply to it", "allocator": other}
+        environ = {}
+    elif mode == "keep" and libc is None:
         note = {"note": f"not applied: the C library is {platform.libc_ver()[0] or 'unknown'}, not glibc"}
     elif mode == "keep":
         for name, (param, value) in KEEP.items():
@@ -53,4 +127,6 @@ def apply(mode: str) -> dict:
                     raise RunFailed(f"glibc {version} refused mallopt({name}, {value}): run with --malloc system "
                                     "to leave its allocator as it is")
                 _in_force[name] = value
-    return {"mode": mode, "in_force": dict(_in_force), "libc": f"glibc {version}" if libc else None, **note}
+    in_force = {} if other else {**environ, **_in_force}
+    return {"mode": mode, "in_force": in_force, "environment": variables,
+            "libc": f"glibc {version}" if libc else None, **note}

@@ -8,9 +8,8 @@ import platform
 import sys
 from pathlib import Path
 
-PACKAGES = ("bench", "mlcommons-loadgen", "numpy", "torch", "onnxruntime", "onnxruntime-gpu", "onnx", "openvino",
-            "nncf", "tensorrt", "nvidia-ml-py", "Pillow", "pandas", "plotly", "cuda-python",
-            "safetensors")
+# The harness's own packages; each backend adds its own (`Backend.packages`, passed in by the harness).
+PACKAGES = ("bench", "mlcommons-loadgen", "numpy", "onnx", "nvidia-ml-py", "Pillow", "pandas", "plotly", "safetensors")
 
 
 def _cpu_model() -> str | None:
@@ -163,9 +162,10 @@ def _memory_gb() -> float | None:
         return None
 
 
-def packages() -> dict[str, str]:
+def packages(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Installed versions of PACKAGES and `extra` (the backends' declared packages)."""
     found = {}
-    for name in PACKAGES:
+    for name in dict.fromkeys(PACKAGES + tuple(extra)):
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -173,8 +173,10 @@ def packages() -> dict[str, str]:
     return found
 
 
-def collect(system_name: str | None = None) -> dict:
-    """What a result records about this machine; any probe that fails gives None (or [] / {})."""
+def collect(system_name: str | None = None, backend_packages: tuple[str, ...] = ()) -> dict:
+    """What a result records about this machine; any probe that fails gives None (or [] / {}).
+
+    `backend_packages`: the distributions the backends declare (backends/declared.py), listed with the harness's."""
     topology = _quiet(_cpuinfo_topology, {})
     frequency = _quiet(_frequency_mhz, {"cpu_mhz": None, "cpu_max_mhz": None})
     return {
@@ -197,5 +199,5 @@ def collect(system_name: str | None = None) -> dict:
         "kernel": _quiet(lambda: f"{platform.release()} {platform.version()}"),
         "machine": _quiet(platform.machine),
         "python": sys.version.split()[0],
-        "packages": _quiet(packages, {}),
+        "packages": _quiet(lambda: packages(backend_packages), {}),
     }

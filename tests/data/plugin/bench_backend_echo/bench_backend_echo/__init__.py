@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends.base import Availability, Backend, BackendOptions
+from backends.base import Availability, Backend, BackendOptions, Support
 
 __version__ = "0.1.0"
 
 
 class EchoBackend(Backend):
     name = "echo"  # must be the entry point's name
-    precisions = ("fp32",)  # anything else is refused by the base class before a run
-    devices = ("cpu",)
+    SUPPORTS = {"cpu": Support(precisions=("fp32",))}  # anything else is refused by the base class before a run
 
     @classmethod
     def probe(cls) -> Availability:
