@@ -27,6 +27,7 @@ REGISTRY: dict[str, str] = {
     "openvino": "backends.openvino_backend:OpenVinoBackend",
     "tensorrt": "backends.tensorrt_backend:TensorRTBackend",
     "null": "backends.null_backend:NullBackend",
+    "remote": "backends.remote_backend:RemoteBackend",
     "sim": "backends.sim_backend:SimBackend",
 }
 # Tools for measuring the harness itself: runnable by name, left out of `bench backends`' default list.

@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "verify": "bench.commands.verify:verify_cmd",
     "sweep": "bench.commands.sweep:sweep_cmd",
     "history": "bench.commands.history:history_cmd",
+    "serve": "bench.commands.serve:serve_cmd",
 }
 
 

@@ -40,7 +40,7 @@ def test_null_image_size_is_refused_for_real_backends(bench_cli, results_dir):
     result = bench_cli("run", "--backend", "onnxruntime", "--null-image-size", "1", "--model", "resnet18",
                        "--count", "4", "--output", results_dir)
     assert result.exit_code == 2
-    assert "--null-image-size applies to the null backend" in result.output
+    assert "--null-image-size applies to the null and remote backends" in result.output
 
 
 def test_reused_batch_equals_a_fresh_copy_and_is_per_thread():

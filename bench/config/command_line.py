@@ -9,8 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.config.option import Option
-from bench.config.run_config import ALWAYS_SHOWN, BY_NAME, CLI_NAMES, OPTIONS, RunConfig
-
+from bench.config.run_config import (
+    ALWAYS_SHOWN,
+    BY_NAME,
+    CLI_NAMES,
+    OPTIONS,
+    RunConfig,
+    redacted,
+)
 
 # The `bench` group puts a callable here in its context's meta (bench/cli.py): backend option -> the backends that
 # honour it, read from their declarations. Asked only when help is shown, so no backend imports for a plain run,
@@ -83,9 +89,9 @@ def to_command(config, **changes) -> str:
     """The `bench run` command that reproduces `config` (a RunConfig, or a record's config dict): options that
     differ from their defaults, shell-quoted. `changes` override fields first (e.g. user_conf=...)."""
     if isinstance(config, Mapping):
-        values = {**config, **(config.get("extra") or {})}
+        values = {**config, **redacted(config.get("extra") or {})}
     else:
-        values = {o.name: getattr(config, o.name) for o in OPTIONS if not o.backend_option} | dict(config.extra)
+        values = {o.name: getattr(config, o.name) for o in OPTIONS if not o.backend_option} | redacted(config.extra)
     values.update(changes)
     return shlex.join(["bench", "run", *run_args(values)])
 

@@ -31,6 +31,7 @@ class Option:
     device_why: str = ""
     precisions: tuple[str, ...] | None = None  # the precisions it applies to
     backend_option: bool = False  # travels in RunConfig.extra to the backend, only when set
+    secret: bool = False  # a credential: sent to the backend, redacted in records and printed commands
     flag: str = ""  # default: --name-with-dashes
     cli: bool = True
 

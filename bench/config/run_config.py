@@ -138,6 +138,7 @@ class RunConfig:
 
     def to_record(self) -> dict:
         record = dataclasses.asdict(self)
+        record["extra"] = redacted(record["extra"])  # a credential never reaches a record
         record["synthetic_weights"] = self.synthetic_weights
         record["synthetic_data"] = self.synthetic_data
         return record
@@ -174,6 +175,22 @@ BACKEND_OPTIONS: tuple[Option, ...] = (
       backend_option=True),
     O("sim_inflight", int, None, "sim: batches the device runs at once, k (default 1; ceiling k/b).", low=1, high=64,
       why="each batch in flight holds a staging buffer", backend_option=True),
+    # The remote backend (backends/remote_backend.py): a model served over the Open Inference Protocol.
+    O("url", str, None, "The server(s): http://, https://, grpc:// or grpcs:// host:port, or a comma list "
+      "(requests go to the endpoint with the fewest outstanding).", backend_option=True),
+    O("remote_model", str, None, "The served model's name (default: the server's only model).",
+      backend_option=True),
+    O("concurrency", int, None, "Requests in flight at once per endpoint (default 1).", low=1, high=256,
+      why="each request in flight holds a client, a connection and a batch",
+      backend_option=True),
+    O("request_timeout_ms", float, None, "Client-side time-out of one request (default 10000): a stalled server "
+      "fails the run.", low=0, high=3_600_000, low_open=True, why="an hour",
+      backend_option=True),
+    O("header", str, None, "An HTTP header / gRPC metadata sent with every request, 'Name: value' or "
+      "'Name: env:VARIABLE'; its value is never written to a record or log.",
+      backend_option=True, secret=True),
+    O("ca_cert", Path, None, "PEM file of the CA that signed an https:// or grpcs:// server's certificate.",
+      backend_option=True),
 )
 _FIELDS = field_options(RunConfig, typing.get_type_hints(RunConfig))
 _AT = [o.name for o in _FIELDS].index("mode")  # backend options follow the device and batching ones, as in --help
@@ -181,6 +198,16 @@ OPTIONS: tuple[Option, ...] = _FIELDS[:_AT] + BACKEND_OPTIONS + _FIELDS[_AT:]
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 CLI_NAMES = tuple(o.name for o in OPTIONS if o.cli)
 DEFAULTS: dict[str, Any] = {o.name: o.default for o in OPTIONS}
+
+
+def redacted(extra: dict) -> dict:
+    """Backend options with the values of secret ones (--header's credential) replaced: what records and printed
+    commands show. A header keeps its name, so a reader sees one was sent."""
+    out = dict(extra)
+    for o in BACKEND_OPTIONS:
+        if o.secret and out.get(o.name):
+            out[o.name] = str(out[o.name]).partition(":")[0].strip() + ": <redacted>"
+    return out
 
 
 def check(cfg: RunConfig) -> None:

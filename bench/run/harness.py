@@ -40,6 +40,8 @@ from scenarios.base import Estimate
 
 TIMED_REGION = ("LoadGen's per-query latency, issue to QuerySamplesComplete: batch assembly (host copy), "
                 "host-to-device copy, inference, argmax and response. Excludes model load, compile and warm-up.")
+# The SUT's name over the network: MLPerf's Network division requires "Network SUT" in it.
+NETWORK_SUT_NAME = "bench remote Network SUT"
 # Seconds to let LoadGen wind down after Ctrl-C before the process leaves without it.
 INTERRUPT_GRACE_S = 3.0
 
@@ -223,7 +225,12 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     responder.latency = LatencyRecorder() if mode == "performance" else None
     if responder.latency is not None:
         issue = responder.latency.wrap(issue)
-    sut = lg.ConstructFastSUT(issue, dispatcher.flush)  # ids and indices as lists: no Python object per sample
+    network = getattr(responder.backend, "over_network", False)
+    if network:  # MLPerf's Network division: LoadGen's SUT is a query dispatch library whose name says so
+        sut = lg.ConstructQDL(lambda samples, issue=issue: issue([s.id for s in samples], [s.index for s in samples]),
+                              dispatcher.flush, lambda: NETWORK_SUT_NAME)
+    else:
+        sut = lg.ConstructFastSUT(issue, dispatcher.flush)  # ids and indices as lists: no Python object per sample
     qsl = lg.ConstructQSL(store.total, store.performance_count, store.load, store.unload)
     done_before, counts_before = responder.completed, responder.counts()
     finished = threading.Event()
@@ -266,7 +273,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
         if finished.is_set():  # else LoadGen still runs: leave its objects alone, the process exits soon
             dispatcher.close()
             lg.DestroyQSL(qsl)
-            lg.DestroyFastSUT(sut)
+            (lg.DestroyQDL if network else lg.DestroyFastSUT)(sut)
     if responder.error is not None:
         exc = responder.error
         raise RunFailed(f"backend {backends.label(cfg.backend)} raised during the run: "

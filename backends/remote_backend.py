@@ -1,0 +1,253 @@
+"""Remote backend: the model runs on an Open Inference Protocol server (Triton, KServe v2, OpenVINO Model Server,
+`bench serve`), reached over HTTP(S) or gRPC with NVIDIA's tritonclient, never a hand-written protocol.
+
+At load it reads the served model's metadata and config and refuses, before anything is timed, what does not fit the
+run (input shape, dtype vs --precision, max batch, output form). Tensors travel in binary (HTTP's binary-data
+extension, gRPC's raw contents) in the dtype the server declares. Each worker thread the scenario starts has a
+client of its own per endpoint (tritonclient's clients are not thread-safe), so `--concurrency` requests are in
+flight at once; with several endpoints each request goes to the one with the fewest outstanding. Every reply is
+checked (dtype, shape, count, finite) and every request has a client-side time-out: a stalled server fails the run.
+Header values (credentials) are sent, never described or logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
+
+if TYPE_CHECKING:  # numpy and the metadata checks load with the backend, not with `bench run --help`
+    import numpy as np
+
+    from backends.remote_meta import ServedModel
+from bench.errors import BackendUnavailable, RunFailed, UsageError
+
+DEFAULT_TIMEOUT_MS = 10_000.0
+SCHEMES = {"http": ("http", False), "https": ("http", True), "grpc": ("grpc", False), "grpcs": ("grpc", True)}
+NUMPY = {"FP32": "float32", "FP16": "float16", "INT64": "int64", "INT32": "int32", "FP64": "float64"}
+
+
+@dataclass
+class Endpoint:
+    url: str  # as the user gave it, scheme included: what records and messages name
+    protocol: str  # http or grpc
+    address: str  # host:port, as tritonclient takes it
+    tls: bool
+    local: threading.local = field(default_factory=threading.local)  # this thread's client of the endpoint
+    outstanding: int = 0
+    requests: int = 0
+    samples: int = 0
+    busy_s: float = 0.0
+
+
+def client_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tritonclient")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def parse_urls(text: str) -> list[Endpoint]:
+    """`--url`: one endpoint or a comma list, each http://, https://, grpc:// or grpcs:// host:port."""
+    endpoints = []
+    for url in (u.strip() for u in text.split(",")):
+        scheme, sep, address = url.partition("://")
+        if not sep or scheme not in SCHEMES or not address or "/" in address.rstrip("/"):
+            raise UsageError(f"--url {url!r}: give scheme://host:port with scheme one of {', '.join(SCHEMES)} "
+                             "(e.g. grpc://127.0.0.1:8001), or a comma list of them")
+        protocol, tls = SCHEMES[scheme]
+        endpoints.append(Endpoint(url, protocol, address.rstrip("/"), tls))
+    return endpoints
+
+
+def parse_header(text: str | None) -> dict[str, str]:
+    """`--header 'Name: value'`; `Name: env:VAR` reads the value from the environment, off the command line."""
+    if not text:
+        return {}
+    name, sep, value = (part.strip() for part in text.partition(":"))
+    if not sep or not name or not value:
+        raise UsageError("--header must be 'Name: value' (or 'Name: env:VARIABLE' to read the value from the "
+                         "environment)")
+    if value.startswith("env:"):
+        variable = value[4:]
+        if variable not in os.environ:
+            raise UsageError(f"--header {name}: environment variable {variable} is not set")
+        value = os.environ[variable]
+    return {name: value}
+
+
+class RemoteBackend(Backend):
+    name = "remote"
+    extra = "remote"
+    # fp32/fp16: the dtype the served model's input declares must match (checked at load); the options it honours.
+    SUPPORTS = {"cpu": Support(("fp32", "fp16"), options=("url", "remote_model", "concurrency", "request_timeout_ms",
+                                                          "header", "ca_cert", "null_image_size"))}
+    over_network = True  # the harness names the SUT a "Network SUT" (MLPerf's Network division)
+
+    @classmethod
+    def probe(cls) -> Availability:
+        try:
+            import tritonclient.grpc
+            import tritonclient.http  # noqa: F401
+        except ImportError as exc:
+            return Availability(False, f"tritonclient is not installed ({exc}): pip install 'bench[remote]'")
+        return Availability(True, version=client_version(), devices=["cpu"])
+
+    @classmethod
+    def check_options(cls, options: BackendOptions) -> None:
+        super().check_options(options)
+        if not options.extra.get("url"):
+            raise UsageError("--backend remote needs --url (e.g. --url grpc://127.0.0.1:8001): the server to run on")
+        parse_urls(options.extra["url"])
+        parse_header(options.extra.get("header"))
+        ca = options.extra.get("ca_cert")
+        if ca is not None and not os.path.isfile(ca):
+            raise UsageError(f"--ca-cert {ca} is not a file: give the PEM file of the CA that signed the server's "
+                             "certificate")
+
+    def load(self, model, options: BackendOptions) -> None:
+        extra = options.extra
+        self.options = options
+        self.endpoints = parse_urls(extra["url"])
+        self.headers = parse_header(extra.get("header"))
+        self.timeout_s = float(extra.get("request_timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000
+        self.concurrency = int(extra.get("concurrency") or 1)
+        self.ca_cert = extra.get("ca_cert")
+        self._lock = threading.Lock()
+        side = extra.get("null_image_size") or model.input_size
+        self._made: list = []  # every client made, closed at the end
+        import numpy
+
+        from backends.remote_meta import read_model
+
+        self.np = numpy
+        served = [read_model(self._thread_client(e), e, extra.get("remote_model"), self._grpc_headers(e), self.timeout_s)
+                  for e in self.endpoints]
+        self.served: ServedModel = served[0]
+        for e, other in zip(self.endpoints[1:], served[1:], strict=True):
+            if other.signature() != self.served.signature():
+                raise BackendUnavailable(f"endpoint {e.url} serves {other.signature()}, but {self.endpoints[0].url} "
+                                         f"serves {self.served.signature()}: every --url must serve the same model")
+        self.served.check(self.endpoints[0].url, (3, side, side), options.precision, options.batch_size,
+                          model.num_classes)
+        self.in_dtype = numpy.dtype(NUMPY[self.served.input_dtype])
+
+    def _thread_client(self, e: Endpoint):
+        """This thread's client of `e`, made on its first request: geventhttpclient's connections belong to the
+        thread (gevent hub) that made them, so a client made in another thread cannot be used here."""
+        client = getattr(e.local, "client", None)
+        if client is None:
+            client = e.local.client = self._client(e)
+            with self._lock:
+                self._made.append(client)
+        return client
+
+    def _client(self, e: Endpoint):
+        if e.protocol == "http":
+            import tritonclient.http as tc
+
+            ssl_factory = None
+            if e.tls and self.ca_cert:
+                import functools
+
+                import gevent.ssl
+
+                ssl_factory = functools.partial(gevent.ssl.create_default_context, cafile=self.ca_cert)
+            return tc.InferenceServerClient(e.address, ssl=e.tls, ssl_context_factory=ssl_factory,
+                                            connection_timeout=self.timeout_s, network_timeout=self.timeout_s)
+        import tritonclient.grpc as tc
+
+        return tc.InferenceServerClient(e.address, ssl=e.tls, root_certificates=self.ca_cert if e.tls else None)
+
+    def _grpc_headers(self, e: Endpoint) -> dict[str, str]:
+        """gRPC metadata keys must be lower case; HTTP header names are case-insensitive anyway."""
+        return {k.lower(): v for k, v in self.headers.items()} if e.protocol == "grpc" else dict(self.headers)
+
+    def _pick(self) -> Endpoint:
+        """The endpoint with the fewest requests outstanding (least outstanding requests)."""
+        with self._lock:
+            e = min(self.endpoints, key=lambda x: x.outstanding)
+            e.outstanding += 1
+            return e
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        scores = self._infer(batch)
+        if not self.served.gives_logits:
+            raise NotImplementedError(f"the served model {self.served.name} returns class ids, not scores")
+        return scores.astype(self.np.float32)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        out = self._infer(batch)
+        if self.served.gives_logits:
+            return argmax_classes(out)
+        return out.reshape(len(batch)).astype(self.np.int64)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        e, served, n = self._pick(), self.served, len(batch)
+        client = self._thread_client(e)
+        start = time.perf_counter()
+        try:
+            if e.protocol == "http":
+                import tritonclient.http as tc
+            else:
+                import tritonclient.grpc as tc
+            data = self.np.ascontiguousarray(batch, dtype=self.in_dtype)  # a copy: the harness reuses `batch`
+            inp = tc.InferInput(served.input_name, list(data.shape), served.input_dtype)
+            out = tc.InferRequestedOutput(served.output_name, **({"binary_data": True} if e.protocol == "http"
+                                                                 else {}))
+            if e.protocol == "http":
+                inp.set_data_from_numpy(data, binary_data=True)
+                # A copy: tritonclient adds its own headers (Inference-Header-Content-Length) to the dict it is given.
+                reply = client.infer(served.name, [inp], model_version=served.version, outputs=[out],
+                                     headers=dict(self.headers) or None)
+            else:
+                inp.set_data_from_numpy(data)
+                reply = client.infer(served.name, [inp], model_version=served.version, outputs=[out],
+                                     headers=self._grpc_headers(e) or None, client_timeout=self.timeout_s)
+            result = reply.as_numpy(served.output_name)
+        except Exception as exc:
+            raise RunFailed(f"endpoint {e.url}, model {served.name}: a request of {n} samples failed after "
+                            f"{time.perf_counter() - start:.2f} s (time-out {self.timeout_s:g} s): "
+                            f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+        finally:
+            with self._lock:
+                e.outstanding -= 1
+        served.check_reply(e.url, result, n)
+        with self._lock:
+            e.requests, e.samples, e.busy_s = e.requests + 1, e.samples + n, e.busy_s + time.perf_counter() - start
+        return result
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            for e in self.endpoints:
+                e.requests, e.samples, e.busy_s = 0, 0, 0.0
+
+    def device_stats(self) -> list[dict] | None:
+        """Each endpoint's share of the timed run and its mean client-side request time."""
+        total = sum(e.samples for e in self.endpoints) or 1
+        return [{"device": e.url, "endpoint": e.url, "requests": e.requests, "samples": e.samples,
+                 "share": round(e.samples / total, 4),
+                 "mean_request_ms": round(1000 * e.busy_s / e.requests, 3) if e.requests else None}
+                for e in self.endpoints]
+
+    def describe(self) -> dict:
+        protocols = sorted({e.protocol for e in self.endpoints})
+        return {"name": self.name, "device": "remote", "precision": self.options.precision,
+                "endpoints": [e.url for e in self.endpoints], "protocol": ",".join(protocols),
+                "tls": any(e.tls for e in self.endpoints), "ca_cert": self.ca_cert,
+                **self.served.describe(), "concurrency": self.concurrency,
+                "request_timeout_ms": self.timeout_s * 1000, "client": f"tritonclient {client_version()}",
+                # Header names only: their values are credentials, never written to a record or a log.
+                "headers": sorted(self.headers)}
+
+    def close(self) -> None:
+        for client in getattr(self, "_made", []):
+            with contextlib.suppress(Exception):  # closing a dead server's client must not mask the run's end
+                client.close()

@@ -1,0 +1,249 @@
+"""The remote backend against a real server on 127.0.0.1: `bench serve --backend null` (NVIDIA PyTriton, Triton
+Inference Server), over HTTP and gRPC, through the real CLI. Faults are staged for real: a wrong model name, a refused
+connection, metadata that does not fit the run, a server stopped mid-run (SIGSTOP: a stall) and one killed mid-run.
+
+Needs tritonclient here (pip install 'bench[remote]') and an interpreter with PyTriton and numpy<2 for the server
+(pip install 'bench[serve]' in a venv of its own; BENCH_SERVE_PYTHON names it, else ./.venv-serve/bin/python, else
+this interpreter); otherwise skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("tritonclient.grpc", reason="tritonclient is not installed: pip install 'bench[remote]'")
+pytest.importorskip("tritonclient.http", reason="tritonclient is not installed: pip install 'bench[remote]'")
+
+ROOT = Path(__file__).resolve().parents[1]
+START_S = 240.0  # Triton's start and the model's binding, on 2 busy cores
+SERVED = ["--backend", "null", "--null-image-size", "4", "--batch-size", "8"]
+MODEL = "resnet50"  # bench serve names the served model after --model
+SECRET = "s3cr3t-token-never-written"
+
+
+def serve_python() -> str:
+    """An interpreter that can run `bench serve`, or skip saying why."""
+    candidates = [os.environ.get("BENCH_SERVE_PYTHON"), str(ROOT / ".venv-serve" / "bin" / "python"), sys.executable]
+    reasons = []
+    for python in filter(None, candidates):
+        if not Path(python).exists():
+            continue
+        probe = subprocess.run([python, "-c", "import numpy, pytriton.triton; assert int(numpy.__version__[0]) < 2"],
+                               check=False, capture_output=True, text=True, timeout=120)
+        if probe.returncode == 0:
+            return python
+        reasons.append(f"{python}: {(probe.stderr.strip().splitlines() or ['?'])[-1]}")
+    pytest.skip("no interpreter with PyTriton and numpy<2 for bench serve (pip install 'bench[serve]' in a venv, "
+                "then BENCH_SERVE_PYTHON=that venv's python): " + "; ".join(reasons))
+
+
+def free_base() -> int:
+    """A port P with P, P+1 and P+2 free on 127.0.0.1 (HTTP, gRPC, metrics)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + 2 < 65536 and all(_free(p) for p in (base, base + 1, base + 2)):
+            return base
+    raise RuntimeError("no three consecutive free ports on 127.0.0.1")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+class Server:
+    """`bench serve` in a session of its own, so its Triton and stub processes are signalled with it."""
+
+    def __init__(self, tmp: Path):
+        self.port, self.log = free_base(), tmp / f"serve-{time.monotonic_ns()}.log"
+        with open(self.log, "w") as out:
+            self.proc = subprocess.Popen([serve_python(), "-m", "bench.cli", "serve", *SERVED, "--port",
+                                          str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=env(),
+                                         cwd=ROOT, start_new_session=True)
+        deadline = time.monotonic() + START_S
+        while "Ctrl-C stops" not in self.log.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"bench serve did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.5)
+        self.http, self.grpc = f"http://127.0.0.1:{self.port}", f"grpc://127.0.0.1:{self.port + 1}"
+
+    def signal(self, signum: int) -> None:
+        os.killpg(self.proc.pid, signum)  # the group this test started (start_new_session)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.proc.wait(30)
+        try:
+            self.signal(signal.SIGKILL)  # Triton or its stub, should either outlive bench serve
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("serve"))
+    yield s
+    s.stop()
+
+
+def bench_run(url: str, out: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "bench.cli", "run", "--backend", "remote", "--url", url, "--null-image-size", "4",
+           "--count", "64", "--duration", "0.5", "--output", str(out), *args]
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=timeout)
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_every_scenario_over_the_network(server, tmp_path, protocol):
+    url = getattr(server, protocol)
+    for scenario in ("offline", "server", "single-stream", "multi-stream"):
+        done = bench_run(url, tmp_path, "--remote-model", MODEL, "--scenario", scenario, "--concurrency", "2")
+        assert done.returncode == 0, (scenario, done.stderr[-2000:])
+    runs = records(tmp_path)
+    assert sorted(r["config"]["scenario"] for r in runs) == ["multi-stream", "offline", "server", "single-stream"]
+    for r in runs:
+        assert r["status"] == "complete"
+        assert r["backend"]["endpoints"] == [url] and r["backend"]["protocol"] == protocol
+        assert r["backend"]["input"] == {"name": "images", "datatype": "FP32", "shape": [-1, 3, 4, 4]}
+        assert r["performance"]["samples"] > 0
+        assert r["performance"]["per_device"][0]["endpoint"] == url
+        detail = Path(r["run_dir"], "loadgen", "performance", "mlperf_log_detail.txt").read_text()
+        assert '"sut_name", "value": "bench remote Network SUT"' in detail  # MLPerf's Network division
+
+
+def test_two_endpoints_share_the_work(server, tmp_path):
+    """A --url list: requests go to the endpoint with the fewest outstanding, each one's share is recorded."""
+    urls = [server.http, server.grpc]  # one server, two protocols: two endpoints serving the same model
+    done = bench_run(",".join(urls), tmp_path, "--remote-model", MODEL, "--concurrency", "2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run,) = records(tmp_path)
+    shares = run["performance"]["per_device"]
+    assert [s["endpoint"] for s in shares] == urls and run["backend"]["protocol"] == "grpc,http"
+    assert all(s["samples"] > 0 for s in shares) and sum(s["samples"] for s in shares) >= run["performance"]["samples"]
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--remote-model", "nosuch"], ["no model 'nosuch'", "--remote-model"]),
+    (["--remote-model", MODEL, "--precision", "fp16"], ["datatype is FP32", "--precision fp16"]),
+    (["--remote-model", MODEL, "--batch-size", "16"], ["max_batch_size is 8", "--batch-size 8"]),
+    ([], ["cannot list its models", "--remote-model"]),  # PyTriton guards the repository API
+])
+def test_a_mismatch_stops_before_timing(server, tmp_path, args, words):
+    done = bench_run(server.grpc, tmp_path, *args)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"endpoint {server.grpc}" in done.stderr and all(w in done.stderr for w in words), done.stderr
+    assert "running LoadGen" not in done.stderr
+
+
+def test_a_dataset_the_server_does_not_take_is_refused(server, tmp_path):
+    cmd_args = ["--remote-model", MODEL]
+    done = subprocess.run([sys.executable, "-m", "bench.cli", "run", "--backend", "remote", "--url", server.http,
+                           "--null-image-size", "8", "--count", "8", "--output", str(tmp_path), *cmd_args],
+                          check=False, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and "shape is [3, 4, 4] per sample" in done.stderr and "[3, 8, 8]" in done.stderr
+
+
+def test_a_refused_connection_stops_before_timing(tmp_path):
+    port = free_base()
+    for url in (f"http://127.0.0.1:{port}", f"grpc://127.0.0.1:{port}"):
+        done = bench_run(url, tmp_path, "--remote-model", MODEL)
+        assert done.returncode == 2 and f"endpoint {url}: cannot reach the server" in done.stderr, done.stderr
+    assert all(r["status"] == "failed" and not r.get("performance") for r in records(tmp_path))
+
+
+def test_a_header_is_sent_but_never_written(server, tmp_path):
+    done = bench_run(server.http, tmp_path, "--remote-model", MODEL, "--header", f"Authorization: Bearer {SECRET}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert SECRET not in done.stdout + done.stderr
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    (run,) = records(tmp_path)
+    assert run["config"]["extra"]["header"] == "Authorization: <redacted>"
+    assert run["backend"]["headers"] == ["Authorization"]
+
+
+def run_and_then(server: Server, tmp_path: Path, act, *args: str) -> tuple[int, str, dict]:
+    """Start a long run, `act` on the server once LoadGen is timing, and return the run's exit, stderr and record."""
+    log = tmp_path / "run.log"
+    with open(log, "w") as err:
+        cmd = [sys.executable, "-m", "bench.cli", "run", "--backend", "remote", "--url", server.grpc,
+               "--remote-model", MODEL, "--null-image-size", "4", "--count", "64", "--duration", "20",
+               "--output", str(tmp_path / "out"), *args]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env(), cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while "running LoadGen" not in log.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    time.sleep(1.0)  # well inside the timed run
+    act()
+    rc = proc.wait(120)  # a stalled or dead server must end the run, not hang it
+    latest = max((tmp_path / "out").glob("*/result.json"), key=lambda p: p.stat().st_mtime)
+    return rc, log.read_text(), json.loads(latest.read_text())
+
+
+def test_a_stalled_server_times_out(server, tmp_path):
+    started = time.monotonic()
+    try:
+        rc, err, record = run_and_then(server, tmp_path, lambda: server.signal(signal.SIGSTOP),
+                                       "--request-timeout-ms", "1500")
+    finally:
+        server.signal(signal.SIGCONT)
+    assert rc == 1, err
+    assert record["status"] == "failed" and f"endpoint {server.grpc}" in record["error"]
+    assert "time-out 1.5 s" in record["error"] and time.monotonic() - started < 60
+
+
+def test_a_server_killed_mid_run_fails_the_run_and_spares_earlier_results(tmp_path):
+    own = Server(tmp_path)
+    try:
+        earlier = bench_run(own.grpc, tmp_path / "out", "--remote-model", MODEL)
+        assert earlier.returncode == 0, earlier.stderr[-2000:]
+        (first,) = list((tmp_path / "out").glob("*/result.json"))
+        before = first.read_bytes()
+        rc, err, record = run_and_then(own, tmp_path, lambda: own.signal(signal.SIGKILL),
+                                       "--request-timeout-ms", "5000")
+    finally:
+        own.stop()
+    assert rc == 1, err
+    assert record["status"] == "failed" and f"endpoint {own.grpc}" in record["error"], record["error"]
+    assert first.read_bytes() == before
+
+
+def test_remote_options_are_refused_elsewhere_and_checked(tmp_path):
+    for args, words in ((["--backend", "null", "--url", "grpc://127.0.0.1:1"], "--url applies to the remote"),
+                        (["--backend", "remote", "--url", "tcp://127.0.0.1:1"], "scheme one of"),
+                        (["--backend", "remote"], "needs --url"),
+                        (["--backend", "remote", "--url", "grpc://127.0.0.1:1", "--header", "novalue"],
+                         "--header must be")):
+        done = subprocess.run([sys.executable, "-m", "bench.cli", "run", *args, "--output", str(tmp_path)],
+                              check=False, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=120)
+        assert done.returncode == 2 and words in done.stderr, (args, done.stderr)
