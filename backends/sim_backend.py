@@ -20,11 +20,13 @@ import itertools
 import sys
 import threading
 import time
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from backends.base import Availability, Backend, BackendOptions, Support
 from bench.errors import RunFailed
+
+if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
+    import numpy as np
 
 DEFAULT_A_US, DEFAULT_B_US, DEFAULT_INFLIGHT = 300.0, 45.0, 1
 # Staging buffers: k computing, one submitted behind them (so the device never waits for the host), one filling.
@@ -49,7 +51,7 @@ def _tight_timers() -> bool:
 def classes_of(batch: np.ndarray) -> np.ndarray:
     """The "inference": a deterministic function of each sample's first bytes, so accuracy mode runs end to end."""
     flat = batch.reshape(len(batch), -1)[:, :16]
-    return flat.sum(axis=1, dtype=np.int64) % 1000
+    return flat.sum(axis=1, dtype="int64") % 1000
 
 
 class SimBackend(Backend):
@@ -70,6 +72,8 @@ class SimBackend(Backend):
         self.k = int(given("sim_inflight", DEFAULT_INFLIGHT))
         self.options, size = options, model.input_size
         # np.full writes every page now: np.zeros' untouched pages would fault in during the timed run.
+        import numpy as np
+
         self.buffers = [np.full((options.batch_size, size, size, 3), 0, np.uint8) for _ in range(self.k + SPARE_BUFFERS)]
         self.free = list(range(len(self.buffers)))  # staging buffers not in flight
         self.slots = [0.0] * self.k  # when each of the k device slots is next free (perf_counter seconds), a heap
@@ -193,7 +197,7 @@ class SimBackend(Backend):
                 "max_completion_lag_us": round(s["max_completion_lag_s"] * 1e6, 1)}
 
     def describe(self) -> dict:
-        return {"name": self.name, "device": "sim (modelled accelerator on the CPU)", "precision": self.options.precision,
+        return {"name": self.name, "device": "cpu", "modelled": "an accelerator, on the CPU", "precision": self.options.precision,
                 "note": "models a + b*n us per batch, k in flight; computes nothing",
                 "model": {"a_us": self.a_s * 1e6, "b_us": self.b_s * 1e6, "inflight": self.k,
                           "ceiling_samples_per_s": round(self.ceiling(), 1),
