@@ -110,6 +110,7 @@ class Backend(ABC):
     pip_extra: str = ""  # the pyproject extra that installs this backend's packages (pip install 'bench[...]')
     packages: tuple[str, ...] = ()  # the distributions whose versions a record keeps (bench/system/sysinfo.py)
     model_format: str = "none"  # what it runs of a bench model: "torch" (as built), "onnx" (exported) or "none"
+    over_network: bool = False  # the model runs on a server it calls: LoadGen's SUT is then a "Network SUT"
     # What every loaded backend has, by one name: its options, the device as bench spells it (`cuda:0`), and on
     # the CPU the streams' split (cpu_streams.apply). Per-worker resources are a WorkerPool named `pool`, the
     # largest batch it takes `max_batch`.

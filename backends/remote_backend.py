@@ -103,9 +103,8 @@ class RemoteBackend(Backend):
     @classmethod
     def check_options(cls, options: BackendOptions) -> None:
         super().check_options(options)
-        if not options.extra.get("url"):
-            raise UsageError("--backend remote needs --url (e.g. --url grpc://127.0.0.1:8001): the server to run on")
-        parse_urls(options.extra["url"])
+        if options.extra.get("url"):  # required, but at load: the declaration checks (sweep, listing) ask no server
+            parse_urls(options.extra["url"])
         parse_header(options.extra.get("header"))
         ca = options.extra.get("ca_cert")
         if ca is not None and not os.path.isfile(ca):
@@ -115,6 +114,8 @@ class RemoteBackend(Backend):
     def load(self, model, options: BackendOptions) -> None:
         extra = options.extra
         self.options = options
+        if not extra.get("url"):
+            raise UsageError("--backend remote needs --url (e.g. --url grpc://127.0.0.1:8001): the server to run on")
         self.endpoints = parse_urls(extra["url"])
         self.headers = parse_header(extra.get("header"))
         self.timeout_s = float(extra.get("request_timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000

@@ -206,7 +206,7 @@ def test_numbers_outside_their_range(refused, flag, value, says):
     (("--backend", "torch", "--device", "cuda", "--ort-provider", "tensorrt"), "--ort-provider applies to the onnxruntime backend only"),
     (("--backend", "torch", "--precision", "int8", "--calibration", "cal"),
      "--calibration applies to the onnxruntime, openvino and tensorrt backends only, not torch"),
-    (("--backend", "onnxruntime", "--null-image-size", "4"), "--null-image-size applies to the null backend only"),
+    (("--backend", "onnxruntime", "--null-image-size", "4"), "--null-image-size applies to the null and remote backends only"),
 ])
 def test_option_the_backend_does_not_honour(refused, args, says):
     """Never silently ignored: exit 2 naming the backends that honour the option (their declarations; an option

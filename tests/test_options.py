@@ -20,6 +20,10 @@ from bench.config import run_config as options
 from bench.config.run_config import RunConfig
 
 
+# `bench run`'s own options, not the table's: how the result is printed, and a --repeat series around the runs.
+RUN_OWN = ("as_json", "repeat", "until_stable", "max_repeats")
+
+
 def parse(command: str) -> RunConfig:
     """The RunConfig `bench run` would build from a printed command, without running it."""
     from bench.cli import run
@@ -27,7 +31,8 @@ def parse(command: str) -> RunConfig:
     words = shlex.split(command)
     assert words[:2] == ["bench", "run"], command
     params = run.make_context("run", words[2:]).params
-    params.pop("as_json")
+    for own in RUN_OWN:
+        params.pop(own)
     return command_line.run_config(params)
 
 
@@ -37,7 +42,7 @@ def test_each_option_is_declared_once():
     from bench.cli import run
     from bench.commands.tune import tune_cmd
 
-    assert [p.name for p in run.params if p.name not in ("as_json", "help")] == list(options.CLI_NAMES)
+    assert [p.name for p in run.params if p.name not in (*RUN_OWN, "help")] == list(options.CLI_NAMES)
     assert {p.name for p in tune_cmd.params} >= {"gpu_streams", "cuda_graphs", "compile_mode", "null_image_size"}
     fields = {f.name: f.default for f in dataclasses.fields(RunConfig)}
     assert fields.pop("extra") is dataclasses.MISSING

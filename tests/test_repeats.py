@@ -11,6 +11,14 @@ from bench.stats import figures
 from tests.stats_helpers import NULL_RUN, clone, load
 
 
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    """Verdicts are table cells: on an 80-column terminal a long one folds over lines, which the asserts read whole."""
+    import bench.cli
+
+    monkeypatch.setattr(bench.cli.out, "width", 200)
+
+
 def _runs(root):
     return sorted((load(p) for p in root.glob("*/result.json")), key=lambda r: r["repeat"]["index"])
 

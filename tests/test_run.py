@@ -32,6 +32,8 @@ def _cpu_backends() -> list:
     for name in backends.names(include_hidden=True):
         cls = backends.backend_class(name)
         why = "" if "fp32" in cls.precisions_here("cpu") else f"backend {name} declares no fp32 on the CPU"
+        why = why or (f"backend {name} runs on a server: tests/test_remote.py runs it against bench serve"
+                      if cls.over_network else "")
         why = why or (None if backends.probe(name).available else f"backend {name} is not available here")
         params.append(pytest.param(name, marks=pytest.mark.skip(reason=why)) if why else name)
     return params

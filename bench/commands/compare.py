@@ -151,7 +151,7 @@ def _print_verdicts(verdict_rows, found, runs, title: str) -> None:
                                              "scenario"))
         out.print(f"method: {verdicts.ratio.METHOD}", highlight=False)
     for line, gated in verdicts.legend(found, runs):
-        out.print(("" if gated else "[yellow]not gated:[/] ") + escape(line), highlight=False)
+        out.print(("" if gated else "[yellow]not gated:[/] ") + escape(line), highlight=False, soft_wrap=True)
 
 
 def _metric_name(run) -> str:

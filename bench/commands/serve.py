@@ -83,8 +83,11 @@ def pytriton():
               help="Triton's dynamic batcher: longest a request waits for others to batch with.")
 def serve_cmd(host, port, served_name, max_queue_delay_us, **values):
     """Serve a bench backend over HTTP and gRPC (Open Inference Protocol) until Ctrl-C or SIGTERM."""
-    if values["backend"] == "remote":
-        raise UsageError("bench serve --backend remote would serve a server's model again: serve a local backend")
+    import backends
+
+    if backends.backend_class(values["backend"]).over_network:
+        raise UsageError(f"bench serve --backend {values['backend']} would serve a server's model again: serve a "
+                         "local backend")
     libdir = own_libpython()
     check_ports(host, port)
     pt = pytriton()

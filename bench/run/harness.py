@@ -64,10 +64,11 @@ class Session:
             if self.run_dir is None:
                 self.run_id, self.run_dir = results.create_run_dir(cfg.output, cfg.backend, cfg.scenario)
                 self.record = results.new_record(self.run_id, cfg.to_record())
-            self.record.update(status="interrupted", error=f"{signals.reason(exc)}, before the run started",
-                               finished_at=results.utc_now(), run_dir=str(self.run_dir))
+            record = self.record
+            record.status, record.error = "interrupted", f"{signals.reason(exc)}, before the run started"
+            record.finished_at, record.run_dir = results.utc_now(), str(self.run_dir)
             results.write(self.run_dir, self.record)
-            raise Interrupted(f"{self.record['error']}; its record is in {self.run_dir}", signals.exit_code()) \
+            raise Interrupted(f"{record.error}; its record is in {self.run_dir}", signals.exit_code()) \
                 from None
 
     def _prepare(self, cfg: RunConfig, annotate: dict) -> None:
