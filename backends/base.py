@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import BackendUnavailable
 from bench.config.run_config import BY_NAME, DEFAULTS
+from bench.errors import BackendUnavailable
 
 if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
     import numpy as np
@@ -53,7 +53,7 @@ class Support:
         return NEEDS[need] if isinstance(need, str) else need
 
 
-def not_honoured(flag: str, name: str, honoured: tuple[str, ...]) -> BackendUnavailable:
+def _not_honoured(flag: str, name: str, honoured: tuple[str, ...]) -> BackendUnavailable:
     if not honoured:
         return BackendUnavailable(f"{flag}: no installed backend honours it, so {name} would ignore it: drop it. "
                                   "Nothing is ignored silently.")
@@ -149,14 +149,23 @@ class Backend(ABC):
         return [p for p in support.precisions if (need := support.need(p)) is None or need.here() is None]
 
     @classmethod
-    def declared_refusal(cls, options: BackendOptions) -> BackendUnavailable | None:
-        """What the declaration alone refuses, on any machine: the device kind, the precision there, the options
-        there. The sweep's static check (bench/sweep/plan.py) and check_options both start here."""
-        for name in options.set_options():  # an option it honours on no device: say who does, whatever else
+    def unhonoured(cls, names) -> BackendUnavailable | None:
+        """The first of these backend options it honours on no device, refused naming the backends that do (whatever
+        else is asked: this is the first thing a user must change). The sweep's plan check asks it too."""
+        for name in names:
             if not any(name in s.options for s in cls.SUPPORTS.values()):
                 from backends.declared import honouring
 
-                return not_honoured(_flag(name), cls.name, honouring(name))
+                return _not_honoured(_flag(name), cls.name, honouring(name))
+        return None
+
+    @classmethod
+    def declared_refusal(cls, options: BackendOptions) -> BackendUnavailable | None:
+        """What the declaration alone refuses, on any machine: the device kind, the precision there, the options
+        there. The sweep's static check (bench/sweep/plan.py) and check_options both start here."""
+        refused = cls.unhonoured(options.set_options())
+        if refused is not None:
+            return refused
         support = cls.supports(options.device)
         if support is None:
             return cls.refusal(options, "", "it declares no such device", tuple(cls.SUPPORTS))

@@ -18,6 +18,18 @@ NULL_RUN = ["--backend", "null", "--scenario", "single-stream", "--model", "resn
             "--batch-size", "1", "--threads", "1", "--duration", "0.2"]
 
 
+def real_record(out: Path) -> dict:
+    """One real null-backend record (no repeat), run into `out`: the shape every clone has."""
+    from click.testing import CliRunner
+
+    from bench.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", *NULL_RUN, "--output", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    [path] = out.glob("*/result.json")
+    return load(path)
+
+
 def clone(template: dict, root: Path, name: str, value: float, *, series: str | None = None, index: int = 1,
           of: int = 1, config: dict | None = None, started_at: str | None = None, accuracy: dict | None = None,
           packages: dict | None = None) -> Path:

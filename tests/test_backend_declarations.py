@@ -15,8 +15,8 @@ from backends import declared
 from backends.base import INPUT_FORMS, BackendOptions, device_kind
 from backends.precision import NEEDS
 from backends.worker_pool import WorkerPool
-from bench.errors import BackendUnavailable
 from bench.config import run_config as table
+from bench.errors import BackendUnavailable
 from tests.conftest import FAST_RUN, ROOT, only_run
 
 ALL = backends.names(include_hidden=True)

@@ -16,20 +16,12 @@ from rich.console import Console
 from bench.index import store
 from bench.stats import figures
 from tests.conftest import ROOT
-from tests.stats_helpers import NULL_RUN, clone, load
+from tests.stats_helpers import NULL_RUN, clone, load, real_record
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    from click.testing import CliRunner
-
-    from bench.cli import cli
-
-    out = tmp_path_factory.mktemp("template")
-    result = CliRunner().invoke(cli, ["run", *NULL_RUN, "--output", str(out)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    [path] = out.glob("*/result.json")
-    return load(path)
+    return real_record(tmp_path_factory.mktemp("template"))
 
 
 def _rows(con):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bench.stats import figures
-from tests.stats_helpers import NULL_RUN, clone, load
+from tests.stats_helpers import NULL_RUN, clone, load, real_record
 
 
 @pytest.fixture(autouse=True)
@@ -73,16 +73,7 @@ def test_contradicting_repeat_options_stop_before_running(bench_cli, results_dir
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    """One real null-backend record (no repeat): the shape every copy below has."""
-    from click.testing import CliRunner
-
-    from bench.cli import cli
-
-    out = tmp_path_factory.mktemp("template")
-    result = CliRunner().invoke(cli, ["run", *NULL_RUN, "--output", str(out)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    [path] = out.glob("*/result.json")
-    return load(path)
+    return real_record(tmp_path_factory.mktemp("template"))
 
 
 def _two_configs(template, root, shift, n=5, seed=0, cv=0.03):

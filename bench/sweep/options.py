@@ -17,12 +17,11 @@ from typing import cast
 
 import click
 
-from backends import declared, names
-from backends.base import not_honoured
+from backends import backend_class, names
 from bench.config import run_config as table
 from bench.config.command_line import run_args
 from bench.config.option import Option
-from bench.errors import UsageError
+from bench.errors import BenchError, UsageError
 from bench.system.devices import validate as validate_device
 
 # Options the sweep decides itself: where results land and how the record is printed.
@@ -112,10 +111,12 @@ def refusal(values: dict, machine_bounds: bool = True) -> str | None:
         table.check(cast(table.RunConfig, SimpleNamespace(**plain, extra=extra)))  # it reads these fields only
     except UsageError as exc:
         return str(exc)
-    for name in extra:  # who honours a backend option is the backends' declaration, as backends.create asks it
-        honouring = declared.honouring(name)
-        if plain["backend"] not in honouring and plain["backend"] in names(include_hidden=True):
-            return str(not_honoured(table.BY_NAME[name].cli_flag, plain["backend"], honouring))
+    if extra and plain["backend"] in names(include_hidden=True):  # who honours an option: its declaration
+        try:
+            refused = backend_class(plain["backend"]).unhonoured(extra)
+        except BenchError:  # a backend that cannot be imported: the plan's static check reports it
+            return None
+        return None if refused is None else str(refused)
     return None
 
 
