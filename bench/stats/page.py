@@ -58,7 +58,7 @@ def section(records: dict[str, dict]) -> str | None:
     parts = [intro]
     for scenario in dict.fromkeys(c["scenario"] for c in configs):
         parts.append(_strip(scenario, [c for c in configs if c["scenario"] == scenario]))
-    rows = verdicts.rows(found, [])
+    rows = verdicts.rows(found, [], configs=configs)
     if rows:
         parts.append(f"<p class='note'>B against A, the first configuration of its scenario: "
                      f"{_text(ratio.METHOD)}.</p><table><thead><tr><th>figure</th><th>A</th><th>B</th><th>runs</th>"
@@ -75,7 +75,7 @@ def section(records: dict[str, dict]) -> str | None:
                          f"<td><span class='badge {badge}'>{_text(verdict)}</span></td></tr>")
         parts.append("</tbody></table>")
     legend = []
-    for line, gated in verdicts.legend(found, []):
+    for line, gated in verdicts.legend(found, [], configs):
         ident, what = line.split(": ", 1)
         mark = "" if gated else "<span class='badge warn'>not gated</span> "
         legend.append(f"<tr><td>{_text(ident)}</td><td class='name'>{mark}{_text(what)}</td></tr>")
