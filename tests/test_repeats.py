@@ -137,6 +137,12 @@ def test_report_draws_every_run_and_the_verdicts(bench_cli, template, tmp_path):
     assert 'id="repeats-single-stream"' in section and "boxpoints" in section  # every run drawn
     assert "error_y" in section and "slower" in section and "single-run" in section
     assert "not gated" in section and "5 runs" in section
+    # every figure says how many runs stand behind it and which accuracy record gates it
+    assert "old-single (single-run)" in section and "accuracy gate A" in section
+    summary = page[page.index('id="summary"'):page.index("</table>", page.index('id="summary"'))]
+    assert "runs of its configuration" in summary and "1 (single-run)" in summary and "no accuracy run" in summary
+    csv = (tmp_path / "report" / "results.csv").read_text().splitlines()
+    assert csv[0].endswith("config_runs,accuracy_gate") and sum(",1,no accuracy run" in line for line in csv) == 1
     from tests.test_report import CHROMIUM, chromium
 
     if CHROMIUM is None:
@@ -146,6 +152,8 @@ def test_report_draws_every_run_and_the_verdicts(bench_cli, template, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     start = dom.stdout.index('id="repeats-single-stream"')
     assert '<svg class="main-svg"' in dom.stdout[start:start + 20000]
+    assert "old-single (single-run)" in dom.stdout[start:start + 40000]  # the strip plot's axis, as drawn
+    assert "1 (single-run)" in dom.stdout and "no accuracy run" in dom.stdout
 
 
 def test_compare_through_the_index_gives_the_same_verdicts(bench_cli, template, tmp_path, monkeypatch):

@@ -43,6 +43,9 @@ def write(paths, out: str | Path, use_index: bool = False, console=None) -> tupl
     if not runs:
         raise UsageError(f"no readable result.json under {', '.join(map(str, paths))}: "
                          "give run directories or results trees written by `bench run`")
+    from bench.stats import page as repeats_page
+
+    repeats_page.annotate(df, runs)  # runs of each one's configuration, the accuracy record that gates it
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -50,11 +53,13 @@ def write(paths, out: str | Path, use_index: bool = False, console=None) -> tupl
         raise UsageError(f"cannot create report directory {out}: {exc.strerror}. Choose another --out.")
     atomic_write(out / "results.csv", df.to_csv(index=False))  # the data as recorded: a CSV field carries "\n"
     if use_index:  # the page: no control characters in shown text
-        shown_df, shown = frame_of([{k: codec.clean(v) if isinstance(v, str) else v for k, v in r.items()}
-                                    for r in flat]), runs
+        shown_df, shown = frame_of([{k: codec.clean(v) if isinstance(v, str) and k != "run_dir" else v
+                                     for k, v in r.items()} for r in flat]), runs
     else:
         shown = [(d, codec.clean(r)) for d, r in runs]
         shown_df = frame(shown)
+    for name in EXTRA:  # computed once over the runs, found again by run directory
+        shown_df[name] = shown_df["run_dir"].map(dict(zip(df["run_dir"], df[name])))
     atomic_write(out / "index.html", page(shown_df, {str(d): r for d, r in shown}, problems, use_index))
     for name in ("results.csv", "index.html"):
         (out / name).chmod(0o644)  # reports are for sharing; atomic_write's temporary file is private
@@ -81,10 +86,24 @@ def _fmt(value, column: Column | None = None) -> str:
     return str(value)
 
 
+# Columns of a run that depend on the other runs (bench/stats/page.py annotate): last in results.csv and the table.
+EXTRA = {"config_runs": "runs of its configuration", "accuracy_gate": "accuracy gate"}
+
+
+def _extra_cell(name: str, value) -> str:
+    if name == "config_runs":
+        text = "" if value is None or pd.isna(value) else ("1 (single-run)" if value == 1 else f"{int(value)}")
+        return f'<td data-sort="{esc("" if not text else int(value))}">{esc(text)}</td>'
+    badge = "ok" if str(value).endswith(" PASS") else "warn"
+    return f'<td class="name" data-sort=""><span class="badge {badge}">{esc(value)}</span></td>'
+
+
 def summary_table(df: pd.DataFrame) -> str:
-    head = "".join(f'<th data-col="{i}" title="click to sort">{esc(c.heading)}</th>' for i, c in enumerate(SUMMARY))
+    names = [esc(c.heading) for c in SUMMARY] + [esc(h) for h in EXTRA.values()]
+    head = "".join(f'<th data-col="{i}" title="click to sort">{h}</th>' for i, h in enumerate(names))
     body = []
-    used = list(dict.fromkeys([c.name for c in SUMMARY] + ["validity", "invalid_reasons", "synthetic", "status"]))
+    used = list(dict.fromkeys([c.name for c in SUMMARY] + ["validity", "invalid_reasons", "synthetic", "status",
+                                                           *EXTRA]))
     for r in df[used].to_dict("records"):  # plain dicts: iterrows builds a Series a row, 5x slower over 10,000 runs
         cells = []
         for column in SUMMARY:
@@ -105,6 +124,7 @@ def summary_table(df: pd.DataFrame) -> str:
             sort = value if isinstance(value, (int, float, np.integer, np.floating)) and not pd.isna(value) else ""
             name = ' class="name"' if col == "system" else ""  # long names wrap; numbers never break
             cells.append(f'<td{name} data-sort="{esc(sort)}">{text}</td>')
+        cells += [_extra_cell(name, r[name]) for name in EXTRA]
         classes = " ".join(c for c, on in (("invalid", r["validity"] == "INVALID"), ("synthetic", r["synthetic"]))
                            if on)
         body.append(f'<tr class="{classes}">{"".join(cells)}</tr>')
