@@ -41,6 +41,33 @@ def test_repeat_writes_complete_records_and_a_summary(bench_cli, results_dir):
     assert summary["figures"]["samples_per_second"]["ci_method"].startswith("Student t")
     assert summary["startup"]["warmup_s"]["n"] == 3 and summary["startup"]["load_s"]["mean"] >= 0
     assert "configuration " + cid in result.output and "summary:" in result.output and "start-up per run" in result.output
+    # the cost of getting there, per run: never inside the measured figures, each part of what it belongs to
+    for r in runs:
+        timing = r["timing"]
+        assert 0 < timing["first_call_s"] <= timing["warmup_s"] and timing.get("compile_s") is None  # null: none
+    assert summary["startup"]["first_call_s"]["n"] == 3 and "first call" in result.output
+
+
+def test_start_up_costs_are_report_and_compare_columns(bench_cli, template, tmp_path, monkeypatch):
+    from bench.run.warmup import compile_seconds
+
+    # what each backend's describe() names its compile or engine build (openvino, torch-compile; tensorrt)
+    assert compile_seconds({"compile_s": 2.5}) == 2.5 and compile_seconds({"engine_build_s": 0.0}) == 0.0
+    assert compile_seconds({"name": "null"}) is None and compile_seconds(None) is None
+    monkeypatch.setenv("COLUMNS", "250")
+    slow = json.loads(json.dumps(template))
+    slow["timing"]["compile_s"] = 40.0  # a torch-compile-like start-up
+    a = clone(template, tmp_path / "a", "fast-start", 0.2)
+    b = clone(slow, tmp_path / "b", "slow-start", 0.2, config={"batch_size": 2})
+    assert bench_cli("report", a, b, "--out", tmp_path / "report").exit_code == 0
+    csv = (tmp_path / "report" / "results.csv").read_text()
+    assert "load_s,compile_s,warmup_s,first_call_s" in csv.splitlines()[0]
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "load s" in page and "compile s" in page and "warm-up s" in page  # first call s: results.csv, compare
+    result = bench_cli("compare", a, b)
+    assert result.exit_code == 0, result.output
+    [row] = [line for line in result.output.splitlines() if "compile s" in line]
+    assert "40.000" in row and "—" in row  # the null run reports none; never a ratio against nothing
 
 
 def test_until_stable_converges_or_says_unstable(bench_cli, tmp_path):
