@@ -14,7 +14,9 @@ from scenarios.base import Estimate
 
 
 def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Estimate, float, list[int], float]:
-    """(estimate, seconds, batch sizes run, the first call's seconds). Untimed iterations on real samples: the steady-state rate at the scenario's batch sizes LoadGen's run; then
+    """(estimate, seconds, batch sizes run, the first call's seconds).
+
+    Untimed iterations on real samples: the steady-state rate at the scenario's batch sizes LoadGen's run; then
     every other batch size the scenario can issue runs once, so no first call at a new shape is timed.
 
     On a thread of its own, as the timed run infers on LoadGen's or the workers' threads: a thread's rate depends

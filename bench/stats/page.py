@@ -89,8 +89,8 @@ def section(records: dict[str, dict]) -> str | None:
     if rows:
         parts.append(f"<p class='note'>B against A, the first configuration of its scenario: "
                      f"{_text(ratio.METHOD)}.</p><table><thead><tr><th>figure</th><th>A</th><th>B</th><th>runs</th>"
-                     "<th>B/A</th><th>95% interval</th><th>verdict</th><th>accuracy gate A</th><th>accuracy gate B</th></tr>"
-                     "</thead><tbody>")
+                     "<th>B/A</th><th>95% interval</th><th>verdict</th><th>accuracy gate A</th>"
+                     "<th>accuracy gate B</th></tr></thead><tbody>")
         for r in rows:
             res = r["result"]
             ci = res.get("ci95")
