@@ -242,3 +242,22 @@ def test_repeat_in_a_plan_runs_rounds_a_b_a_b_each_a_record_of_one_configuration
     assert compared.exit_code == 0 and "2/2" in compared.output and "single-run" not in compared.output
     resumed = bench_cli("sweep", plan, "--output", output, "--resume")
     assert resumed.exit_code == 2 and "--resume with the plan's repeat rule" in resumed.output
+
+
+def test_until_stable_in_a_plan_stops_each_cell_by_its_own_stability(bench_cli, tmp_path):
+    plan = write(tmp_path, "until_stable = 60\nmax_repeats = 3\n" + NULL + "[matrix]\nscenario = ['offline']\n")
+    output = tmp_path / "out"
+    result = bench_cli("sweep", plan, "--output", output)
+    assert result.exit_code == 0, result.output
+    (log,) = output.glob("sweep-*.json")
+    (cell,) = json.loads(log.read_text())["cells"]
+    summary = json.loads((output / cell["series"]["summary"]).read_text())
+    assert summary["rule"] == {"until_stable": 60.0, "window": 3, "max_repeats": 3} and len(summary["runs"]) == 3
+    stable = summary["stability"]
+    assert stable["window"] == 3 and stable["runs"] == 3  # judged over the 3 runs, as bench run --until-stable
+    assert summary["stopped"] == ("converged after 3 runs" if stable["stable"] else "not converged in 3 runs")
+    assert summary["unstable"] is (not stable["stable"])
+    records = [json.loads((d / "result.json").read_text()) for d in run_dirs(output)]
+    assert sorted(r["repeat"]["index"] for r in records) == [1, 2, 3]
+    assert sorted(r["run_dir"] for r in summary["runs"]) == [str(d.resolve()) for d in run_dirs(output)]
+    assert all(r["repeat"]["rule"]["until_stable"] == 60.0 for r in records)

@@ -119,6 +119,8 @@ def _after_run(sweep, cell, index: int, count: int, rule: dict, progress) -> boo
         elif index == count:
             stopped = f"not converged in {count} runs"
         summary = repeats.summarise(records, rule, stopped)
+    for run, landed in zip(summary["runs"], series["runs"]):  # where it landed, not the temporary directory it ran in
+        run["run_dir"] = str(Path(sweep.output, landed).resolve())
     name = f"{summary['config_id']}-{series['series']}{repeats.SUMMARY_SUFFIX}"
     path = Path(sweep.output, entry["path"]).parent / name
     repeats.write(path, summary)
