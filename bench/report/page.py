@@ -45,7 +45,7 @@ def write(paths, out: str | Path, use_index: bool = False, console=None) -> tupl
                          "give run directories or results trees written by `bench run`")
     from bench.stats import page as repeats_page
 
-    repeats_page.annotate(df, runs)  # runs of each one's configuration, the accuracy record that gates it
+    configs = repeats_page.annotate(df, runs)  # runs of each one's configuration, the accuracy record that gates it
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,8 @@ def write(paths, out: str | Path, use_index: bool = False, console=None) -> tupl
         shown_df = frame(shown)
     for name in EXTRA:  # computed once over the runs, found again by run directory
         shown_df[name] = shown_df["run_dir"].map(dict(zip(df["run_dir"], df[name])))
-    atomic_write(out / "index.html", page(shown_df, {str(d): r for d, r in shown}, problems, use_index))
+    atomic_write(out / "index.html", page(shown_df, {str(d): r for d, r in shown}, problems, use_index,
+                                          configs if use_index else None))  # the index's records are the page's
     for name in ("results.csv", "index.html"):
         (out / name).chmod(0o644)  # reports are for sharing; atomic_write's temporary file is private
     return df, problems
@@ -98,32 +99,46 @@ def _extra_cell(name: str, value) -> str:
     return f'<td class="name" data-sort=""><span class="badge {badge}">{esc(value)}</span></td>'
 
 
+def _cell(column: Column, value, extra) -> str:
+    """One summary cell; `extra`: the INVALID reasons of the validity cell, the synthetic flag of the data cell."""
+    col = column.name
+    text = esc(_fmt(value, column))
+    if col == "validity":
+        cls = {"VALID": "ok", "INVALID": "bad"}.get(value, "warn")
+        title = esc(extra) if value == "INVALID" else ""
+        text = f'<span class="badge {cls}" title="{title}">{text}</span>'
+    elif col == "accuracy":
+        cls = {"PASS": "ok", "FAIL": "bad", "synthetic": "warn"}.get(value, "dim")
+        text = f'<span class="badge {cls}">{text}</span>'
+    elif col == "data" and extra:
+        text = '<span class="badge warn">synthetic</span>'
+    elif col == "status" and value != "complete":
+        text = f'<span class="badge bad">{text}</span>'
+    sort = value if isinstance(value, (int, float, np.integer, np.floating)) and not pd.isna(value) else ""
+    name = ' class="name"' if col == "system" else ""  # long names wrap; numbers never break
+    return f'<td{name} data-sort="{esc(sort)}">{text}</td>'
+
+
 def summary_table(df: pd.DataFrame) -> str:
     names = [esc(c.heading) for c in SUMMARY] + [esc(h) for h in EXTRA.values()]
     head = "".join(f'<th data-col="{i}" title="click to sort">{h}</th>' for i, h in enumerate(names))
     body = []
     used = list(dict.fromkeys([c.name for c in SUMMARY] + ["validity", "invalid_reasons", "synthetic", "status",
                                                            *EXTRA]))
+    cache: dict[tuple, str] = {}  # a text cell repeats (backend, scenario, status...): built once, over 10,000 runs
     for r in df[used].to_dict("records"):  # plain dicts: iterrows builds a Series a row, 5x slower over 10,000 runs
         cells = []
         for column in SUMMARY:
-            col, value = column.name, r[column.name]
-            text = esc(_fmt(value, column))
-            cls = ""
-            if col == "validity":
-                cls = {"VALID": "ok", "INVALID": "bad"}.get(value, "warn")
-                title = esc(r["invalid_reasons"]) if value == "INVALID" else ""
-                text = f'<span class="badge {cls}" title="{title}">{text}</span>'
-            elif col == "accuracy":
-                cls = {"PASS": "ok", "FAIL": "bad", "synthetic": "warn"}.get(value, "dim")
-                text = f'<span class="badge {cls}">{text}</span>'
-            elif col == "data" and r["synthetic"]:
-                text = '<span class="badge warn">synthetic</span>'
-            elif col == "status" and value != "complete":
-                text = f'<span class="badge bad">{text}</span>'
-            sort = value if isinstance(value, (int, float, np.integer, np.floating)) and not pd.isna(value) else ""
-            name = ' class="name"' if col == "system" else ""  # long names wrap; numbers never break
-            cells.append(f'<td{name} data-sort="{esc(sort)}">{text}</td>')
+            value = r[column.name]
+            extra = r["invalid_reasons"] if column.name == "validity" else r["synthetic"] if column.name == "data" \
+                else None
+            if isinstance(value, float):  # numbers: each its own (and NaN is never a key twice)
+                cells.append(_cell(column, value, extra))
+                continue
+            key = (column.name, value, extra)
+            if (cell := cache.get(key)) is None:
+                cell = cache[key] = _cell(column, value, extra)
+            cells.append(cell)
         cells += [_extra_cell(name, r[name]) for name in EXTRA]
         classes = " ".join(c for c, on in (("invalid", r["validity"] == "INVALID"), ("synthetic", r["synthetic"]))
                            if on)
@@ -190,7 +205,8 @@ document.querySelectorAll('table.sortable').forEach(function(table){
 """
 
 
-def page(df: pd.DataFrame, records: dict[str, dict], problems: list[str], partial: bool = False) -> str:
+def page(df: pd.DataFrame, records: dict[str, dict], problems: list[str], partial: bool = False,
+         configs: list[dict] | None = None) -> str:
     from plotly.offline import get_plotlyjs
 
     sections = [f"<h2>Summary</h2><p class='note'>{len(df)} runs on {df['system'].nunique()} systems. "
@@ -206,7 +222,7 @@ def page(df: pd.DataFrame, records: dict[str, dict], problems: list[str], partia
     # issue 27: every run of a repeat series, the intervals, the verdicts and accuracy gates (bench/stats/page.py)
     from bench.stats import page as repeats_page
 
-    if (repeated := repeats_page.section(records)) is not None:
+    if (repeated := repeats_page.section(records, configs)) is not None:
         sections.append(repeated)
     per_run = df
     if len(df) > PER_RUN_CHARTS:

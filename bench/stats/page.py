@@ -22,11 +22,13 @@ NO_ACCURACY = "no accuracy run"
 SINGLE = "single-run"
 
 
-def annotate(df, runs) -> None:
+def annotate(df, runs) -> list[dict]:
     """Add to the report's frame, per run: `config_runs` (measured runs of its configuration; 1: single-run) and
-    `accuracy_gate` (the passing accuracy record of its model, weights, backend and precision, or why none)."""
+    `accuracy_gate` (the passing accuracy record of its model, weights, backend and precision, or why none).
+    Returns the configurations (verdicts.groups), for section() over the same records."""
     by_dir = {str(d): r for d, r in runs}
-    count = {id(r): len(c["records"]) for c in verdicts.groups(runs, []) for r in c["records"]}
+    configs = verdicts.groups(sorted(runs, key=lambda item: str(item[0])), [])  # as section() orders them
+    count = {id(r): len(c["records"]) for c in configs for r in c["records"]}
     table = verdicts.gates(runs)
     gates, sizes = [], []
     for run_dir in df["run_dir"]:
@@ -36,6 +38,7 @@ def annotate(df, runs) -> None:
         sizes.append(count.get(id(record)))
     df["config_runs"] = sizes
     df["accuracy_gate"] = gates
+    return configs
 
 
 def _name(c: dict) -> str:
@@ -73,12 +76,13 @@ def _strip(scenario: str, configs: list[dict]) -> str:
                        config={"displaylogo": False})
 
 
-def section(records: dict[str, dict]) -> str | None:
-    """The HTML section (or None without repeat series): strip plots per scenario, verdicts, configurations."""
+def section(records: dict[str, dict], configs: list[dict] | None = None) -> str | None:
+    """The HTML section (or None without repeat series): strip plots per scenario, verdicts, configurations.
+    `configs`: annotate()'s, when it grouped these very records."""
     found = sorted(records.items())
     if not any(figures.repeat(r) for _d, r in found):
         return None
-    configs = verdicts.groups(found, [])
+    configs = verdicts.groups(found, []) if configs is None else configs
     intro = ("<h2>Repeated runs</h2><p class='note'>Every run of each configuration, with the 95% interval of "
              f"its centre ({_text(describe.T_METHOD)} for rates; {_text(describe.ORDER_METHOD)} for latencies). "
              "A record without repeats is a configuration of one run (single-run).</p>")
