@@ -206,7 +206,7 @@ def test_a_schema_1_record_still_reads_and_is_labelled_as_such(tmp_path, bench_c
 
 
 def test_readme_record_block_lists_the_declared_sections():
-    """The README's (or, once moved, docs/'s) record overview names each section the schema declares, and no other."""
+    """docs/record.md's record overview names each section the schema declares, and no other."""
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     found = [m[1] for m in (re.search(r"```\n(schema, run_id, status.*?)```", p.read_text(), re.S) for p in pages) if m]
     assert found, "the record overview block (```schema, run_id, status ...```) is gone"

@@ -1,6 +1,6 @@
 """The MLPerf Inference submission tree, assembled from result records: which runs go together, and where.
 
-Layout (bench/mlperf/rounds.py says which round; see README "Submission"):
+Layout (bench/mlperf/rounds.py says which round; see docs/mlperf.md):
 
     <out>/<division>/<submitter>/
       {code|src}/<model>/README.md                              points at this project and how to rerun
