@@ -107,12 +107,7 @@ def _honoured() -> dict[str, tuple[str, ...]]:
 @cli.command()
 @command_line.click_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON on stdout.")
-@click.option("--repeat", type=click.IntRange(1, 1000), default=1, show_default=True,
-              help="Run the configuration N times, each a complete record; a summary (mean, median, spread, 95% "
-              "interval) is written beside them.")
-@click.option("--until-stable", type=click.FloatRange(0, 100, min_open=True), metavar="P",
-              help="Repeat until the last 3 runs' MLPerf metric lie within P% of their mean (at most --max-repeats).")
-@click.option("--max-repeats", type=click.IntRange(1, 1000), help="--until-stable's most runs (default 10).")
+@command_line.series_options
 @click.option("--in-series", hidden=True, help="Set by `bench sweep`: this run's place in a cell's series (JSON).")
 def run(as_json, repeat, until_stable, max_repeats, in_series, **options):
     """Run one benchmark through MLCommons LoadGen and write <output>/<run-id>/result.json."""

@@ -40,7 +40,9 @@ def test_plan_options_are_bench_runs_own():
     params = run_params()
     assert {"backend", "scenario", "batch_size", "duration", "precision"} <= set(params)
     assert "output" not in params and "json" not in params  # the sweep decides where results land
-    assert len(params) == len([p for p in run.params if p.name not in ("output", "as_json", "strict")])
+    # every bench run option but where results land, how they print, and a sweep's own --in-series
+    assert len(params) == len([p for p in run.params if p.name not in ("output", "as_json", "strict", "in_series")])
+    assert "in_series" not in params
 
 
 def test_matrix_runs_and_targets_expand_and_to_command_round_trips(tmp_path):

@@ -26,7 +26,12 @@ def report_cmd(paths, out, use_index):
 
     paths = paths or ("results",)
     out = out or f"reports/report-{time.strftime('%Y%m%d-%H%M%S')}"
-    df, problems = report.write(paths, out, use_index, err)
+    indexed = None
+    if use_index:  # the index sits below the report: the command reads it and hands the rows over
+        from bench.index import records
+
+        indexed = records.load_report(paths, err)
+    df, problems = report.write(paths, out, indexed)
     for line in problems:
         err.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False)  # markup=False printed the tags
     invalid = int((df["validity"] == "INVALID").sum())

@@ -27,15 +27,14 @@ from bench.report.table import frame, frame_of, load_runs
 PER_RUN_CHARTS = 100
 
 
-def write(paths, out: str | Path, use_index: bool = False, console=None) -> tuple[pd.DataFrame, list[str]]:
+def write(paths, out: str | Path, indexed: tuple | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Find the runs, write <out>/results.csv and <out>/index.html; returns the frame and any unreadable records.
 
-    `use_index`: read each tree's results index (bench/index, refreshed from the files first) instead of every
-    result.json; only the Systems section opens files, one per system."""
+    `indexed`: the runs as the results index gave them (bench/index/records.py's load_report: runs, report rows,
+    problems) instead of reading every result.json; only the Systems section opens files, one per system."""
+    use_index = indexed is not None
     if use_index:
-        from bench.index import records as indexed
-
-        runs, flat, problems = indexed.load_report(paths, console)
+        runs, flat, problems = indexed
         df = frame_of(flat)
     else:
         runs, problems = load_runs(paths)
