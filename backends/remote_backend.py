@@ -29,7 +29,6 @@ from bench.errors import BackendUnavailable, RunFailed, UsageError
 
 DEFAULT_TIMEOUT_MS = 10_000.0
 SCHEMES = {"http": ("http", False), "https": ("http", True), "grpc": ("grpc", False), "grpcs": ("grpc", True)}
-NUMPY = {"FP32": "float32", "FP16": "float16", "INT64": "int64", "INT32": "int32", "FP64": "float64"}
 
 
 @dataclass
@@ -126,7 +125,7 @@ class RemoteBackend(Backend):
         self._made: list = []  # every client made, closed at the end
         import numpy
 
-        from backends.remote_meta import read_model
+        from backends.remote_meta import NUMPY, read_model
 
         self.np = numpy
         served = [read_model(self._thread_client(e), e, extra.get("remote_model"), self._grpc_headers(e), self.timeout_s)

@@ -13,6 +13,9 @@ import numpy as np
 
 from bench.errors import BackendUnavailable, RunFailed
 
+# The protocol's tensor datatypes bench sends and reads, as numpy names them.
+NUMPY = {"FP32": "float32", "FP16": "float16", "INT64": "int64", "INT32": "int32", "FP64": "float64"}
+
 PRECISION_DTYPE = {"fp32": "FP32", "fp16": "FP16"}
 CLASS_ID_TYPES = ("INT64", "INT32")
 SCORE_TYPES = ("FP32", "FP16", "FP64")
@@ -109,8 +112,6 @@ class ServedModel:
 
 
 def _numpy(datatype: str):
-    from backends.remote_backend import NUMPY
-
     return NUMPY.get(datatype, "float32")
 
 
