@@ -163,6 +163,19 @@ class ImageNetDataset(Dataset):
             raise OSError(f"short read from the preprocessing cache {self.cache_file}: delete it and rerun")
         return out
 
+    @property
+    def forms(self) -> tuple[str, ...]:
+        """uint8 NHWC too where the profile's resize yields integers: recovered exactly from the cached sample."""
+        from bench.data.preprocessing import integer_pixels
+
+        return ("float32-nchw", "uint8-nhwc") if integer_pixels(self.profile) else ("float32-nchw",)
+
+    def sample_uint8(self, index: int) -> np.ndarray:
+        """One sample as the HWC uint8 pixels it was normalised from (checked exact, bit for bit)."""
+        from bench.data.preprocessing import integer_pixels_of
+
+        return integer_pixels_of(self.sample(index), self.profile)
+
     def label(self, index: int) -> int:
         return int(self._labels[index])
 

@@ -216,10 +216,23 @@ def normalise(hwc: np.ndarray, profile: str) -> np.ndarray:
     return np.ascontiguousarray(chw, dtype=np.float32)
 
 
+def integer_pixels_of(chw: np.ndarray, profile: str) -> np.ndarray:
+    """The uint8 HWC pixels a float32 sample of an integer_pixels profile was normalised from (the cached samples
+    held as uint8 without decoding again). Exact, or ValueError: normalise() of the result is the sample, bit for bit."""
+    prof = get_profile(profile)
+    mean, std = np.asarray(prof.mean, np.float32), np.asarray(prof.std, np.float32)
+    hwc = chw.transpose(1, 2, 0).astype(np.float64)
+    found = np.rint((hwc * std + mean) / prof.scale)  # the float32 rounding errors are far below half a level
+    out = np.clip(found, 0, 255).astype(np.uint8)
+    if not (integer_pixels(profile) and np.array_equal(normalise(out, profile).view(np.uint32), chw.view(np.uint32))):
+        raise ValueError(f"this sample is not the {profile} normalisation of 8-bit pixels: it has no exact uint8 form")
+    return out
+
+
 def preprocess(path_or_image: str | Path | Image.Image, profile: str, size: int = 224) -> np.ndarray:
     """One image as float32 CHW (3, size, size), ready for a ResNet-style classifier."""
     return normalise(pixels(path_or_image, profile, size), profile)
 
 
-__all__ = ["PROFILES", "ImageRefused", "Profile", "get_profile", "integer_pixels", "load_rgb", "normalise", "pixels",
+__all__ = ["PROFILES", "ImageRefused", "Profile", "get_profile", "integer_pixels", "integer_pixels_of", "load_rgb", "normalise", "pixels",
            "preprocess"]
