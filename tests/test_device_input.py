@@ -3,6 +3,8 @@ CPU: the torch module and the ONNX prefix (onnxruntime's CPU provider) run the s
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -86,3 +88,69 @@ def test_prefixed_model_takes_pixels_and_feeds_the_models_own_input():
     (want,) = reference.run(None, {"input": expected})
     (got,) = session.run(None, {device_input.INPUT_NAME: held})
     assert _same_bits(got, want)
+
+
+# ---- the QSL's uint8 form of real images, and what the record says of the path that ran ----------------------
+
+def test_imagenet_samples_of_integer_profiles_are_held_as_their_uint8_pixels():
+    """The cached float32 samples give back their 8-bit pixels exactly (checked bit for bit); TF's floats do not."""
+    from bench.data.imagenet import ImageNetDataset, read_val_map
+    from bench.run.qsl import UINT8_NHWC, SampleStore
+
+    root = TEST_DATA / "imagenet"
+    entries = read_val_map(root / "val_map.txt")[:len(IMAGES)]
+    dataset = ImageNetDataset.prepare(root, root / "val_map.txt", entries, "mlperf")
+    store = SampleStore(dataset, form=UINT8_NHWC)
+    store.load(range(len(dataset)))
+    assert store.describe()["bytes_per_sample"] == 224 * 224 * 3 and store.describe()["dtype"] == "uint8"
+    for row, (name, _) in enumerate(entries):
+        assert np.array_equal(store.data[row], pixels(root / name, "mlperf"))
+    tf = ImageNetDataset.prepare(root, root / "val_map.txt", entries[:1], "tf-efficientnet-lite")
+    assert tf.forms == ("float32-nchw",)
+    with pytest.raises(Exception, match="cannot give exactly"):
+        SampleStore(tf, form=UINT8_NHWC)
+
+
+def test_memory_budget_counts_the_form_the_store_holds():
+    from bench.data.dataset import SyntheticDataset
+    from bench.run.budget import sample_bytes
+
+    data = SyntheticDataset(4, size=32)
+    assert sample_bytes(data, "uint8-nhwc") == 32 * 32 * 3 and sample_bytes(data, "float32-nchw") == 32 * 32 * 3 * 4
+
+
+def _data_path(bench_cli, results_dir, *extra):
+    from tests.conftest import FAST_RUN
+
+    result = bench_cli("run", "--backend", "torch", *FAST_RUN, "--count", "8", "--duration", "0.2", "--output",
+                       results_dir, *extra)
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(p.read_text()) for p in results_dir.rglob("result.json")]
+    return record["performance"]["data_path"], record["backend"]
+
+
+@pytest.mark.parametrize("form", ["float32-nchw", "uint8-nhwc"])
+def test_the_data_path_fields_are_read_from_the_path_that_ran(bench_cli, tmp_path, monkeypatch, form):
+    """torch on the CPU, in both forms (uint8: normalised as the model's first op): bytes, copies per batch, pinned,
+    H2D come from the store's array and the backend's counters, so they change with the path, never declared."""
+    monkeypatch.setattr("backends.torch_backend.CPU_SAMPLE_FORM", form)
+    path, backend = _data_path(bench_cli, tmp_path / "r")
+    assert backend["sample_form"] == path["form"] == form
+    assert path["bytes_per_sample"] == 224 * 224 * 3 * (1 if form == "uint8-nhwc" else 4)
+    assert path["dtype"] == form.split("-")[0] and path["layout"] == form.split("-")[1].upper()
+    # A copy of the batch in the backend: the normalised tensor (uint8), or channels_last's reorder (float32).
+    copied = form == "uint8-nhwc" or backend["memory_format"]["channels_last"]
+    assert path["backend_copies_per_batch"] == (1.0 if copied else 0.0)
+    assert path["host_copies_per_batch"] == path["gathers_per_batch"] + path["backend_copies_per_batch"]
+    assert path["h2d_copies_per_batch"] == 0.0 and path["h2d_in_timed_region"] is False
+    assert path["pinned"] is None and path["input_location"] == "host"  # no device copy: nothing to pin
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--backend", "torch"], "--input-location needs --device cuda"),
+    (["--backend", "onnxruntime", "--device", "cuda"], "--input-location applies to the torch backend only"),
+])
+def test_input_on_the_device_is_refused_where_it_cannot_be_honoured(bench_cli, tmp_path, args, says):
+    result = bench_cli("run", *args, "--input-location", "device", "--output", tmp_path / "r")
+    assert result.exit_code == 2 and says in result.output, result.output
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("result.json"))

@@ -30,8 +30,9 @@ def row(run_dir: Path, record: dict) -> dict:
 
 
 def label(r: dict) -> str:
-    """How a run is named in charts: unmistakably marked when INVALID or synthetic."""
+    """How a run is named in charts: unmistakably marked when INVALID, synthetic or fed from device memory."""
     marks = [m for m, on in (("INVALID", r["validity"] == "INVALID"), ("synthetic", r["synthetic"]),
+                             ("input on device", r.get("input_location") == "device"),
                              (str(r["status"]), r["status"] != "complete")) if on]
     return (f"{r['system']} · {r['backend']} {r['precision']} · {r['scenario']} · {r['run_id'][-4:]}"
             + (f" [{', '.join(marks)}]" if marks else ""))
