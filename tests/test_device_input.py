@@ -154,3 +154,20 @@ def test_input_on_the_device_is_refused_where_it_cannot_be_honoured(bench_cli, t
     result = bench_cli("run", *args, "--input-location", "device", "--output", tmp_path / "r")
     assert result.exit_code == 2 and says in result.output, result.output
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("result.json"))
+
+
+def test_the_form_benchmark_smoke_runs_at_its_smallest():
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "benchmarks/torch_input_form.py", "--smallest"], cwd=ROOT, check=False,
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {(r["form"], r["memory_format"]) for r in figures["rows"]} == {
+        (f, m) for f in ("float32-nchw", "uint8-nhwc") for m in ("contiguous", "channels_last")}
+    assert all(r["samples_per_s"] > 0 for r in figures["rows"]) and figures["uint8_over_float32"] > 0

@@ -437,3 +437,52 @@ def test_gpu_check_without_a_gpu_exits_2_with_the_reason(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "nothing was checked on a GPU: no CUDA GPU here" in done.stderr
     assert "Verdict: nothing was checked on a GPU" in (tmp_path / "c.md").read_text()
+
+
+# ---- benchmarks/gpu_suite.py: the H200 targets' script ------------------------------------------------------
+
+@pytest.mark.skipif(GPUS > 0, reason="this machine has a CUDA GPU: the no-GPU exit is for machines without one")
+def test_gpu_suite_without_a_gpu_exits_2_with_the_reason_and_runs_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "benchmarks/gpu_suite.py", "--output", tmp_path / "runs", "--json-out",
+                           tmp_path / "rows.json"], cwd=ROOT, check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "no CUDA GPU here" in done.stderr and "nothing measured" in done.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "rows.json").exists()
+
+
+def test_gpu_suite_rows_fit_the_budget_and_keep_their_targets():
+    from benchmarks import gpu_suite
+
+    assert len(gpu_suite.ROWS) * 75 <= gpu_suite.BUDGET_S <= 480  # the default --timeout per row, 8 minutes in all
+    assert gpu_suite.flags_for(["--cuda-graphs", "--input-location", "device", "--max-wait-ms", "1"], "cpu") == \
+        ["--max-wait-ms", "1"]
+    assert gpu_suite.flags_for(["--cuda-graphs"], "cuda:0") == ["--cuda-graphs"]
+    assert gpu_suite.server_qps([{"row": "offline-host", "rate": 9.0}]) is None  # only the graphed host row counts
+    assert gpu_suite.server_qps([{"row": "offline-graphs-host", "rate": 30_000.0}]) == pytest.approx(24_000)
+    assert gpu_suite.verdict({"rate": 15_000.0}, ("samples/s", ">=", 15_000)) == "met"
+    assert gpu_suite.verdict({"p90": 1.6}, ("p90 ms", "<=", 1.5)) == "missed"
+    assert gpu_suite.verdict({"valid": "ERROR"}, ("valid", "==", "VALID")) == "not measured"
+
+
+def test_gpu_suite_plumbing_on_the_cpu_sets_server_from_offline(tmp_path):
+    """--device cpu: the same rows without the GPU-only flags; Server's rate is 0.8 of the Offline row that ran."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "benchmarks/gpu_suite.py", "--device", "cpu", "--rows",
+                           "offline-graphs-host,server-graphs", "--duration", "0.3", "--count", "16", "--max-batch",
+                           "4", "--timeout", "400", "--output", tmp_path / "runs", "--json-out", tmp_path / "rows.json"],
+                          cwd=ROOT, check=False, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    offline, server = json.loads((tmp_path / "rows.json").read_text())["rows"]
+    assert offline["valid"] != "ERROR" and offline["rate"] > 0 and "--cuda-graphs" not in offline["options"]
+    assert f"--target-qps {0.8 * offline['rate']:.0f}" in server["options"]
+    assert offline["verdict"] in ("met", "missed") and "float32-nchw host" in offline["data path"]
