@@ -171,3 +171,13 @@ def test_the_form_benchmark_smoke_runs_at_its_smallest():
     assert {(r["form"], r["memory_format"]) for r in figures["rows"]} == {
         (f, m) for f in ("float32-nchw", "uint8-nhwc") for m in ("contiguous", "channels_last")}
     assert all(r["samples_per_s"] > 0 for r in figures["rows"]) and figures["uint8_over_float32"] > 0
+
+
+def test_reports_mark_a_run_fed_from_device_memory(tmp_path):
+    """A captured record, marked as a --input-location device run would be: its label says so; the host one not."""
+    from bench.report import table
+
+    record = json.loads((TEST_DATA / "records" / "offline.json").read_text())
+    assert "input on device" not in table.row(tmp_path, record)["label"]
+    record["config"]["extra"]["input_location"] = "device"
+    assert "input on device" in table.row(tmp_path, record)["label"]

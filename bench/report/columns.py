@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Literal
 
 import scenarios
-from bench.record import results
 
 PERCENTILES = ("p50", "p90", "p95", "p97", "p99", "p99_9")
 ABSENT = object()
@@ -119,8 +118,6 @@ COLUMNS: list[Column] = [
       derive=_synthetic),
     C("data", "config.synthetic_weights", "config.synthetic_data", "accuracy.synthetic", heading="data", shown=14,
       compare=9, derive=lambda r, _: "synthetic" if _synthetic(r) else "real"),
-    C("input_location", "config.extra.input_location", "performance.data_path.input_location",
-      derive=lambda r, _: results.input_location(r)),
     C("metric", "performance.result_metric.name", heading="MLPerf metric", shown=7, derive=_metric("name")),
     C("metric_value", "performance.result_metric.value", heading="value", shown=8, **N, derive=_metric("value")),
     C("metric_unit", "performance.result_metric.unit", heading="unit", shown=9, derive=_metric("unit")),
