@@ -49,6 +49,8 @@ class CudaPath:
         shape = (self.max_batch, *self.sample_shape)
         self.dev_in = [torch.empty(shape, dtype=self.sample_dtype, device=self.device) for _ in range(self.k)]
         self.read = [torch.cuda.Event() for _ in range(self.k)]  # each stream's last batch has read its dev_in
+        # One enqueue at a time per compute stream: two callers' copies into one dev_in would race past `read`.
+        self.locks = [threading.Lock() for _ in range(self.k)]
         self.pools = [torch.cuda.graph_pool_handle() for _ in range(self.k)]  # graphs of one stream never overlap
         self.graphs: dict[tuple[int, int], tuple] = {}  # (stream, batch) -> (graph, static classes)
         # k batches computing, one being copied behind them: k + 1 staging slots.
@@ -88,36 +90,37 @@ class CudaPath:
         try:
             staged = slot["host_np"][:n]
             data = fill(staged)
-            if data is not staged and data.ctypes.data != staged.ctypes.data:  # a row read in place: not pinned
+            restaged = data is not staged and data.ctypes.data != staged.ctypes.data  # a row read in place
+            if restaged:  # the store is pageable: its row is copied into pinned staging (the batch's one copy)
                 staged[...] = data
-                self.counters["extra_copies"] += 1
             s, torch = slot["stream"], self.torch
-            with torch.cuda.stream(self.copy_stream):
-                self.copy_stream.wait_event(self.read[s])  # that stream's previous batch has read dev_in
-                self.dev_in[s][:n].copy_(slot["host"][:n], non_blocking=True)
-                copied = torch.cuda.Event()
-                copied.record(self.copy_stream)
-            self.h2d += 1
-            self.streams[s].wait_event(copied)
-            self._compute(slot, n)
+            with self.locks[s]:
+                with torch.cuda.stream(self.copy_stream):
+                    self.copy_stream.wait_event(self.read[s])  # that stream's previous batch has read dev_in
+                    self.dev_in[s][:n].copy_(slot["host"][:n], non_blocking=True)
+                    copied = torch.cuda.Event()
+                    copied.record(self.copy_stream)
+                self.streams[s].wait_event(copied)
+                self._compute(slot, n)
+                self.pending.put((slot, n, done, 1, restaged))
         except BaseException:
             self._release(slot)
             raise
-        self.pending.put((slot, n, done))
 
     def submit_rows(self, rows, done) -> None:
         """--input-location device: gather the batch's rows from the resident set on the device."""
         slot = self._take_slot()
         try:
             n, s, torch = len(rows), slot["stream"], self.torch
-            with torch.cuda.stream(self.streams[s]):
-                index = torch.from_numpy(rows).to(self.device, non_blocking=True)  # row numbers, not samples
-                torch.index_select(self.resident, 0, index, out=self.dev_in[s][:n])
-            self._compute(slot, n)
+            with self.locks[s]:
+                with torch.cuda.stream(self.streams[s]):
+                    index = torch.from_numpy(rows).to(self.device, non_blocking=True)  # row numbers, not samples
+                    torch.index_select(self.resident, 0, index, out=self.dev_in[s][:n])
+                self._compute(slot, n)
+                self.pending.put((slot, n, done, 0, False))
         except BaseException:
             self._release(slot)
             raise
-        self.pending.put((slot, n, done))
 
     def _compute(self, slot: dict, n: int) -> None:
         """On the slot's compute stream: model (a graph if one holds n), class ids into pinned memory, the event."""
@@ -139,9 +142,12 @@ class CudaPath:
         return out.argmax(1) - 1 if out.shape[1] == 1001 else out.argmax(1)  # MLPerf's 1001-way ONNX: background
 
     def _complete(self) -> None:
-        """The completion thread: waits on each batch's event in submission order, answers, frees the slot."""
+        """The completion thread: waits on each batch's event in submission order, answers, frees the slot. It alone
+        counts the copies (one thread: no lost increments), before answering, so a finished run's counts are whole."""
         while (item := self.pending.get()) is not None:
-            slot, n, done = item
+            slot, n, done, sent, restaged = item
+            self.h2d += sent
+            self.counters["extra_copies"] += restaged
             try:
                 slot["done"].synchronize()  # releases the GIL while the device works
                 classes, exc = slot["classes"][:n].numpy().copy(), None
