@@ -13,10 +13,11 @@ import importlib
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.metadata import entry_points
 
-from backends.base import Availability, Backend, BackendOptions, Support
-from bench.errors import BackendUnavailable, UsageError
+from backends.base import Availability, Backend, BackendOptions, Support, flag
+from bench.errors import BackendUnavailable, BenchError, UsageError
 from bench.system.devices import parse_cuda
 
 GROUP = "bench.backends"  # the entry-point group a plugin distribution declares its backends in
@@ -128,6 +129,56 @@ def backend_class(name: str) -> type[Backend]:
     return cls
 
 
+def classes() -> list[type[Backend]]:
+    """Every registered backend that imports, in the registry's order (one that does not is left out here;
+    `bench backends` and `--backend` report it)."""
+    # Looked up once per registry state: each lookup reads the entry points again (~10 ms), and `bench run
+    # --help` asks for every backend option.
+    return list(_classes(tuple(names(include_hidden=True)), tuple(REGISTRY.items())))
+
+
+@lru_cache(maxsize=8)
+def _classes(registered: tuple[str, ...], _in_tree: tuple) -> tuple[type[Backend], ...]:
+    found = []
+    for name in registered:
+        try:
+            found.append(backend_class(name))
+        except BenchError:
+            continue
+    return tuple(found)
+
+
+def honoured() -> dict[str, tuple[str, ...]]:
+    """Each backend option some backend declares -> the backends that honour it on some device, in the
+    registry's order (the option table's "who honours it"), from one look at the registry."""
+    found: dict[str, list[str]] = {}
+    for cls in classes():
+        for option in dict.fromkeys(o for s in cls.SUPPORTS.values() for o in s.options):
+            found.setdefault(option, []).append(cls.name)
+    return {option: tuple(names) for option, names in found.items()}
+
+
+def honouring(option: str) -> tuple[str, ...]:
+    """The backends that honour one backend option on some device."""
+    return honoured().get(option, ())
+
+
+def unhonoured(cls: type[Backend], names) -> BackendUnavailable | None:
+    """The first of these backend options it honours on no device, refused naming the backends that do (whatever
+    else is asked: this is the first thing a user must change). `create` and the sweep's plan check ask it."""
+    for name in names:
+        if not any(name in s.options for s in cls.SUPPORTS.values()):
+            who = honouring(name)
+            if not who:
+                return BackendUnavailable(f"{flag(name)}: no installed backend honours it, so {cls.name} would "
+                                          "ignore it: drop it. Nothing is ignored silently.")
+            listed = who[0] if len(who) == 1 else f"{', '.join(who[:-1])} and {who[-1]}"
+            return BackendUnavailable(f"{flag(name)} applies to the {listed} backend{'s' if len(who) > 1 else ''} "
+                                      f"only, not {cls.name}: drop it, or use --backend {who[0]}. Nothing is ignored "
+                                      "silently.")
+    return None
+
+
 def probe(name: str) -> Availability:
     """Whether `name` can run here; every failure, the backend's own included, is an answer, never a raise."""
     try:
@@ -170,6 +221,9 @@ def create(name: str, options: BackendOptions) -> Backend:
     availability = _probe(cls)
     if not availability.available:
         raise BackendUnavailable(f"backend {label(name)} is not available: {availability.reason}")
+    refused = unhonoured(cls, options.set_options())
+    if refused is not None:
+        raise refused
     cls.check_options(options)
     kind = options.device.split(":")[0]
     if kind != "cpu" and not any(d.startswith(kind) for d in availability.devices):

@@ -8,10 +8,12 @@ honours it" and the sweep's static check all read the same declaration.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from backends.precision import NEEDS
+from backends.support import INPUT_FORMS, Need, Support, device_kind  # noqa: F401 (the interface's names, here)
 from bench.config.run_config import BY_NAME, DEFAULTS
 from bench.errors import BackendUnavailable
 
@@ -21,55 +23,18 @@ if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`be
     from backends.cpu_streams import Split
 
 INTENTS = ("latency", "throughput")
-# Input forms: "model" is a bench model (--model/--weights), built or exported for the runtime; "onnx" is an
-# --onnx file taken as it is.
-INPUT_FORMS = ("model", "onnx")
 
 
-@dataclass(frozen=True)
-class Need:
-    """What a precision needs besides the backend: native bf16, a calibration set (the shared ones are
-    backends/precision.py's NEEDS, named by key), or a backend's own (onnxruntime's TensorRT provider for fp16)."""
-
-    check: Callable[[Any], str | None]  # why this run (its BackendOptions) cannot have it, or None
-    here: Callable[[], str | None]  # why this machine never can (for `bench backends`), or None
-    label: str  # what it needs, as `bench backends` and a refusal say it
+def need_of(support: Support, precision: str) -> Need | None:
+    """What a precision needs there besides the backend: a shared need named by key (backends/precision.py's
+    NEEDS), or the backend's own Need."""
+    need = support.needs.get(precision)
+    return NEEDS[need] if isinstance(need, str) else need
 
 
-@dataclass(frozen=True)
-class Support:
-    """What a backend runs on one device kind: precisions, backend options (bench/config/run_config.py names) and
-    input forms, and what a precision needs besides (a key of backends/precision.py's NEEDS, or a Need)."""
-
-    precisions: tuple[str, ...] = ("fp32",)
-    options: tuple[str, ...] = ()
-    inputs: tuple[str, ...] = ("model",)
-    needs: Mapping[str, str | Need] = field(default_factory=dict)  # {"bf16": "native_bf16", "int8": "calibration"}
-
-    def need(self, precision: str) -> Need | None:
-        from backends.precision import NEEDS
-
-        need = self.needs.get(precision)
-        return NEEDS[need] if isinstance(need, str) else need
-
-
-def _not_honoured(flag: str, name: str, honoured: tuple[str, ...]) -> BackendUnavailable:
-    if not honoured:
-        return BackendUnavailable(f"{flag}: no installed backend honours it, so {name} would ignore it: drop it. "
-                                  "Nothing is ignored silently.")
-    listed = honoured[0] if len(honoured) == 1 else f"{', '.join(honoured[:-1])} and {honoured[-1]}"
-    return BackendUnavailable(f"{flag} applies to the {listed} backend{'s' if len(honoured) > 1 else ''} only, "
-                              f"not {name}: drop it, or use --backend {honoured[0]}. Nothing is ignored silently.")
-
-
-def _flag(option: str) -> str:
+def flag(option: str) -> str:
     """How the user set a backend option: its flag, or its name for a programmatic one (channels_last)."""
     return BY_NAME[option].cli_flag if BY_NAME[option].cli else option
-
-
-def device_kind(device: str) -> str:
-    """`cuda:0,1` -> cuda, `gpu.0` (OpenVINO's spelling) -> gpu."""
-    return device.split(":")[0].split(".")[0].lower()
 
 
 @dataclass(frozen=True)
@@ -146,31 +111,18 @@ class Backend(ABC):
         support = cls.supports(device)
         if support is None:
             return []
-        return [p for p in support.precisions if (need := support.need(p)) is None or need.here() is None]
-
-    @classmethod
-    def unhonoured(cls, names) -> BackendUnavailable | None:
-        """The first of these backend options it honours on no device, refused naming the backends that do (whatever
-        else is asked: this is the first thing a user must change). The sweep's plan check asks it too."""
-        for name in names:
-            if not any(name in s.options for s in cls.SUPPORTS.values()):
-                from backends.declared import honouring
-
-                return _not_honoured(_flag(name), cls.name, honouring(name))
-        return None
+        return [p for p in support.precisions if (need := need_of(support, p)) is None or need.here() is None]
 
     @classmethod
     def declared_refusal(cls, options: BackendOptions) -> BackendUnavailable | None:
         """What the declaration alone refuses, on any machine: the device kind, the precision there, the options
-        there. The sweep's static check (bench/sweep/plan.py) and check_options both start here."""
-        refused = cls.unhonoured(options.set_options())
-        if refused is not None:
-            return refused
+        there. The sweep's static check (bench/sweep/plan.py) and check_options both start here; an option it
+        honours on no device is refused first, naming who does, by the registry (backends.unhonoured)."""
         support = cls.supports(options.device)
         if support is None:
             return cls.refusal(options, "", "it declares no such device", tuple(cls.SUPPORTS))
         if options.precision not in support.precisions:
-            elsewhere = {k: s.need(options.precision) for k, s in cls.SUPPORTS.items()
+            elsewhere = {k: need_of(s, options.precision) for k, s in cls.SUPPORTS.items()
                          if options.precision in s.precisions}
             reason = f"{options.precision} only on {' or '.join(elsewhere)}" if elsewhere else \
                 f"it has no {options.precision} on any device"
@@ -178,8 +130,8 @@ class Backend(ABC):
             return cls.refusal(options, f"precision {options.precision}", reason)
         for name in options.set_options():
             if name not in support.options:
-                flags = tuple(_flag(o) for o in support.options)
-                return cls.refusal(options, _flag(name), "not an option it honours there", flags)
+                flags = tuple(flag(o) for o in support.options)
+                return cls.refusal(options, flag(name), "not an option it honours there", flags)
         return None
 
     @classmethod
@@ -194,7 +146,7 @@ class Backend(ABC):
         if refused is not None:
             raise refused
         support = cls.supports(options.device)
-        need = support.need(options.precision) if support else None
+        need = need_of(support, options.precision) if support else None
         if need is not None:
             reason = need.check(options)
             if reason:  # what it supports here without that need

@@ -1,49 +1,13 @@
-"""What the registered backends declare, read across all of them: who honours an option, who takes an input form,
-which packages a record lists, and what `bench backends` shows. Nothing here names a backend: adding one is its
-module and its registry line.
+"""What the registered backends declare, read across all of them: who takes an input form, which packages a record
+lists, and what `bench backends` shows (who honours an option is the registry's: backends.honoured). Nothing
+here names a backend: adding one is its module and its registry line.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from backends import REGISTRY, backend_class, names
-from backends.base import Backend, device_kind
-from bench.errors import BenchError
-
-
-def classes() -> list[type[Backend]]:
-    """Every registered backend that imports, in the registry's order (one that does not is left out here;
-    `bench backends` and `--backend` report it)."""
-    # Looked up once per registry state: each lookup reads the entry points again (~10 ms), and `bench run
-    # --help` asks for every backend option.
-    return list(_classes(tuple(names(include_hidden=True)), tuple(REGISTRY.items())))
-
-
-@lru_cache(maxsize=8)
-def _classes(registered: tuple[str, ...], _in_tree: tuple) -> tuple[type[Backend], ...]:
-    found = []
-    for name in registered:
-        try:
-            found.append(backend_class(name))
-        except BenchError:
-            continue
-    return tuple(found)
-
-
-def honoured() -> dict[str, tuple[str, ...]]:
-    """Each backend option some backend declares -> the backends that honour it on some device, in the
-    registry's order (the option table's "who honours it"), from one look at the registry."""
-    found: dict[str, list[str]] = {}
-    for cls in classes():
-        for option in dict.fromkeys(o for s in cls.SUPPORTS.values() for o in s.options):
-            found.setdefault(option, []).append(cls.name)
-    return {option: tuple(names) for option, names in found.items()}
-
-
-def honouring(option: str) -> tuple[str, ...]:
-    """The backends that honour one backend option on some device."""
-    return honoured().get(option, ())
+from backends import classes
+from backends.base import Backend, need_of
+from backends.support import device_kind
 
 
 def taking(form: str) -> tuple[str, ...]:
@@ -66,7 +30,7 @@ def precisions_listing(cls: type[Backend], devices: list[str]) -> tuple[str, str
     for kind in kinds:  # declared on a device here, but this machine lacks what the precision needs
         support = cls.SUPPORTS[kind]
         for p in support.precisions:
-            need = support.need(p)
+            need = need_of(support, p)
             if p not in here and need is not None:
                 wanting.setdefault(need.label, []).append(p)
     waiting = {p for ps in wanting.values() for p in ps}

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from backends.base import Need
+from backends.support import Need
 from bench.cache import cache_dir, file_sha256
 from bench.errors import UsageError
 from bench.system.sysinfo import cpu_flags_source, read_cpu_flags
+
+if TYPE_CHECKING:  # numpy only where calibration batches are made: the declarations import without it
+    import numpy as np
 
 # CPU flags that mean bf16 matrix arithmetic in hardware (AVX-512 BF16 dot products, or AMX tiles).
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -81,6 +83,8 @@ def calibration_images(spec: str, dataset: str | None = None) -> list[Path]:
 
 def calibration_batches(images: list[Path], profile: str, batch_size: int = 1) -> list[np.ndarray]:
     """Preprocessed exactly as the benchmark's samples are, so quantization ranges match what is measured."""
+    import numpy as np
+
     from bench.data.preprocessing import preprocess
 
     arrays = [np.asarray(preprocess(str(p), profile), dtype=np.float32) for p in images]

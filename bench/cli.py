@@ -7,16 +7,14 @@ import os
 import sys
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
 from bench.config import command_line
+from bench.console import err, out
 from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError
 
-out = Console()
-err = Console(stderr=True, soft_wrap=True)  # messages carry paths and commands: never break them
 
 
 # Commands that live in their own modules, imported only when used: "name": "module:function".
@@ -101,7 +99,7 @@ def cli(ctx, debug):
 
 
 def _honoured() -> dict[str, tuple[str, ...]]:
-    from backends.declared import honoured
+    from backends import honoured
 
     return honoured()
 
@@ -117,7 +115,7 @@ def _honoured() -> dict[str, tuple[str, ...]]:
 @click.option("--max-repeats", type=click.IntRange(1, 1000), help="--until-stable's most runs (default 10).")
 def run(as_json, repeat, until_stable, max_repeats, **options):
     """Run one benchmark through MLCommons LoadGen and write <output>/<run-id>/result.json."""
-    from bench.record import summary
+    from bench.commands import summary
     from bench.run import harness
 
     cfg = command_line.run_config(options)

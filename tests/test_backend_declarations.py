@@ -12,7 +12,7 @@ import pytest
 
 import backends
 from backends import declared
-from backends.base import INPUT_FORMS, BackendOptions, device_kind
+from backends.base import INPUT_FORMS, BackendOptions, device_kind, need_of
 from backends.precision import NEEDS
 from backends.worker_pool import WorkerPool
 from bench.config import run_config as table
@@ -65,20 +65,20 @@ def test_declaration_is_well_formed_and_agrees_with_the_option_table(name):
         assert support.precisions and set(support.precisions) <= set(table.PRECISIONS)
         assert set(support.inputs) <= set(INPUT_FORMS)
         for precision, need in support.needs.items():
-            assert precision in support.precisions and (need in NEEDS if isinstance(need, str) else support.need(
-                precision) is need)
+            assert precision in support.precisions
+            assert need in NEEDS if isinstance(need, str) else need_of(support, precision) is need
         for option in support.options:
             o = table.BY_NAME[option]
             assert o.backend_option, f"{name} declares {option}, which is not a backend option of the table"
             assert o.devices is None or kind in o.devices, f"{name} declares {option} on {kind}; it needs {o.devices}"
-            assert name in declared.honouring(option)  # "who honours it" is the declaration
+            assert name in backends.honouring(option)  # "who honours it" is the declaration
     assert cls.model_format in ("torch", "onnx", "none")
 
 
 def test_who_honours_an_option_is_the_declarations():
-    assert declared.honouring("gpu_streams") == tuple(
+    assert backends.honouring("gpu_streams") == tuple(
         n for n in ALL if any("gpu_streams" in s.options for s in backends.backend_class(n).SUPPORTS.values()))
-    assert "precision" not in declared.honoured()  # not a backend option: every backend takes it
+    assert "precision" not in backends.honoured()  # not a backend option: every backend takes it
     assert "channels_last" in table.BY_NAME and table.BY_NAME["channels_last"].backend_option
 
 
@@ -170,7 +170,7 @@ def test_a_backend_added_by_its_module_and_one_registry_line(bench_cli, results_
     """tests/declared_backend.py and one registry line: it runs, honours what it declares, refuses the rest, and
     the option table and `bench backends` know it."""
     monkeypatch.setitem(backends.REGISTRY, "declared", "tests.declared_backend:DeclaredBackend")
-    assert "declared" in declared.honouring("streams") and "declared" not in declared.honouring("gpu_streams")
+    assert "declared" in backends.honouring("streams") and "declared" not in backends.honouring("gpu_streams")
     result = bench_cli("run", "--backend", "declared", "--streams", "2", "--threads", "2", "--output", results_dir,
                        "--model", "resnet18", "--count", "16", "--batch-size", "4", "--duration", "1")
     assert result.exit_code == 0, result.output

@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 import scenarios
-from bench.record import summary
+from bench.commands import summary
 from tests.conftest import ROOT, only_run
 
 # submission_checker/constants.py (mlcommons/inference): the field read per scenario, and its unit as logged.

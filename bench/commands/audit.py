@@ -18,7 +18,7 @@ def audit_cmd(tests, scenario, profile, target_qps, user_conf, output, **options
     """Run the reference and the audited LoadGen runs on one loaded backend and judge them. TEST01: sampled
     performance-mode answers equal the accuracy run's; TEST04: the same sample again is no faster (TEST05 left
     MLPerf in v5.0). Exit 3 if any test FAILs."""
-    from bench.cli import err, out
+    from bench.console import err, out
     from bench.errors import EXIT_STRICT
     from bench.mlperf import audit
 

@@ -54,7 +54,7 @@ def compare_cmd(runs, by, require_accuracy, use_index):
     from rich.table import Table
 
     from bench import report
-    from bench.cli import err, out
+    from bench.console import err, out
     from bench.errors import UsageError
     from bench.record import results
 
@@ -124,7 +124,7 @@ def _from_index(runs, require_accuracy) -> None:
     """--index: the verdicts and accuracy gates from each tree's index; the per-run table needs every file."""
     from rich.markup import escape
 
-    from bench.cli import err
+    from bench.console import err
     from bench.errors import UsageError
     from bench.index import records
     from bench.stats import verdicts
@@ -142,7 +142,7 @@ def _print_verdicts(verdict_rows, found, runs, title: str) -> None:
     """The verdicts table (B against A), its method, and which accuracy record gates each configuration."""
     from rich.markup import escape
 
-    from bench.cli import out
+    from bench.console import out
     from bench.stats import report as stats_report
     from bench.stats import verdicts
 

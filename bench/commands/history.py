@@ -23,7 +23,7 @@ def history_cmd(results, metric, config_id, html_path, last):
     from rich.table import Table
 
     from bench.cache import atomic_write
-    from bench.cli import err, out
+    from bench.console import err, out
     from bench.errors import UsageError
     from bench.index import history, store
 

@@ -18,8 +18,8 @@ def report_cmd(paths, out):
     from rich.markup import escape
 
     from bench import report
-    from bench.cli import err
-    from bench.cli import out as console
+    from bench.console import err
+    from bench.console import out as console
 
     paths = paths or ("results",)
     out = out or f"reports/report-{time.strftime('%Y%m%d-%H%M%S')}"

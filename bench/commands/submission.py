@@ -23,7 +23,7 @@ def submission_cmd(results_dir, out, submitter, division, system, system_type, v
     <Scenario>/, systems/, src/ or code/; v5.x also measurements/ and compliance/) and OUT/FILL_IN.md."""
     from rich.table import Table
 
-    from bench.cli import out as console
+    from bench.console import out as console
     from bench.mlperf import submission
 
     summary = submission.build(results_dir, out, submitter, division, system, system_type, version)

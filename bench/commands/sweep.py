@@ -25,7 +25,7 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
     from rich.live import Live
     from rich.markup import escape
 
-    from bench.cli import err, out
+    from bench.console import err, out
     from bench.sweep import plan as plans
     from bench.sweep import tree
     from bench.sweep.progress import Progress

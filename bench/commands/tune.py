@@ -39,7 +39,7 @@ TUNE_OPTIONS = (
 def tune_cmd(scenario, output, trial_seconds, max_trials, max_qps, fixed, **options):
     """Server: highest VALID --target-qps under the latency bound; Offline: expected QPS; SingleStream: expected
     latency. Short LoadGen runs on one loaded backend, then a confirming run; writes OUTPUT/user.conf."""
-    from bench.cli import err, out
+    from bench.console import err, out
     from bench.mlperf import tune
 
     for option, value in zip(TUNE_OPTIONS, (trial_seconds, max_trials, max_qps, fixed), strict=True):

@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from backends.cpu_streams import cores, physical_cores
-from backends.declared import honouring
+from backends import honouring
 from bench.config.run_config import RunConfig
 from bench.errors import BenchError, RunFailed
 from bench.run import harness

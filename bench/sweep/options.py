@@ -17,7 +17,7 @@ from typing import cast
 
 import click
 
-from backends import backend_class, names
+from backends import backend_class, names, unhonoured
 from bench.config import run_config as table
 from bench.config.command_line import run_args
 from bench.config.option import Option
@@ -113,7 +113,7 @@ def refusal(values: dict, machine_bounds: bool = True) -> str | None:
         return str(exc)
     if extra and plain["backend"] in names(include_hidden=True):  # who honours an option: its declaration
         try:
-            refused = backend_class(plain["backend"]).unhonoured(extra)
+            refused = unhonoured(backend_class(plain["backend"]), extra)
         except BenchError:  # a backend that cannot be imported: the plan's static check reports it
             return None
         return None if refused is None else str(refused)
