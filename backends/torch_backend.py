@@ -49,6 +49,15 @@ class TorchBackend(Backend):
     def probe(cls) -> Availability:
         return torch_common.probe(cls.pip_extra)
 
+    @classmethod
+    def check_options(cls, options: BackendOptions) -> None:
+        """The declaration, then: --input-location device on one GPU only (the multi-GPU wrapper, which runs each
+        GPU's batches through predict(), has no resident set to gather from: it would quietly run host input)."""
+        super().check_options(options)
+        several = "," in options.device or options.device.endswith(":all")
+        if options.extra.get("input_location") == "device" and several:
+            raise cls.refusal(options, "--input-location device", "the loaded set is held on one GPU", ("cuda:N",))
+
     def load(self, model, options: BackendOptions) -> None:
         import torch
 

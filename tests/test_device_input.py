@@ -181,3 +181,14 @@ def test_reports_mark_a_run_fed_from_device_memory(tmp_path):
     assert "input on device" not in table.row(tmp_path, record)["label"]
     record["config"]["extra"]["input_location"] = "device"
     assert "input on device" in table.row(tmp_path, record)["label"]
+
+
+def test_input_on_the_device_is_refused_across_several_gpus():
+    """The multi-GPU wrapper has no resident set to gather from: refused before loading, never run as host input."""
+    from backends.base import BackendOptions
+    from backends.torch_backend import TorchBackend
+    from bench.errors import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable, match="--input-location device on cuda:0,1"):
+        TorchBackend.check_options(BackendOptions(device="cuda:0,1", extra={"input_location": "device"}))
+    TorchBackend.check_options(BackendOptions(device="cuda:1", extra={"input_location": "device"}))  # one GPU: fine
