@@ -470,7 +470,9 @@ def test_gpu_suite_rows_fit_the_budget_and_keep_their_targets():
 
 
 def test_gpu_suite_plumbing_on_the_cpu_sets_server_from_offline(tmp_path):
-    """--device cpu: the same rows without the GPU-only flags; Server's rate is 0.8 of the Offline row that ran."""
+    """--device cpu: the same rows without the GPU-only flags; Server's rate is 0.8 of the Offline row that ran.
+    Server's 460 quick queries at a CPU's few samples/s outlast a test: its row may end at its --timeout (exit 1),
+    its options still say the rate it was given."""
     import json
     import subprocess
     import sys
@@ -479,10 +481,11 @@ def test_gpu_suite_plumbing_on_the_cpu_sets_server_from_offline(tmp_path):
 
     done = subprocess.run([sys.executable, "benchmarks/gpu_suite.py", "--device", "cpu", "--rows",
                            "offline-graphs-host,server-graphs", "--duration", "0.3", "--count", "16", "--max-batch",
-                           "4", "--timeout", "400", "--output", tmp_path / "runs", "--json-out", tmp_path / "rows.json"],
+                           "4", "--timeout", "240", "--output", tmp_path / "runs", "--json-out", tmp_path / "rows.json"],
                           cwd=ROOT, check=False, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode in (0, 1), done.stderr[-3000:]
     offline, server = json.loads((tmp_path / "rows.json").read_text())["rows"]
     assert offline["valid"] != "ERROR" and offline["rate"] > 0 and "--cuda-graphs" not in offline["options"]
+    assert done.returncode == (1 if server["valid"] == "ERROR" else 0)  # a row that did not run fails the suite
     assert f"--target-qps {0.8 * offline['rate']:.0f}" in server["options"]
     assert offline["verdict"] in ("met", "missed") and "float32-nchw host" in offline["data path"]
