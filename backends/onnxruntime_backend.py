@@ -18,7 +18,7 @@ DEVICE_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvide
 # On CUDA, RunConfig.extra["ort_provider"] picks ONNX Runtime's own CUDA kernels or its TensorRT provider.
 GPU_PROVIDERS = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 # --streams N on the CPU: N sessions of threads // N intra-op threads each, not N concurrent runs on one session
-# (whose one intra-op pool the runs share and contend for): see README, CPU backends, for the A/B.
+# (whose one intra-op pool the runs share and contend for): see docs/cpu-backends.md for the A/B.
 SESSIONS = "one session per stream, threads // streams intra-op threads each"
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from bench import __version__
 from bench.config import command_line
 from bench.console import err, out
-from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError
+from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError, UsageError
 
 
 
@@ -107,19 +107,17 @@ def _honoured() -> dict[str, tuple[str, ...]]:
 @cli.command()
 @command_line.click_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON on stdout.")
-@click.option("--repeat", type=click.IntRange(1, 1000), default=1, show_default=True,
-              help="Run the configuration N times, each a complete record; a summary (mean, median, spread, 95% "
-              "interval) is written beside them.")
-@click.option("--until-stable", type=click.FloatRange(0, 100, min_open=True), metavar="P",
-              help="Repeat until the last 3 runs' MLPerf metric lie within P% of their mean (at most --max-repeats).")
-@click.option("--max-repeats", type=click.IntRange(1, 1000), help="--until-stable's most runs (default 10).")
-def run(as_json, repeat, until_stable, max_repeats, **options):
+@command_line.series_options
+@click.option("--in-series", hidden=True, help="Set by `bench sweep`: this run's place in a cell's series (JSON).")
+def run(as_json, repeat, until_stable, max_repeats, in_series, **options):
     """Run one benchmark through MLCommons LoadGen and write <output>/<run-id>/result.json."""
     from bench.commands import summary
     from bench.run import harness
 
     cfg = command_line.run_config(options)
     series = repeat > 1 or until_stable is not None or max_repeats is not None
+    if series and in_series is not None:
+        raise UsageError("--in-series is a sweep's round of a series: it takes no --repeat/--until-stable")
     try:
         if series:
             from bench.stats import repeats
@@ -127,7 +125,7 @@ def run(as_json, repeat, until_stable, max_repeats, **options):
             records, stats, path = repeats.run_series(cfg, err, _indexed(harness.run), repeat, until_stable,
                                                       max_repeats)
         else:
-            records = [_indexed(harness.run)(cfg, err)]
+            records = [_indexed(harness.run)(cfg, err, annotate=_in_series(cfg, in_series))]
     except harness.Interrupted as exc:
         err.print(f"[bold yellow]{escape(str(exc))}[/]")
         sys.stderr.flush()
@@ -147,6 +145,17 @@ def run(as_json, repeat, until_stable, max_repeats, **options):
     if cfg.strict and failed:
         err.print(f"[bold red]--strict:[/] exit {EXIT_STRICT}: {'; '.join(failed)}", highlight=False)
         sys.exit(EXIT_STRICT)
+
+
+def _in_series(cfg, text: str | None) -> dict | None:
+    """A sweep's round (bench/sweep/rounds.py): the record's `repeat` block, with this run's configuration id."""
+    from bench.sweep import rounds
+
+    if (block := rounds.sweep_block(text)) is None:
+        return None
+    from bench.stats import figures
+
+    return {"repeat": {"config_id": figures.config_id(cfg.to_record()), **block}}
 
 
 def _indexed(run_one):

@@ -6,6 +6,8 @@
 - refresh it when nothing changed (a stat per file) and query every configuration's figures (a compare's or a
   history's worth of data) through it;
 - compute `bench compare`'s verdicts from every file, and through the index (`bench compare --index`);
+- write `bench report`'s results.csv and index.html from every file, and through the index (`bench report --index`),
+  checking that the two results.csv files are the same;
 
 and the peak Python memory (tracemalloc) of the index build at N/4 and N: flat means the build holds a batch of
 records, not all of them.
@@ -33,6 +35,7 @@ if str(ROOT) not in sys.path:
 import numpy as np
 from rich.console import Console
 
+from bench import report
 from bench.index import records, store
 from bench.record import codec, results
 from bench.run import harness
@@ -135,14 +138,22 @@ def main(argv=None) -> dict:
         compare_files_s, rows_files = timed(lambda: verdicts_from(results.load_records, root))
         compare_index_s, rows_index = timed(lambda: verdicts_from(records.load, root))
         assert rows_files == rows_index
+        report_files_s, _ = timed(lambda: report.write([root], tmp / "report-files"))
+        report_index_s, _ = timed(lambda: report.write([root], tmp / "report-index", records.load_report([root])))
+        assert (tmp / "report-files" / "results.csv").read_text() == (tmp / "report-index" / "results.csv").read_text()
         out = {"records": n, "read_every_file_s": round(files_s, 3), "index_rebuild_s": round(build_s, 3),
                "index_refresh_and_query_s": round(index_s, 3), "compare_verdicts_files_s": round(compare_files_s, 3),
-               "compare_verdicts_index_s": round(compare_index_s, 3), "build_peak_mb_quarter": round(peak_quarter / 1e6, 2),
+               "compare_verdicts_index_s": round(compare_index_s, 3), "report_files_s": round(report_files_s, 3),
+               "report_index_s": round(report_index_s, 3), "build_peak_mb_quarter": round(peak_quarter / 1e6, 2),
                "build_peak_mb_full": round(peak_full / 1e6, 2)}
     print(f"read every file: {out['read_every_file_s']:.2f} s; index: rebuild {out['index_rebuild_s']:.2f} s, "
           f"refresh + query {out['index_refresh_and_query_s']:.2f} s (same figures)")
     print(f"bench compare's verdicts: {out['compare_verdicts_files_s']:.2f} s reading every file, "
           f"{out['compare_verdicts_index_s']:.2f} s through the index")
+    print(f"bench report (results.csv + index.html): {out['report_files_s']:.2f} s reading every file, "
+          f"{out['report_index_s']:.2f} s through the index (same results.csv); through the index, report "
+          f"{out['report_index_s']:.2f} s and compare {out['compare_verdicts_index_s']:.2f} s, beside the index "
+          f"rebuild's {out['index_rebuild_s']:.2f} s")
     print(f"index build's peak Python memory: {out['build_peak_mb_quarter']:.1f} MB at {quarter:,} records, "
           f"{out['build_peak_mb_full']:.1f} MB at {n:,}")
     if args.json:

@@ -17,7 +17,7 @@ result_samples_per_second from the record):
   directory with val_map.txt); not run in CI.
 
 One more torch row is no peer but the harness's own cost: the plain channels_last loop on a thread, given the
-process settings bench makes (`--malloc keep`, the main thread's OpenMP team released; see README, Performance).
+process settings bench makes (`--malloc keep`, the main thread's OpenMP team released; see docs/performance.md).
 bench / that loop is what LoadGen, the batch copy, the argmax and the responses cost. `--system-malloc` adds, for
 every backend, `bench run --malloc system` as a row of its own: what `--malloc keep` is worth to that backend.
 

@@ -2,7 +2,7 @@
 
 Each round runs, back to back: a plain loop under inference_mode in both memory formats on a thread of its own
 (the model built independently of the backend, one ready batch, no copies), the contiguous one again on the main
-thread (slower on the AMD EPYC here: see README, Performance), the backend's own predict loop (input conversion and
+thread (slower on the AMD EPYC here: see docs/performance.md), the backend's own predict loop (input conversion and
 argmax added), and bench's LoadGen Offline run (batch gathering, LoadGen's threads and the response added). Ratios
 are per round against the plain contiguous loop, so a background job slows both sides of a pair alike; medians
 and the spread of the pairs are printed. During the LoadGen run, each thread's CPU seconds are read from

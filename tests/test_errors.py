@@ -1,4 +1,4 @@
-"""Every bad input in the README's "Errors and exit codes" table, through the real CLI.
+"""Every bad input in docs/errors.md's table, through the real CLI.
 
 Each case checks the exit code, that the one-line message names the file or the fix, that no traceback is
 shown, and that an earlier run in the same results tree is left byte for byte. Also here: a disk filling up

@@ -128,3 +128,30 @@ def test_a_run_upserts_its_row_without_a_reader(bench_cli, tmp_path):
     other = tmp_path / "other"
     assert bench_cli("run", *NULL_RUN, "--output", other).exit_code == 0
     assert not store.path_for(other).exists()
+
+
+def test_report_through_the_index_writes_what_reading_every_file_writes(bench_cli, template, tmp_path):
+    tree = tmp_path / "tree"
+    for i in range(3):
+        clone(template, tree, f"p{i}", 0.2 + i / 100, series="s", index=i + 1, of=3)
+    record = load(tree / "p1" / "result.json")
+    record["system"]["system_name"] = "tab\there"  # text as recorded in results.csv; the page takes it out
+    from bench.record import results
+
+    results.write(tree / "p1", record)
+    (tree / "bad").mkdir()
+    (tree / "bad" / "result.json").write_text("{not json")
+    by_files = bench_cli("report", tree, "--out", tmp_path / "files")
+    by_index = bench_cli("report", tree, "--out", tmp_path / "index", "--index")
+    assert by_files.exit_code == 0 and by_index.exit_code == 0, by_index.output
+    assert "missing: building it" in by_index.output and "skipped:" in by_index.output
+    csv = (tmp_path / "index" / "results.csv").read_text()
+    assert csv == (tmp_path / "files" / "results.csv").read_text() and "tab\there" in csv
+    page = (tmp_path / "index" / "index.html").read_text()
+    assert "Repeated runs" in page and "p2" in page and "tabhere" in page and "tab\there" not in page
+    assert str(template["system"]["cpu"]) in page  # the Systems section: one file read per system
+    # a record changed since: the index refreshes from the files before the report reads it
+    record["performance"]["result_metric"]["value"] = 0.9
+    results.write(tree / "p1", record)
+    assert bench_cli("report", tree, "--out", tmp_path / "again", "--index").exit_code == 0
+    assert "0.9" in (tmp_path / "again" / "results.csv").read_text()

@@ -21,7 +21,7 @@ from bench.config.run_config import RunConfig
 
 
 # `bench run`'s own options, not the table's: how the result is printed, and a --repeat series around the runs.
-RUN_OWN = ("as_json", "repeat", "until_stable", "max_repeats")
+RUN_OWN = ("as_json", "repeat", "until_stable", "max_repeats", "in_series")
 
 
 def parse(command: str) -> RunConfig:

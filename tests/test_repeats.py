@@ -41,6 +41,33 @@ def test_repeat_writes_complete_records_and_a_summary(bench_cli, results_dir):
     assert summary["figures"]["samples_per_second"]["ci_method"].startswith("Student t")
     assert summary["startup"]["warmup_s"]["n"] == 3 and summary["startup"]["load_s"]["mean"] >= 0
     assert "configuration " + cid in result.output and "summary:" in result.output and "start-up per run" in result.output
+    # the cost of getting there, per run: never inside the measured figures, each part of what it belongs to
+    for r in runs:
+        timing = r["timing"]
+        assert 0 < timing["first_call_s"] <= timing["warmup_s"] and timing.get("compile_s") is None  # null: none
+    assert summary["startup"]["first_call_s"]["n"] == 3 and "first call" in result.output
+
+
+def test_start_up_costs_are_report_and_compare_columns(bench_cli, template, tmp_path, monkeypatch):
+    from bench.run.warmup import compile_seconds
+
+    # what each backend's describe() names its compile or engine build (openvino, torch-compile; tensorrt)
+    assert compile_seconds({"compile_s": 2.5}) == 2.5 and compile_seconds({"engine_build_s": 0.0}) == 0.0
+    assert compile_seconds({"name": "null"}) is None and compile_seconds(None) is None
+    monkeypatch.setenv("COLUMNS", "250")
+    slow = json.loads(json.dumps(template))
+    slow["timing"]["compile_s"] = 40.0  # a torch-compile-like start-up
+    a = clone(template, tmp_path / "a", "fast-start", 0.2)
+    b = clone(slow, tmp_path / "b", "slow-start", 0.2, config={"batch_size": 2})
+    assert bench_cli("report", a, b, "--out", tmp_path / "report").exit_code == 0
+    csv = (tmp_path / "report" / "results.csv").read_text()
+    assert "load_s,compile_s,warmup_s,first_call_s" in csv.splitlines()[0]
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "load s" in page and "compile s" in page and "warm-up s" in page  # first call s: results.csv, compare
+    result = bench_cli("compare", a, b)
+    assert result.exit_code == 0, result.output
+    [row] = [line for line in result.output.splitlines() if "compile s" in line]
+    assert "40.000" in row and "—" in row  # the null run reports none; never a ratio against nothing
 
 
 def test_until_stable_converges_or_says_unstable(bench_cli, tmp_path):
@@ -137,6 +164,12 @@ def test_report_draws_every_run_and_the_verdicts(bench_cli, template, tmp_path):
     assert 'id="repeats-single-stream"' in section and "boxpoints" in section  # every run drawn
     assert "error_y" in section and "slower" in section and "single-run" in section
     assert "not gated" in section and "5 runs" in section
+    # every figure says how many runs stand behind it and which accuracy record gates it
+    assert "old-single (single-run)" in section and "accuracy gate A" in section
+    summary = page[page.index('id="summary"'):page.index("</table>", page.index('id="summary"'))]
+    assert "runs of its configuration" in summary and "1 (single-run)" in summary and "no accuracy run" in summary
+    csv = (tmp_path / "report" / "results.csv").read_text().splitlines()
+    assert csv[0].endswith("config_runs,accuracy_gate") and sum(",1,no accuracy run" in line for line in csv) == 1
     from tests.test_report import CHROMIUM, chromium
 
     if CHROMIUM is None:
@@ -146,6 +179,8 @@ def test_report_draws_every_run_and_the_verdicts(bench_cli, template, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     start = dom.stdout.index('id="repeats-single-stream"')
     assert '<svg class="main-svg"' in dom.stdout[start:start + 20000]
+    assert "old-single (single-run)" in dom.stdout[start:start + 40000]  # the strip plot's axis, as drawn
+    assert "1 (single-run)" in dom.stdout and "no accuracy run" in dom.stdout
 
 
 def test_compare_through_the_index_gives_the_same_verdicts(bench_cli, template, tmp_path, monkeypatch):

@@ -23,4 +23,5 @@ def test_stats_verdicts_smallest(capsys):
 def test_index_scale_smallest(capsys):
     figures = _script("index_scale").main(["--smallest"])  # asserts the index gives the files' figures
     assert figures["records"] == 200 and figures["index_rebuild_s"] > 0 and figures["build_peak_mb_full"] > 0
+    assert figures["report_index_s"] > 0 and figures["report_files_s"] > 0
     assert "refresh + query" in capsys.readouterr().out

@@ -40,7 +40,9 @@ def test_plan_options_are_bench_runs_own():
     params = run_params()
     assert {"backend", "scenario", "batch_size", "duration", "precision"} <= set(params)
     assert "output" not in params and "json" not in params  # the sweep decides where results land
-    assert len(params) == len([p for p in run.params if p.name not in ("output", "as_json", "strict")])
+    # every bench run option but where results land, how they print, and a sweep's own --in-series
+    assert len(params) == len([p for p in run.params if p.name not in ("output", "as_json", "strict", "in_series")])
+    assert "in_series" not in params
 
 
 def test_matrix_runs_and_targets_expand_and_to_command_round_trips(tmp_path):
@@ -97,6 +99,13 @@ precision = ["fp32", "fp16"]
     ("[matrix]\nbackend = ['null'\n", 2, "not valid TOML"),
     ("[matrix]\nbackend = 'null'\nscenario == 1\n", 3, "not valid TOML"),
     ("[defaults]\nbackend = 'null'\n", 1, "no cells"),
+    # the plan's repeat rule: bench run's own --repeat / --until-stable / --max-repeats, their ranges and rules
+    ("repeat = 2.5\n[matrix]\nbackend = ['null']\n", 1, "bad value 2.5 for repeat"),
+    ("repeat = 0\n[matrix]\nbackend = ['null']\n", 1, "bad value 0 for repeat"),
+    ("repeat = 3\nuntil_stable = 5\n[matrix]\nbackend = ['null']\n", 1, "two stopping rules"),
+    ("max-repeats = 4\n[matrix]\nbackend = ['null']\n", 1, "max_repeats bounds until_stable"),
+    ("until_stable = 5\nmax_repeats = 2\n[matrix]\nbackend = ['null']\n", 1, "at least 3"),
+    ("[defaults]\nrepeat = 2\n[matrix]\nbackend = ['null']\n", 2, "repeat rule, not a run option"),
 ])
 def test_a_malformed_plan_exits_2_naming_file_line_and_fix(bench_cli, tmp_path, text, line, words):
     path = write(tmp_path, text)
@@ -200,3 +209,57 @@ def test_two_sweeps_into_one_output_never_collide(tmp_path):
     runs = run_dirs(output)
     assert len(runs) == 2 and runs[0].parent == runs[1].parent  # the same cell, twice, side by side
     assert {log["cells"][0]["path"] for log in logs} == {str(r.relative_to(output)) for r in runs}
+
+
+def test_repeat_in_a_plan_runs_rounds_a_b_a_b_each_a_record_of_one_configuration(bench_cli, tmp_path):
+    from bench.stats import figures
+
+    assert plans.load(write(tmp_path, "until_stable = 5\n" + NULL + "[matrix]\nscenario = ['offline']\n")).rule == \
+        {"until_stable": 5.0, "window": 3, "max_repeats": 10}
+    plan = write(tmp_path, "repeat = 2\n" + NULL + "[matrix]\nbatch-size = [1, 2]\n")
+    assert plans.load(plan).rule == {"repeat": 2}
+    output = tmp_path / "out"
+    result = bench_cli("sweep", plan, "--output", output)
+    assert result.exit_code == 0, result.output
+    records = [json.loads((d / "result.json").read_text()) for d in run_dirs(output)]
+    assert len(records) == 4 and all(r["status"] == "complete" for r in records)
+    records.sort(key=lambda r: r["started_at"])
+    batches = [r["config"]["batch_size"] for r in records]
+    assert batches in ([1, 2, 1, 2], [2, 1, 2, 1])  # interleaved: round 1 runs both cells before round 2
+    for batch in (1, 2):
+        mine = [r for r in records if r["config"]["batch_size"] == batch]
+        blocks = [r["repeat"] for r in mine]
+        assert [b["index"] for b in blocks] == [1, 2] and all(b["of"] == 2 for b in blocks)
+        assert len({b["series"] for b in blocks}) == 1 and blocks[0]["rule"] == {"repeat": 2}
+        assert {b["config_id"] for b in blocks} == {figures.config_id(mine[0]["config"])}  # as bench run --repeat
+        (summary_path,) = run_dirs(output)[0].parent.parent.glob(f"*/{blocks[0]['config_id']}-*.summary.json")
+        summary = json.loads(summary_path.read_text())
+        assert summary["stopped"] == "complete" and [r["index"] for r in summary["runs"]] == [1, 2]
+        assert len(summary["figures"]["metric"]["values"]) == 2
+    (log,) = output.glob("sweep-*.json")
+    cells = json.loads(log.read_text())["cells"]
+    assert all(c["series"]["stopped"] == "complete" and len(c["series"]["runs"]) == 2 for c in cells)
+    # the two configurations, compared: two runs each, a verdict (not "single-run") with its interval
+    compared = bench_cli("compare", output)
+    assert compared.exit_code == 0 and "2/2" in compared.output and "single-run" not in compared.output
+    resumed = bench_cli("sweep", plan, "--output", output, "--resume")
+    assert resumed.exit_code == 2 and "--resume with the plan's repeat rule" in resumed.output
+
+
+def test_until_stable_in_a_plan_stops_each_cell_by_its_own_stability(bench_cli, tmp_path):
+    plan = write(tmp_path, "until_stable = 60\nmax_repeats = 3\n" + NULL + "[matrix]\nscenario = ['offline']\n")
+    output = tmp_path / "out"
+    result = bench_cli("sweep", plan, "--output", output)
+    assert result.exit_code == 0, result.output
+    (log,) = output.glob("sweep-*.json")
+    (cell,) = json.loads(log.read_text())["cells"]
+    summary = json.loads((output / cell["series"]["summary"]).read_text())
+    assert summary["rule"] == {"until_stable": 60.0, "window": 3, "max_repeats": 3} and len(summary["runs"]) == 3
+    stable = summary["stability"]
+    assert stable["window"] == 3 and stable["runs"] == 3  # judged over the 3 runs, as bench run --until-stable
+    assert summary["stopped"] == ("converged after 3 runs" if stable["stable"] else "not converged in 3 runs")
+    assert summary["unstable"] is (not stable["stable"])
+    records = [json.loads((d / "result.json").read_text()) for d in run_dirs(output)]
+    assert sorted(r["repeat"]["index"] for r in records) == [1, 2, 3]
+    assert sorted(r["run_dir"] for r in summary["runs"]) == [str(d.resolve()) for d in run_dirs(output)]
+    assert all(r["repeat"]["rule"]["until_stable"] == 60.0 for r in records)

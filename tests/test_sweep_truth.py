@@ -1,4 +1,4 @@
-"""bench sweep tells the truth: the examples run as the README says, --resume counts a cell done only when its
+"""bench sweep tells the truth: the examples run as docs/sweep.md says, --resume counts a cell done only when its
 record reads whole, and progress says what the sweep settled on (a run that could not land failed, and why)."""
 
 from __future__ import annotations

@@ -39,5 +39,5 @@ def submission_cmd(results_dir, out, submitter, division, system, system_type, v
         table.add_row("[red]missing[/]", item)
     if not summary["complete"]:
         table.add_row("[bold red]INCOMPLETE[/]", "the tree misses what is listed above (also in FILL_IN.md)")
-    table.add_row("next", f"read {out}/FILL_IN.md, then run the MLCommons submission checker (see README)")
+    table.add_row("next", f"read {out}/FILL_IN.md, then run the MLCommons submission checker (see docs/mlperf.md)")
     console.print(table)

@@ -31,6 +31,11 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
     from bench.sweep.progress import Progress
 
     loaded = plans.load(plan, machine_bounds=not ray_address)  # Ray nodes check their own cores
+    if resume and loaded.rule:
+        from bench.errors import UsageError
+
+        raise UsageError(f"{plan}: --resume with the plan's repeat rule: a cell's series cannot yet be continued "
+                         "across sweeps. Run the plan again without --resume (into a new --output)")
     if ray_address:
         from bench.sweep import ray_executor
 
@@ -54,12 +59,15 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
             progress.event(entry, "skipped", entry["reason"])
     try:
         with Live(progress, console=err, refresh_per_second=2):
-            if ray_address:
-                ray_executor.execute(sweep, todo, retries, progress, ray)
-            else:
-                from bench.sweep import local
+            from bench.sweep import local, rounds
 
-                local.execute(sweep, todo, retries, progress)
+            def execute(cells):  # one round (every cell, when the plan repeats none)
+                if ray_address:
+                    ray_executor.execute(sweep, cells, retries, progress, ray)
+                else:
+                    local.execute(sweep, cells, retries, progress)
+
+            rounds.run(sweep, todo, loaded.rule, execute, progress)
         if not err.is_terminal:
             err.line()  # a log file gets the final table once, without its closing newline
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP: the log says which, the exit is 128 + it
@@ -79,6 +87,9 @@ def sweep_cmd(plan, output, resume, retries, ray_address):
         except OSError:
             pass
         raise
+    finally:
+        if ray_address:
+            ray.shutdown()
     summarise(sweep, output, out, err)
 
 

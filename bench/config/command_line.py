@@ -70,6 +70,38 @@ def click_options(items=CLI_NAMES, **changes):
     return decorate
 
 
+def series_options(command):
+    """`bench run`'s repeat options (bench/stats runs the series); a sweep plan's `repeat`, `until_stable` and
+    `max_repeats` are checked by these same parameters."""
+    import click
+
+    for option in reversed((
+        click.option("--repeat", type=click.IntRange(1, 1000), default=1, show_default=True,
+                     help="Run the configuration N times, each a complete record; a summary (mean, median, spread, "
+                     "95% interval) is written beside them."),
+        click.option("--until-stable", type=click.FloatRange(0, 100, min_open=True), metavar="P",
+                     help="Repeat until the last 3 runs' MLPerf metric lie within P% of their mean (at most "
+                     "--max-repeats)."),
+        click.option("--max-repeats", type=click.IntRange(1, 1000), help="--until-stable's most runs (default 10)."),
+    )):
+        command = option(command)
+    return command
+
+
+def run_parameters() -> list:
+    """`bench run`'s click parameters for the option table and the repeats, as the CLI parses them (for checks
+    made away from the CLI: a sweep plan's values)."""
+    import click
+
+    @click.command()
+    @click_options()
+    @series_options
+    def run(**_):
+        pass
+
+    return run.params
+
+
 def run_config(values: Mapping[str, Any], **fields) -> RunConfig:
     """A RunConfig from flat option values (as click passes them) and fields a command decides itself.
 

@@ -77,7 +77,7 @@ class RunConfig:
     threads: int | None = option(None, "Inference threads (default: the backend's own choice).", low=1,
                                  high=max_threads, why="4 per core this process may use; more threads only contend for the cores")
     malloc: str = option("keep", "glibc malloc: keep freed memory for the next batch, or glibc's defaults (system), "
-                         "which unmap large blocks and page-fault them in again each batch (see README, Performance).",
+                         "which unmap large blocks and page-fault them in again each batch (see docs/performance.md).",
                          choices=("keep", "system"))
     mode: str = option("performance", "What LoadGen measures.", choices=MODES)
     duration_s: float | None = option(None, f"Minimum timed duration in seconds (quick: {QUICK_DURATION_S:g}).",
@@ -171,7 +171,7 @@ BACKEND_OPTIONS: tuple[Option, ...] = (
     O("calibration", Path, None, "A directory of calibration images, or an MLPerf calibration list (names under "
       "--dataset).", precisions=("int8",), backend_option=True),
     O("null_image_size", int, None, "Side of its synthetic images (default: the model's, 224); 1 times the harness "
-      "without the per-image copy (see README, Performance).", low=1, high=4096,
+      "without the per-image copy (see docs/performance.md).", low=1, high=4096,
       why="a 4096x4096 image is already 200 MB as float32", backend_option=True),
     O("channels_last", bool, None, "Memory format: channels_last (True) or contiguous (False); default: channels_last "
       "on CUDA, on the CPU the faster of both timed at load.", backend_option=True, cli=False),

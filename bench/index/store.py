@@ -9,28 +9,33 @@ has an index) in one short `BEGIN IMMEDIATE` transaction; SQLite's lock serialis
 WAL lets readers read meanwhile. An upsert never replaces a row with one from an older file version (mtime), and a
 reader's refresh re-reads anything it finds stale, so the index converges on the files whatever the interleaving.
 Records are read through bench/record/results.py in batches: memory stays flat in the number of records.
+Each row also keeps the record's report row (bench/report/table.py's flat columns, as JSON, its text as recorded),
+so `bench report --index` writes results.csv and the page without opening the files.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 from bench.errors import UsageError
-from bench.record import results
+from bench.record import codec, results
 from bench.stats import figures
 
 NAME = ".bench-index.sqlite"
-SCHEMA = 2  # 2: batch size, threads, the repeat rule and the accuracy section's presence (bench compare --index)
+# 2: batch size, threads, the repeat rule and the accuracy section's presence (bench compare --index)
+# 3: the report row (bench report --index)
+SCHEMA = 3
 BATCH = 500  # records read, then written in one transaction
 COLUMNS = ("path", "mtime_ns", "size", "problem", "run_id", "status", "started_at", "config_id", "series",
            "repeat_index", "system", "backend", "model", "weights", "precision", "scenario", "mode",
            "bench_version", "backend_version", "driver", "metric_key", "metric_name", "metric_unit",
            "higher_is_better", "metric", *(name for name, *_ in figures.FIGURES), "valid", "accuracy_verdict",
            "accuracy_passed", "accuracy_synthetic", "has_accuracy", "batch_size", "threads", "until_stable",
-           "stable_window")
+           "stable_window", "report_row")
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs ({", ".join(c + (" TEXT PRIMARY KEY" if c == "path" else "") for c in COLUMNS)});
@@ -101,10 +106,17 @@ def row(root: Path, run_dir: Path, stat: os.stat_result) -> tuple:
     """The index row of one run directory (its result.json read through the record readers)."""
     rel = os.path.relpath(run_dir, root)
     base = {"path": rel, "mtime_ns": stat.st_mtime_ns, "size": stat.st_size}
+    from bench.report import table
+
     try:
-        record = results.load(run_dir)
+        raw = results.load(run_dir, clean=False)  # the report row keeps the text as recorded (results.csv's)
+        flat = table.row(Path(rel), raw)  # run_dir relative to the tree: records.load_report puts the root back
     except UsageError as exc:  # kept, so that an unreadable file is not re-read until it changes
         return tuple({**base, "problem": str(exc)}.get(c) for c in COLUMNS)
+    except Exception as exc:  # noqa: BLE001 - a shape the readers missed, as results.load_records skips it
+        return tuple({**base, "problem": codec.clean(f"{run_dir / 'result.json'}: result record of the wrong shape "
+                                                      f"({type(exc).__name__}: {exc})")}.get(c) for c in COLUMNS)
+    record = codec.clean(raw)
     cfg, block = record.get("config") or {}, figures.repeat(record) or {}
     heads = figures.headline(record)
     metric = heads.get(figures.METRIC, {})
@@ -125,6 +137,7 @@ def row(root: Path, run_dir: Path, stat: os.stat_result) -> tuple:
         "has_accuracy": bool(acc), "batch_size": cfg.get("batch_size"), "threads": cfg.get("threads"),
         "until_stable": (block.get("rule") or {}).get("until_stable"),
         "stable_window": (block.get("rule") or {}).get("window"),
+        "report_row": json.dumps(flat, default=str, allow_nan=False),
     }
     return tuple(values.get(c) for c in COLUMNS)
 

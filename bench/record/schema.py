@@ -150,7 +150,9 @@ class Timing(Section):
     """Untimed phases, never part of the timed region."""
 
     load_s: float | None = later()
+    compile_s: float | None = later("of load_s: the compile or engine build the backend reports; null if it does none")
     warmup_s: float | None = later()
+    first_call_s: float | None = later("of warmup_s: the first batch (a lazy compile, allocation)")
     warmup_estimate: dict[str, float] | None = later("samples_per_second, single_latency_s")
     warmup_batch_sizes: list[int] | None = later()
 

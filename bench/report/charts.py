@@ -32,15 +32,18 @@ def metric_charts(df: pd.DataFrame) -> list[str]:
             ["scenario", "metric", "metric_unit", "metric_better"], sort=True):
         fig = go.Figure()
         for (backend, precision), runs in group.groupby(["backend", "precision"], sort=True):
-            marks = [" ".join(m for m, on in (("INVALID", v == "INVALID"), ("synthetic", s)) if on)
-                     for v, s in zip(runs["validity"], runs["synthetic"])]
+            single = runs["config_runs"] == 1 if "config_runs" in runs else [False] * len(runs)
+            marks = [" ".join(m for m, on in (("INVALID", v == "INVALID"), ("synthetic", s), ("single-run", one))
+                              if on) for v, s, one in zip(runs["validity"], runs["synthetic"], single)]
+            gates = runs["accuracy_gate"] if "accuracy_gate" in runs else [None] * len(runs)
             fig.add_bar(
                 name=chart_text(f"{backend} {precision}"),
                 x=[chart_text(s) for s in runs["system"]], y=runs["metric_value"],
                 text=[chart_text(f"{v:,.2f} {m}".strip()) for v, m in zip(runs["metric_value"], marks)],
                 textposition="outside",
                 marker_pattern_shape=["/" if v == "INVALID" else "" for v in runs["validity"]],
-                customdata=[chart_text(lbl) for lbl in runs["label"]],
+                customdata=[chart_text(lbl + ("" if g is None else f"; accuracy gate: {g}"))
+                            for lbl, g in zip(runs["label"], gates)],
                 hovertemplate=f"%{{customdata}}<br>%{{y:,.2f}} {chart_text(unit)}<extra></extra>")
         values = group["metric_value"][group["metric_value"] > 0]
         spread = len(values) and values.max() / values.min() > 30  # a CPU beside a GPU: log, or the CPU vanishes

@@ -157,6 +157,11 @@ COLUMNS: list[Column] = [
     C("python", "system.python"),
     C("loadgen_version", "performance.loadgen_version"),
     C("error"),
+    # issue 27: the cost of getting there, per run, never part of the measured figures (bench/record/schema.py Timing)
+    C("load_s", "timing.load_s", heading="load s", unit="s", shown=21, compare=17, better="lower", **N),
+    C("compile_s", "timing.compile_s", heading="compile s", unit="s", shown=22, compare=18, better="lower", **N),
+    C("warmup_s", "timing.warmup_s", heading="warm-up s", unit="s", shown=23, compare=19, better="lower", **N),
+    C("first_call_s", "timing.first_call_s", heading="first call s", unit="s", compare=20, better="lower", **N),
 ]
 BY_NAME = {c.name: c for c in COLUMNS}
 SUMMARY = sorted((c for c in COLUMNS if c.shown is not None), key=lambda c: c.shown or 0)

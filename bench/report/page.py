@@ -13,26 +13,54 @@ import pandas as pd
 from bench.cache import atomic_write
 from bench.errors import UsageError
 from bench.record import codec
-from bench.report.charts import distribution_chart, metric_charts, percentile_chart, power_chart
+from bench.report.charts import (
+    distribution_chart,
+    metric_charts,
+    percentile_chart,
+    power_chart,
+)
 from bench.report.columns import SUMMARY, Column
-from bench.report.table import frame, load_runs
+from bench.report.table import frame, frame_of, load_runs
+
+# Per-run charts (percentile lines, latency distributions, power) draw at most this many runs, the latest: beyond,
+# a chart of thousands of lines says nothing and takes minutes to build; results.csv holds every run.
+PER_RUN_CHARTS = 100
 
 
-def write(paths, out: str | Path) -> tuple[pd.DataFrame, list[str]]:
-    """Find the runs, write <out>/results.csv and <out>/index.html; returns the frame and any unreadable records."""
-    runs, problems = load_runs(paths)
+def write(paths, out: str | Path, indexed: tuple | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Find the runs, write <out>/results.csv and <out>/index.html; returns the frame and any unreadable records.
+
+    `indexed`: the runs as the results index gave them (bench/index/records.py's load_report: runs, report rows,
+    problems) instead of reading every result.json; only the Systems section opens files, one per system."""
+    use_index = indexed is not None
+    if use_index:
+        runs, flat, problems = indexed
+        df = frame_of(flat)
+    else:
+        runs, problems = load_runs(paths)
+        df = frame(runs)
     if not runs:
         raise UsageError(f"no readable result.json under {', '.join(map(str, paths))}: "
                          "give run directories or results trees written by `bench run`")
-    df = frame(runs)
+    from bench.stats import page as repeats_page
+
+    configs = repeats_page.annotate(df, runs)  # runs of each one's configuration, the accuracy record that gates it
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create report directory {out}: {exc.strerror}. Choose another --out.")
     atomic_write(out / "results.csv", df.to_csv(index=False))  # the data as recorded: a CSV field carries "\n"
-    shown = [(d, codec.clean(r)) for d, r in runs]  # the page: no control characters in shown text
-    atomic_write(out / "index.html", page(frame(shown), {str(d): r for d, r in shown}, problems))
+    if use_index:  # the page: no control characters in shown text
+        shown_df, shown = frame_of([{k: codec.clean(v) if isinstance(v, str) and k != "run_dir" else v
+                                     for k, v in r.items()} for r in flat]), runs
+    else:
+        shown = [(d, codec.clean(r)) for d, r in runs]
+        shown_df = frame(shown)
+    for name in EXTRA:  # computed once over the runs, found again by run directory
+        shown_df[name] = shown_df["run_dir"].map(dict(zip(df["run_dir"], df[name])))
+    atomic_write(out / "index.html", page(shown_df, {str(d): r for d, r in shown}, problems, use_index,
+                                          configs if use_index else None))  # the index's records are the page's
     for name in ("results.csv", "index.html"):
         (out / name).chmod(0o644)  # reports are for sharing; atomic_write's temporary file is private
     return df, problems
@@ -58,29 +86,59 @@ def _fmt(value, column: Column | None = None) -> str:
     return str(value)
 
 
+# Columns of a run that depend on the other runs (bench/stats/page.py annotate): last in results.csv and the table.
+EXTRA = {"config_runs": "runs of its configuration", "accuracy_gate": "accuracy gate"}
+
+
+def _extra_cell(name: str, value) -> str:
+    if name == "config_runs":
+        text = "" if value is None or pd.isna(value) else ("1 (single-run)" if value == 1 else f"{int(value)}")
+        return f'<td data-sort="{esc("" if not text else int(value))}">{esc(text)}</td>'
+    badge = "ok" if str(value).endswith(" PASS") else "warn"
+    return f'<td class="name" data-sort=""><span class="badge {badge}">{esc(value)}</span></td>'
+
+
+def _cell(column: Column, value, extra) -> str:
+    """One summary cell; `extra`: the INVALID reasons of the validity cell, the synthetic flag of the data cell."""
+    col = column.name
+    text = esc(_fmt(value, column))
+    if col == "validity":
+        cls = {"VALID": "ok", "INVALID": "bad"}.get(value, "warn")
+        title = esc(extra) if value == "INVALID" else ""
+        text = f'<span class="badge {cls}" title="{title}">{text}</span>'
+    elif col == "accuracy":
+        cls = {"PASS": "ok", "FAIL": "bad", "synthetic": "warn"}.get(value, "dim")
+        text = f'<span class="badge {cls}">{text}</span>'
+    elif col == "data" and extra:
+        text = '<span class="badge warn">synthetic</span>'
+    elif col == "status" and value != "complete":
+        text = f'<span class="badge bad">{text}</span>'
+    sort = value if isinstance(value, (int, float, np.integer, np.floating)) and not pd.isna(value) else ""
+    name = ' class="name"' if col == "system" else ""  # long names wrap; numbers never break
+    return f'<td{name} data-sort="{esc(sort)}">{text}</td>'
+
+
 def summary_table(df: pd.DataFrame) -> str:
-    head = "".join(f'<th data-col="{i}" title="click to sort">{esc(c.heading)}</th>' for i, c in enumerate(SUMMARY))
+    names = [esc(c.heading) for c in SUMMARY] + [esc(h) for h in EXTRA.values()]
+    head = "".join(f'<th data-col="{i}" title="click to sort">{h}</th>' for i, h in enumerate(names))
     body = []
-    for _, r in df.iterrows():
+    used = list(dict.fromkeys([c.name for c in SUMMARY] + ["validity", "invalid_reasons", "synthetic", "status",
+                                                           *EXTRA]))
+    cache: dict[tuple, str] = {}  # a text cell repeats (backend, scenario, status...): built once, over 10,000 runs
+    for r in df[used].to_dict("records"):  # plain dicts: iterrows builds a Series a row, 5x slower over 10,000 runs
         cells = []
         for column in SUMMARY:
-            col, value = column.name, r[column.name]
-            text = esc(_fmt(value, column))
-            cls = ""
-            if col == "validity":
-                cls = {"VALID": "ok", "INVALID": "bad"}.get(value, "warn")
-                title = esc(r["invalid_reasons"]) if value == "INVALID" else ""
-                text = f'<span class="badge {cls}" title="{title}">{text}</span>'
-            elif col == "accuracy":
-                cls = {"PASS": "ok", "FAIL": "bad", "synthetic": "warn"}.get(value, "dim")
-                text = f'<span class="badge {cls}">{text}</span>'
-            elif col == "data" and r["synthetic"]:
-                text = '<span class="badge warn">synthetic</span>'
-            elif col == "status" and value != "complete":
-                text = f'<span class="badge bad">{text}</span>'
-            sort = value if isinstance(value, (int, float, np.integer, np.floating)) and not pd.isna(value) else ""
-            name = ' class="name"' if col == "system" else ""  # long names wrap; numbers never break
-            cells.append(f'<td{name} data-sort="{esc(sort)}">{text}</td>')
+            value = r[column.name]
+            extra = r["invalid_reasons"] if column.name == "validity" else r["synthetic"] if column.name == "data" \
+                else None
+            if isinstance(value, float):  # numbers: each its own (and NaN is never a key twice)
+                cells.append(_cell(column, value, extra))
+                continue
+            key = (column.name, value, extra)
+            if (cell := cache.get(key)) is None:
+                cell = cache[key] = _cell(column, value, extra)
+            cells.append(cell)
+        cells += [_extra_cell(name, r[name]) for name in EXTRA]
         classes = " ".join(c for c, on in (("invalid", r["validity"] == "INVALID"), ("synthetic", r["synthetic"]))
                            if on)
         body.append(f'<tr class="{classes}">{"".join(cells)}</tr>')
@@ -88,11 +146,20 @@ def summary_table(df: pd.DataFrame) -> str:
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
-def systems_table(records: dict[str, dict]) -> str:
+def systems_table(records: dict[str, dict], partial: bool = False) -> str:
+    """Each system's section; `partial` (records from the index): read from one file per system."""
     systems: dict[str, dict] = {}
-    for record in records.values():
+    for run_dir, record in records.items():
         info = record.get("system") or {}
-        systems.setdefault(str(info.get("system_name") or "unknown"), info)
+        name = str(info.get("system_name") or "unknown")
+        if name not in systems and partial:
+            from bench.record import results
+
+            try:
+                info = results.load(run_dir).get("system") or info
+            except UsageError:
+                pass  # changed since the index read it: the name alone
+        systems.setdefault(name, info)
     parts = []
     for name, info in sorted(systems.items()):
         rows = []
@@ -137,7 +204,8 @@ document.querySelectorAll('table.sortable').forEach(function(table){
 """
 
 
-def page(df: pd.DataFrame, records: dict[str, dict], problems: list[str]) -> str:
+def page(df: pd.DataFrame, records: dict[str, dict], problems: list[str], partial: bool = False,
+         configs: list[dict] | None = None) -> str:
     from plotly.offline import get_plotlyjs
 
     sections = [f"<h2>Summary</h2><p class='note'>{len(df)} runs on {df['system'].nunique()} systems. "
@@ -153,16 +221,22 @@ def page(df: pd.DataFrame, records: dict[str, dict], problems: list[str]) -> str
     # issue 27: every run of a repeat series, the intervals, the verdicts and accuracy gates (bench/stats/page.py)
     from bench.stats import page as repeats_page
 
-    if (repeated := repeats_page.section(records)) is not None:
+    if (repeated := repeats_page.section(records, configs)) is not None:
         sections.append(repeated)
-    for title, chart in (("Latency percentiles", percentile_chart(df)),
-                         ("Latency distribution", distribution_chart(df)),
-                         ("Power", power_chart(df))):
+    per_run = df
+    if len(df) > PER_RUN_CHARTS:
+        per_run = df.sort_values("started_at", na_position="first", kind="stable").tail(PER_RUN_CHARTS)
+        sections.append(f"<p class='note'>Per-run charts below (latency percentiles, distributions, power): the "
+                        f"latest {PER_RUN_CHARTS} of {len(df)} runs; the summary table and results.csv hold every "
+                        "run.</p>")
+    for title, chart in (("Latency percentiles", percentile_chart(per_run)),
+                         ("Latency distribution", distribution_chart(per_run)),
+                         ("Power", power_chart(per_run))):
         if chart:
             sections.append(f"<h2>{title}</h2>{chart}")
         elif title == "Power":
             sections.append("<h2>Power</h2><p class='note'>No run holds power samples (power.csv).</p>")
-    sections.append("<h2>Systems</h2>" + systems_table(records))
+    sections.append("<h2>Systems</h2>" + systems_table(records, partial))
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>bench report</title>"
             f"<style>{STYLE}</style><script>{get_plotlyjs()}</script></head><body>"
             f"<h1>bench report</h1>{''.join(sections)}<script>{SORT_JS}</script></body></html>\n")

@@ -39,7 +39,12 @@ def label(r: dict, input_location: str = "host") -> str:
 
 
 def frame(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
-    df = pd.DataFrame([row(d, r) for d, r in runs])
+    return frame_of([row(d, r) for d, r in runs])
+
+
+def frame_of(rows: list[dict]) -> pd.DataFrame:
+    """The report's frame of flat rows (row()'s, or the results index's copies of them)."""
+    df = pd.DataFrame(rows, columns=[*(c.name for c in columns.COLUMNS), "label"])
     if len(df):
         df = df.sort_values(["scenario", "system", "backend", "precision", "started_at"], na_position="last",
                             kind="stable").reset_index(drop=True)

@@ -34,7 +34,7 @@ from bench.run.power import PowerMonitor
 from bench.run.qsl import FLOAT32_NCHW, SampleStore, loader
 from bench.run.settings import test_settings
 from bench.run.sut import Responder
-from bench.run.warmup import warm_up
+from bench.run.warmup import compile_seconds, warm_up
 from bench.system import malloc, signals, sysinfo
 from scenarios.base import Estimate
 
@@ -122,11 +122,13 @@ class Session:
             self.backend.load(self.model, self.options)
         timing.load_s = time.perf_counter() - t0
         record.backend = typing.cast(schema.Backend, backends.describe(self.backend))
+        timing.compile_s = compile_seconds(record.backend)
         # The form the backend takes (sim: uint8 NHWC); refused here, before any timing, if the dataset cannot give it.
         self.store = SampleStore(self.dataset, form=getattr(self.backend, "sample_form", FLOAT32_NCHW))
         console.print("warming up (untimed)")
         with console.status("warming up"):
-            self.estimate, timing.warmup_s, batches = warm_up(self.backend, self.store, cfg, self.scenario)
+            self.estimate, timing.warmup_s, batches, timing.first_call_s = warm_up(self.backend, self.store, cfg,
+                                                                                  self.scenario)
         timing.warmup_estimate = vars(self.estimate)
         timing.warmup_batch_sizes = batches
         # again: some backends settle threads/streams in warm-up

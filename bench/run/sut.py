@@ -70,7 +70,7 @@ class Responder:
             with self._lock:
                 self.error = self.error or exc
             return self.answer_empty(ids)
-        # MLPerf's accuracy script reads each response as one float32 class id (see README).
+        # MLPerf's accuracy script reads each response as one float32 class id (see docs/models-data.md).
         out = np.ascontiguousarray(classes, dtype=np.float32)
         base, n = out.ctypes.data, len(ids)
         done_ns = time.perf_counter_ns()

@@ -13,8 +13,10 @@ from bench.run.sut import check_classes
 from scenarios.base import Estimate
 
 
-def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Estimate, float, list[int]]:
-    """Untimed iterations on real samples: the steady-state rate at the scenario's batch sizes LoadGen's run; then
+def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Estimate, float, list[int], float]:
+    """(estimate, seconds, batch sizes run, the first call's seconds).
+
+    Untimed iterations on real samples: the steady-state rate at the scenario's batch sizes LoadGen's run; then
     every other batch size the scenario can issue runs once, so no first call at a new shape is timed.
 
     On a thread of its own, as the timed run infers on LoadGen's or the workers' threads: a thread's rate depends
@@ -38,7 +40,7 @@ def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Esti
     return outcome["value"]
 
 
-def _warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Estimate, float, list[int]]:
+def _warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Estimate, float, list[int], float]:
     batch_size = scenario.backend_batch(cfg)
     others = [b for b in scenario.warmup_batches(cfg) if b != batch_size]
     n = min(batch_size, store.total)
@@ -48,6 +50,7 @@ def _warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Est
     start = time.perf_counter()
     check_classes(backend, backend.predict(store.batch(indices)), batch_size)  # first call: compile, allocate
     backend.synchronize()
+    first_call_s = time.perf_counter() - start  # a lazy compile's cost (torch.compile), apart from the rate
     times, total = [], 0.0  # a running total: sum(times) each turn is quadratic for a fast backend (null)
     while len(times) < min_iters or total < min_s:
         t = time.perf_counter()
@@ -70,7 +73,20 @@ def _warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Est
     rate = batch_size / per_batch * backend.parallel_devices * backend.parallel_streams
     rate = max(rate, pipelined or 0.0)
     estimate = Estimate(samples_per_second=rate, single_latency_s=per_batch / batch_size)
-    return estimate, time.perf_counter() - start, sorted({batch_size, *others})
+    return estimate, time.perf_counter() - start, sorted({batch_size, *others}), first_call_s
+
+
+# What the backends name the compile or engine build they do in load() (backends/*: describe()).
+COMPILE_KEYS = ("compile_s", "engine_build_s")
+
+
+def compile_seconds(described: dict | None) -> float | None:
+    """The compile or engine build the backend reports, part of load_s; None when it reports none."""
+    for key in COMPILE_KEYS:
+        value = (described or {}).get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
 
 
 def _pipelined_rate(backend, store: SampleStore, indices: np.ndarray, batches: int) -> float:

@@ -26,6 +26,7 @@ SUMMARY_KIND = "bench-repeat-summary"
 SUMMARY_SCHEMA = 1
 SUMMARY_SUFFIX = ".summary.json"
 MAX_DEFAULT = 10  # --until-stable's --max-repeats when not given
+STARTUP = ("load_s", "compile_s", "warmup_s", "first_call_s")  # the record's timing, summarised per series
 
 
 def check_options(repeat: int, until_stable: float | None, max_repeats: int | None) -> None:
@@ -70,7 +71,7 @@ def summarise(records: list[dict], rule: dict, stopped: str) -> dict:
         # the cost of getting there, per run, apart from the measured figures: load (compile, engine build), warm-up
         "startup": {key: describe.describe([(r.get("timing") or {}).get(key) for r in done
                                             if isinstance((r.get("timing") or {}).get(key), (int, float))])
-                    for key in ("load_s", "warmup_s")},
+                    for key in STARTUP},
     }
 
 

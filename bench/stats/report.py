@@ -40,9 +40,11 @@ def print_summary(summary: dict, path, console) -> None:
         console.print(f"{word}: last {stable['window']} runs within {spread if spread is not None else '—'}% of "
                       f"their mean (criterion {stable['percent']}%)", highlight=False)
     startup = summary.get("startup") or {}
-    if all((startup.get(k) or {}).get("mean") is not None for k in ("load_s", "warmup_s")):
-        console.print(f"start-up per run, outside the figures: load {startup['load_s']['mean']:.2f} s, warm-up "
-                      f"{startup['warmup_s']['mean']:.2f} s (means)", highlight=False)
+    names = {"load_s": "load", "compile_s": "of it compile", "warmup_s": "warm-up", "first_call_s": "of it first call"}
+    said = [f"{word} {startup[k]['mean']:.2f} s" for k, word in names.items()
+            if (startup.get(k) or {}).get("mean") is not None]
+    if said:
+        console.print(f"start-up per run, outside the figures (means): {', '.join(said)}", highlight=False)
     console.print(f"(t): {describe.T_METHOD}; (order): {describe.ORDER_METHOD}", highlight=False)
     for note in notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

@@ -93,10 +93,11 @@ def _unstable(records: list[dict], name: str) -> str | None:
     return None
 
 
-def rows(found, paths, require_accuracy: bool = False) -> list[dict]:
+def rows(found, paths, require_accuracy: bool = False, configs: list[dict] | None = None) -> list[dict]:
     """One row per (scenario, figure, configuration after the baseline). Raises UsageError under
-    --require-accuracy when a configuration has no passing accuracy run (before anything is ranked)."""
-    configs = groups(found, paths)
+    --require-accuracy when a configuration has no passing accuracy run (before anything is ranked).
+    `configs`: groups(found, paths) when the caller has them (a report over thousands of runs groups once)."""
+    configs = groups(found, paths) if configs is None else configs
     table = gates(found)
     for c in configs:
         c["gate"] = table.get(c["identity"], NO_GATE)
@@ -127,11 +128,11 @@ def rows(found, paths, require_accuracy: bool = False) -> list[dict]:
     return out
 
 
-def legend(found, paths) -> list[tuple[str, bool]]:
+def legend(found, paths, configs: list[dict] | None = None) -> list[tuple[str, bool]]:
     """(line, gated) per configuration: its id, what it is, how many runs, and the accuracy run that gates it."""
     out = []
     table = gates(found)
-    for c in groups(found, paths):
+    for c in groups(found, paths) if configs is None else configs:
         g = table.get(c["identity"], NO_GATE)
         n = len(c["records"])
         out.append(((f"{c['label']}; {n} run{'s' if n > 1 else ''}{'' if c['key'][0] == 'config' else ' (single-run)'}"

@@ -71,8 +71,9 @@ def _die_with_parent() -> None:
         pass
 
 
-def run_cell(options: dict, node: dict) -> dict:
-    """Run one cell here. Returns the outcome: status, reason, node, software, times, and the run as tar bytes."""
+def run_cell(options: dict, node: dict, series: dict | None = None) -> dict:
+    """Run one cell here. Returns the outcome: status, reason, node, software, times, and the run as tar bytes.
+    `series`: the cell's repeat block this round (bench/sweep/rounds.py), given to bench run as --in-series."""
     outcome = {"node": node, "software": software(), "started_at": time.time(), "finished_at": None,
                "status": None, "reason": None, "run_id": None, "returncode": None, "tar": None}
     refusal = machine_refusal(options)
@@ -81,6 +82,8 @@ def run_cell(options: dict, node: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         log = Path(tmp, "bench-run.log")
         argv = to_command(options, str(Path(tmp, "out")))
+        if series is not None:
+            argv += ["--in-series", json.dumps(series)]
         with open(log, "w") as log_file:
             outcome["started_at"] = time.time()
             # Own session: the terminal's Ctrl-C reaches the sweep, which forwards it once.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+from bench.sweep import rounds
 from bench.sweep.cell import failed, local_identity, run_cell
 from bench.sweep.plan import Cell, Target
 from bench.sweep.progress import Progress, where
@@ -35,7 +36,7 @@ def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress) -
             sweep.mark(cell, "running", node=node)
             progress.event(entry, "running", where(node))
             try:
-                outcome = run_cell(cell.options, node)
+                outcome = run_cell(cell.options, node, rounds.block(sweep, cell))
             except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (bench/system/signals.py): named as it was
                 signals.note_interrupt(exc)
                 sweep.mark(cell, "interrupted", signals.reason(exc))

@@ -19,7 +19,7 @@ import click
 
 from backends import backend_class, names, unhonoured
 from bench.config import run_config as table
-from bench.config.command_line import run_args
+from bench.config.command_line import run_args, run_parameters
 from bench.config.option import Option
 from bench.errors import BenchError, UsageError
 from bench.system.devices import validate as validate_device
@@ -39,10 +39,8 @@ def options() -> dict[str, Option]:
 
 def run_params() -> dict[str, click.Parameter]:
     """Plan key -> `bench run`'s click parameter (the same options, as the CLI parses them)."""
-    from bench.cli import run
-
     params: dict[str, click.Parameter] = {}
-    for p in run.params:
+    for p in run_parameters():
         if p.name in OWN or not isinstance(p, click.Option):
             continue
         params[max(p.opts, key=len).lstrip("-").replace("-", "_")] = p

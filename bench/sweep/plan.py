@@ -4,6 +4,9 @@ The plan is checked whole before anything runs, against `bench run`'s own option
 strict types, ranges, choices, one spelling per option, and every cell's options as `bench run` would check them
 (an option its backend, device or precision does not honour). A bad plan stops naming the file, the line and the
 fix (exit 2). The matrix is counted before it is built: beyond MAX_CELLS it is refused with its count.
+
+`repeat = N` (or `until_stable = P` with `max_repeats = M`) at the top of a plan runs every cell N times in rounds,
+A B A B ... (bench/sweep/rounds.py), checked by `bench run`'s own --repeat, --until-stable and --max-repeats.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from bench import safe_names
 from bench.config.run_config import DEFAULTS
 from bench.errors import UsageError
 from bench.sweep import options as opts
+from bench.sweep import rounds
 
 TARGET_KEYS = {"resources", "accelerator", "hostname", "labels", "options"}
 TOP_KEYS = {"defaults", "matrix", "runs", "targets"}
@@ -76,6 +80,7 @@ class Plan:
     cells: list[Cell]
     skipped: list[tuple[Cell, str]]  # filtered before running, with the reason
     digest: str  # sha256 of the plan file
+    rule: dict | None = None  # repeat rule ({repeat} or {until_stable, window, max_repeats}); None: one run a cell
 
 
 def line_of(text: str, key: str) -> int:
@@ -166,8 +171,10 @@ def load(path: str | Path, machine_bounds: bool = True) -> Plan:
         raise UsageError(f"{path}:{line}: not valid TOML ({exc}). Fix that line (see examples/sweep.toml)")
     reader = _Reader(path, raw.decode(), machine_bounds)
     for key in data:
-        if key not in TOP_KEYS:
-            reader.fail(key, f"unknown section {key!r}", f"A plan has {', '.join(sorted(TOP_KEYS))}")
+        if key not in TOP_KEYS and opts.normalise(key) not in rounds.RULE_KEYS:
+            reader.fail(key, f"unknown section {key!r}", f"A plan has {', '.join(sorted(TOP_KEYS))} and, before "
+                        f"them, {', '.join(rounds.RULE_KEYS)}")
+    rule = rounds.rule(reader, data)
     defaults = reader.options("defaults", data.get("defaults", {}))
     matrix = reader.table("matrix", data.get("matrix", {}))
     reader.one_spelling(matrix)
@@ -211,7 +218,7 @@ def load(path: str | Path, machine_bounds: bool = True) -> Plan:
             verdicts[asks] = static_refusal(cell.options)
         reason = verdicts[asks]
         (skipped.append((cell, reason)) if reason else runnable.append(cell))
-    return Plan(path, runnable, skipped, hashlib.sha256(raw).hexdigest())
+    return Plan(path, runnable, skipped, hashlib.sha256(raw).hexdigest(), rule)
 
 
 def _check_cell(reader: _Reader, cell: Cell) -> None:

@@ -11,6 +11,7 @@ import os
 import socket
 
 from bench.errors import UsageError
+from bench.sweep import rounds
 from bench.sweep.cell import failed as cell_failed
 from bench.sweep.cell import run_cell
 from bench.sweep.plan import Cell, Target
@@ -100,13 +101,13 @@ class Tracker:
         return dict(self.running)
 
 
-def run_remote(options: dict, attempt: str, tracker) -> dict:
+def run_remote(options: dict, attempt: str, tracker, series: dict | None = None) -> dict:
     import ray
 
     node = {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
             "ip": ray.util.get_node_ip_address()}
     tracker.started.remote(attempt, node)
-    return run_cell(options, node)
+    return run_cell(options, node, series)
 
 
 def failed(exc: Exception, node: dict | None) -> dict:
@@ -114,7 +115,8 @@ def failed(exc: Exception, node: dict | None) -> dict:
 
 
 def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress, ray) -> None:
-    """Run the cells on the cluster `ray` is connected to (see connect); disconnects at the end."""
+    """Run the cells on the cluster `ray` is connected to (see connect); the caller disconnects (ray.shutdown)
+    after the last round."""
     pending: dict = {}  # ObjectRef -> Cell
     tries: dict[str, int] = {}
     try:
@@ -129,7 +131,8 @@ def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress, r
                 return
             tries[cell.config_hash] = tries.get(cell.config_hash, 0) + 1
             attempt = f"{cell.config_hash}#{tries[cell.config_hash]}"
-            ref = task.options(**placement(cell.target, nodes)).remote(cell.options, attempt, tracker)
+            ref = task.options(**placement(cell.target, nodes)).remote(cell.options, attempt, tracker,
+                                                                       rounds.block(sweep, cell))
             pending[ref] = cell
             sweep.mark(cell, "queued")
 
@@ -175,5 +178,3 @@ def execute(sweep: Sweep, cells: list[Cell], retries: int, progress: Progress, r
             ray.cancel(ref)  # running tasks get KeyboardInterrupt: bench run is stopped and nothing lands
             sweep.mark(cell, "interrupted", "interrupted by Ctrl-C")
         raise
-    finally:
-        ray.shutdown()
