@@ -106,7 +106,7 @@ class SampleStore:
 
 def loader(store: SampleStore, backend):
     """LoadGen's load_samples and unload_samples callbacks (untimed): the store's, then the backend's own where it
-    keeps the loaded set (`samples_loaded(store)`: pins it, or copies it to the device for --input-location device)."""
+    keeps the loaded set (`samples_loaded(store)`: torch copies it to the GPU for --input-location device)."""
     loaded, unloaded = getattr(backend, "samples_loaded", None), getattr(backend, "samples_unloaded", None)
 
     def load(indices) -> None:
