@@ -126,8 +126,8 @@ def main(duration, batch_size, threads, count, names, precisions, calibration_co
         ran = info.get("inference_precision") or info.get("dtype") or info["precision"]
         if precision == "int8":
             ran = f"int8, rest {ran}" if ran != "int8" else ran
-        if "streams" in info:
-            ran += f", {info['streams']} streams/{info['infer_requests']} req"
+        if "streams" in info:  # OpenVINO also says how many infer requests; the CPU stream pool (cpu_streams) does not
+            ran += f", {info['streams']} streams" + (f"/{info['infer_requests']} req" if "infer_requests" in info else "")
         table.add_row(name, precision, f"{sps:.1f}", f"{ceiling:.1f}" if ceiling else "-",
                       f"{sps / ceiling:.2f}" if ceiling else "-", validity, f"{load_s:.1f}", ran)
     console.print(table)
