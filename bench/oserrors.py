@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 
-
 FIXES = {
     errno.ENOSPC: "the disk is full: free some space, or point BENCH_CACHE / --output elsewhere",
     errno.EDQUOT: "the disk quota is used up: free some space, or point BENCH_CACHE / --output elsewhere",
