@@ -1,6 +1,9 @@
-"""One LoadGen run of a loaded backend: its TestSettings, LoadGen on its own thread (so the main one keeps the
-display and Ctrl-C), the SUT torn down only once LoadGen has ended, and the performance section read from
-LoadGen's own log. bench/run/harness.py builds the session around it."""
+"""One LoadGen run of a loaded backend: its settings and logs, the SUT and QSL it is handed, the live display, and
+the performance section read from its detail log (never recomputed), with the process's CPU and the data path.
+
+Only LoadGen times: from a query's issue to its QuerySamplesComplete. The session around it (bench/run/harness.py)
+loads, warms up and writes the record.
+"""
 
 from __future__ import annotations
 
