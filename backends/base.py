@@ -159,7 +159,7 @@ class Backend(ABC):
 
     # ---- a loaded backend ----------------------------------------------------------------------------------
 
-    def reset_stats(self) -> None:
+    def reset_stats(self) -> None:  # noqa: B027 (optional hook: the default does nothing)
         """Start counting per-device work afresh (called before the timed run)."""
 
     def device_stats(self) -> list[dict] | None:
@@ -186,14 +186,14 @@ class Backend(ABC):
         """Raw scores, for agreement checks between backends."""
         raise NotImplementedError(f"{self.name} does not expose logits")
 
-    def synchronize(self) -> None:
+    def synchronize(self) -> None:  # noqa: B027 (optional hook: the default does nothing)
         """Wait until all device work is finished (no-op on the CPU)."""
 
     @abstractmethod
     def describe(self) -> dict:
         """What actually ran: device, precision, threads, versions."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: the default does nothing)
         """Free device memory and threads."""
 
 

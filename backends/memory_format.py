@@ -22,7 +22,7 @@ def choose(torch, model, shape: tuple[int, ...], dtype, asked: bool | None = Non
     x = torch.rand(shape).to(dtype)
     start = time.perf_counter()
     with torch.inference_mode():
-        for name, fmt in formats.items():  # first call per format: oneDNN creates its primitives
+        for fmt in formats.values():  # first call per format: oneDNN creates its primitives
             model.to(memory_format=fmt)(x.contiguous(memory_format=fmt))
         for _ in range(ROUNDS):
             for name, fmt in formats.items():

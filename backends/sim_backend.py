@@ -66,7 +66,10 @@ class SimBackend(Backend):
 
     def load(self, model, options: BackendOptions) -> None:
         extra = options.extra
-        given = lambda key, default: default if extra.get(key) is None else extra[key]  # a = 0 is a value, not "unset"
+
+        def given(key, default):
+            return default if extra.get(key) is None else extra[key]  # a = 0 is a value, not "unset"
+
         self.a_s = float(given("sim_a_us", DEFAULT_A_US)) / 1e6
         self.b_s = float(given("sim_b_us", DEFAULT_B_US)) / 1e6
         self.k = int(given("sim_inflight", DEFAULT_INFLIGHT))

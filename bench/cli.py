@@ -15,8 +15,6 @@ from bench.config import command_line
 from bench.console import err, out
 from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError, UsageError
 
-
-
 # Commands that live in their own modules, imported only when used: "name": "module:function".
 LAZY_COMMANDS: dict[str, str] = {
     "report": "bench.commands.report:report_cmd",

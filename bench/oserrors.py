@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import errno
 
-from bench.errors import UsageError
-
 FIXES = {
     errno.ENOSPC: "the disk is full: free some space, or point BENCH_CACHE / --output elsewhere",
     errno.EDQUOT: "the disk quota is used up: free some space, or point BENCH_CACHE / --output elsewhere",
@@ -29,7 +27,3 @@ def describe(exc: OSError, doing: str = "use") -> str:
         path = f"{path} -> {exc.filename2}"
     fix = FIXES.get(exc.errno, "check the path, its permissions and free space")
     return f"cannot {doing} {path}: {exc.strerror or exc}; {fix}"
-
-
-def usage_error(exc: OSError, doing: str = "use") -> UsageError:
-    return UsageError(describe(exc, doing))

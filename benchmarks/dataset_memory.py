@@ -35,7 +35,7 @@ def peak_rss_mb(cmd: list[str], env: dict) -> float:
 
 
 def main() -> None:
-    lines = [l for l in (IMAGES / "val_map.txt").read_text().splitlines() if l.strip()]
+    lines = [line for line in (IMAGES / "val_map.txt").read_text().splitlines() if line.strip()]
     bench = str(Path(sys.executable).with_name("bench"))
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, BENCH_CACHE=str(Path(tmp) / "cache"))

@@ -111,7 +111,10 @@ def row(backend: str, flags: list[str], scenario: str, record: dict, name: str =
         return {**base, "valid": "ERROR", "verdict": "not measured", "device": record.get("error") or record.get("status")}
     perf, power, described = record["performance"], record.get("power") or {}, record.get("backend") or {}
     lat, path = perf.get("latency_ms") or {}, perf.get("data_path") or {}
-    num = lambda v, fmt="{:,.1f}": "-" if v is None else fmt.format(v)
+
+    def num(v, fmt="{:,.1f}"):
+        return "-" if v is None else fmt.format(v)
+
     out = {**base, "valid": "VALID" if perf.get("valid") else "INVALID", "rate": perf.get("samples_per_second"),
            "p90": lat.get("p90"), "p99": lat.get("p99"),
            "samples/s": num(perf.get("samples_per_second")), "p50 ms": num(lat.get("p50"), "{:.2f}"),

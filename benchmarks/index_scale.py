@@ -22,25 +22,20 @@ import argparse
 import copy
 import io
 import json
-import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 import numpy as np
 from rich.console import Console
 
 from bench import report
+from bench.config.command_line import run_config
+from bench.config.run_config import DEFAULTS
 from bench.index import records, store
 from bench.record import codec, results
 from bench.run import harness
-from bench.config.command_line import run_config
-from bench.config.run_config import DEFAULTS
 from bench.stats import figures, verdicts
 
 CONFIGS = 50

@@ -12,7 +12,7 @@ import json
 
 from measure import estimate, load, loadgen, median
 
-import bench.run.harness
+import bench.run.loadgen_run
 from bench.run.latency import LatencyRecorder
 
 
@@ -38,12 +38,12 @@ def main() -> None:
         values: dict[str, list[float]] = {"recording": [], "not_recording": []}
         for _ in range(args.repeats):
             for name, cls in (("recording", LatencyRecorder), ("not_recording", NotRecording)):
-                bench.run.harness.LatencyRecorder = cls
+                bench.run.loadgen_run.LatencyRecorder = cls
                 extra = {"target_qps": 100_000} if scenario == "offline" else {}
                 perf = loadgen(loaded, est, duration_s=args.duration, **extra)
                 values[name].append(perf["latency_ms"]["p50"] * 1000 if scenario == "single-stream"
                                     else perf["samples_per_second"])
-        bench.run.harness.LatencyRecorder = LatencyRecorder
+        bench.run.loadgen_run.LatencyRecorder = LatencyRecorder
         row = {k: round(median(v), 1) for k, v in values.items()}
         result[scenario] = {"metric": metric, **row}
         print(f"  {scenario:13s} {metric}: recording {row['recording']:,.1f}, not recording "

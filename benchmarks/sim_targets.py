@@ -75,8 +75,11 @@ def gather_gb_per_s(batch: int, count: int) -> float:
 def rows(args) -> dict:
     a, b, k = args.a_us, args.b_us, args.inflight
     ceiling = k / b * 1e6
-    run = lambda scenario, batch, *extra, b=b: bench_run(
-        scenario, a, b, k, batch, args.duration, args.count, extra, args.switch_interval, args.coalesce)
+
+    def run(scenario, batch, *extra, b=b):
+        return bench_run(scenario, a, b, k, batch, args.duration, args.count, extra, args.switch_interval,
+                         args.coalesce)
+
     found: dict = {"ceiling_samples_per_s": round(ceiling, 1),
                    "gather_gb_per_s": round(gather_gb_per_s(args.offline_batch, args.count), 2)}
 

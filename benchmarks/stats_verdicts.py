@@ -21,21 +21,16 @@ import argparse
 import copy
 import io
 import json
-import sys
 import tempfile
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 import numpy as np
 from rich.console import Console
 
-from bench.record import results
-from bench.run import harness
 from bench.config.command_line import run_config
 from bench.config.run_config import DEFAULTS
+from bench.record import results
+from bench.run import harness
 from bench.stats import figures, verdicts
 
 QUIET = Console(file=io.StringIO())

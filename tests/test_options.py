@@ -19,7 +19,6 @@ from bench.config import command_line, option
 from bench.config import run_config as options
 from bench.config.run_config import RunConfig
 
-
 # `bench run`'s own options, not the table's: how the result is printed, and a --repeat series around the runs.
 RUN_OWN = ("as_json", "repeat", "until_stable", "max_repeats", "in_series")
 

@@ -22,6 +22,7 @@ from bench.config.run_config import RunConfig
 from bench.errors import RunFailed, UsageError
 from bench.record import codec, loadgen_log, results
 from bench.run import harness
+from bench.system import run_dir as layout
 
 # The official audit.config files (mlcommons/inference compliance/TEST01/resnet50/audit.config and
 # compliance/TEST04/audit.config), written into each audit's folder and handed to LoadGen by path: the only
@@ -63,21 +64,19 @@ def audit(cfg: RunConfig, tests: list[str], console: Console) -> dict:
 
 def verify(test: str, run_dir: Path) -> dict:
     """Judge one audit the way its run_verification.py does; write compliance/<test>/ for the submission tree."""
-    audit_logs = run_dir / "audit" / test / "loadgen" / "performance"
+    audit_logs = layout.loadgen_dir(layout.audit_run_dir(run_dir, test))
     out = run_dir / "compliance" / test
     (out / "performance" / "run_1").mkdir(parents=True, exist_ok=True)
-    for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt"):
+    for name in layout.PERFORMANCE_FILES:
         shutil.copy2(audit_logs / name, out / "performance" / "run_1" / name)
     checks = {}
     if test == "TEST01":
         (out / "accuracy").mkdir(exist_ok=True)
-        shutil.copy2(audit_logs / "mlperf_log_accuracy.json", out / "accuracy" / "mlperf_log_accuracy.json")
-        passed, text = verify_accuracy(run_dir / "loadgen" / "accuracy" / "mlperf_log_accuracy.json",
-                                       audit_logs / "mlperf_log_accuracy.json")
+        shutil.copy2(audit_logs / layout.ACCURACY, out / "accuracy" / layout.ACCURACY)
+        passed, text = verify_accuracy(layout.accuracy_log(run_dir), audit_logs / layout.ACCURACY)
         atomic_write(out / "verify_accuracy.txt", text)
         checks["accuracy"] = {"passed": passed, "report": text}
-    passed, text = verify_performance(test, run_dir / "loadgen" / "performance" / "mlperf_log_detail.txt",
-                                      audit_logs / "mlperf_log_detail.txt")
+    passed, text = verify_performance(test, layout.detail_log(run_dir), audit_logs / layout.DETAIL)
     atomic_write(out / "verify_performance.txt", text)
     checks["performance"] = {"passed": passed, "report": text}
     ok = all(c["passed"] for c in checks.values())

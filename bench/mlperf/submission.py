@@ -25,11 +25,10 @@ from bench.errors import UsageError
 from bench.mlperf import network, rounds, submission_tree
 from bench.mlperf.submission_tree import SYSTEM_FIELDS  # noqa: F401  (the checker's field list, for callers)
 from bench.record import loadgen_log, results
+from bench.system import run_dir as layout
 
 BENCHMARK = submission_tree.BENCHMARK
 DIVISIONS = ("closed", "open")
-PERF_LOG = Path("loadgen") / "performance" / "mlperf_log_detail.txt"
-ACCURACY_LOG = Path("loadgen") / "accuracy" / "mlperf_log_accuracy.json"
 # Options that tell two configurations of one machine apart in a system id, when runs of one scenario differ in them.
 DISTINGUISHING = (("batch_size", "b"), ("gpu_streams", "streams"), ("threads", "t"), ("device", ""))
 
@@ -121,10 +120,10 @@ def collect(results_dir: str | Path, division: str, system: str | None) -> dict[
         run_dir = Path(record["run_dir"])
         key = (sys_id, safe_names.slug(str(record["config"]["model"])), scenarios.get(record["config"]["scenario"]).submission_dir)
         entry = entries.setdefault(key, Entry(*key))
-        if record.get("performance") and (run_dir / PERF_LOG).exists():
+        if record.get("performance") and layout.detail_log(run_dir).exists():
             if entry.performance is None or _perf_rank(record) >= _perf_rank(entry.performance):
                 entry.performance = record
-        if record.get("accuracy") and (run_dir / ACCURACY_LOG).exists():
+        if record.get("accuracy") and layout.accuracy_log(run_dir).exists():
             if entry.accuracy is None or _finished(record) >= _finished(entry.accuracy):
                 entry.accuracy = record
         for test in record.get("audit") or {}:
@@ -229,7 +228,7 @@ def _seeds(record: dict) -> tuple[int, int, int] | None:
     """The run's LoadGen seeds: from its record, or for a record made before they were kept, its detail log."""
     found = rounds.seeds_of(record["performance"])
     if found is None:
-        detail = loadgen_log.read_detail(Path(record["run_dir"]) / PERF_LOG)
+        detail = loadgen_log.read_detail(layout.detail_log(record["run_dir"]))
         found = rounds.seeds_of({"seeds": {k: detail.get(f"effective_{k}_rng_seed") for k in rounds.SEED_KEYS}})
     return found
 

@@ -18,11 +18,12 @@ from bench.cache import atomic_write, file_sha256
 from bench.config.command_line import to_command
 from bench.config.run_config import DEFAULTS
 from bench.record import accuracy, snapshot
+from bench.system import run_dir as layout
 
 BENCHMARK = "resnet50"
 MLPERF_MODEL = "resnet"  # the checker's name for the image-classification benchmark every model here maps to
-PERF_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt")
-ACCURACY_FILES = ("mlperf_log_accuracy.json", "mlperf_log_summary.txt", "mlperf_log_detail.txt")
+PERF_FILES = layout.PERFORMANCE_FILES
+ACCURACY_FILES = layout.ACCURACY_FILES
 CLOSED_AUDITS = ("TEST01", "TEST04")
 # Every field the MLCommons submission checker requires in systems/<system>.json.
 SYSTEM_FIELDS = (
@@ -48,14 +49,14 @@ def write_entry(root: Path, entry, division: str, chosen) -> list[str]:
     where = f"{entry.system}/{entry.model}/{entry.scenario}"
     res = root / "results" / entry.system / entry.model / entry.scenario
     if entry.performance:
-        _copy(Path(entry.performance["run_dir"]) / "loadgen" / "performance", res / "performance" / "run_1",
+        _copy(layout.loadgen_dir(entry.performance["run_dir"]), res / "performance" / "run_1",
               PERF_FILES)
         if not entry.performance["performance"].get("valid"):
             missing.append(f"{where}: the newest performance run is INVALID ({entry.performance['run_id']})")
     else:
         missing.append(f"{where}: no performance run (`bench run --scenario ...`)")
     if entry.accuracy:
-        src = Path(entry.accuracy["run_dir"]) / "loadgen" / "accuracy"
+        src = layout.loadgen_dir(entry.accuracy["run_dir"], "accuracy")
         _copy(src, res / "accuracy", ACCURACY_FILES)
         # The checker wants the accuracy log's sha256 as a `hash=` line, as MLPerf's run scripts append it.
         acc = entry.accuracy["accuracy"]

@@ -70,11 +70,6 @@ def esc(value) -> str:
     return html.escape("" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value))
 
 
-def chart_text(value) -> str:
-    """Text inside a chart: plotly reads a few HTML tags in labels, so < > & become entities it shows as text."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _fmt(value, column: Column | None = None) -> str:
     """A cell as its column's format says (bench/report/columns.py); numbers: 3 decimals below 100, else 1."""
     if value is None or (isinstance(value, float) and np.isnan(value)):

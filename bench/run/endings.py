@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bench.errors import RunFailed
 from bench.record import loadgen_log
+from bench.system import run_dir as layout
 
 
 def check_loadgen(raised: list[BaseException], log_dir: Path, mode: str) -> None:
@@ -18,7 +19,7 @@ def check_loadgen(raised: list[BaseException], log_dir: Path, mode: str) -> None
         # destructors at exit, 139): the CLI leaves with os._exit once the record is written.
         failed.leave_now = True
         raise failed from exc
-    detail = log_dir / "mlperf_log_detail.txt"
+    detail = log_dir / layout.DETAIL
     if mode != "performance" or not detail.exists():
         return  # a missing detail log is reported by the caller, which names it
     parsed = loadgen_log.read_detail(detail)

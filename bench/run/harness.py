@@ -30,6 +30,7 @@ from bench.run.qsl import FLOAT32_NCHW, SampleStore
 from bench.run.sut import Responder
 from bench.run.warmup import compile_seconds, warm_up
 from bench.system import malloc, signals, sysinfo
+from bench.system import run_dir as layout
 
 TIMED_REGION = ("LoadGen's per-query latency, issue to QuerySamplesComplete: batch assembly (host copy), "
                 "host-to-device copy, inference, argmax and response. Excludes model load, compile and warm-up.")
@@ -146,7 +147,7 @@ class Session:
         if cfg.mode in ("accuracy", "both"):
             self.loadgen("accuracy")
             record.accuracy = accuracy.evaluate(
-                self.run_dir / "loadgen" / "accuracy" / "mlperf_log_accuracy.json", self.dataset.labels(),
+                layout.accuracy_log(self.run_dir), self.dataset.labels(),
                 self.model.reference_top1, cfg.accuracy_threshold, self.model.synthetic or self.dataset.synthetic)
         if record.power is None:
             record.power = PowerMonitor(self.run_dir, cfg.device).summary(None, None)

@@ -25,6 +25,7 @@ from bench.run.power import PowerMonitor
 from bench.run.qsl import SampleStore, loader
 from bench.run.settings import test_settings
 from bench.run.sut import Responder
+from bench.system import run_dir as layout
 from scenarios.base import Estimate
 
 # The SUT's name over the network: MLPerf's Network division requires "Network SUT" in it.
@@ -38,7 +39,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
                 overrides: dict | None = None, audit_config: Path | None = None) -> schema.Performance | None:
     """One LoadGen run (its performance section; None for an accuracy run); `overrides` are TestSettings fields set
     last (short tuning runs); `audit_config` is the only audit.config LoadGen may read (bench audit's)."""
-    log_dir = Path(run_dir) / "loadgen" / mode
+    log_dir = layout.loadgen_dir(run_dir, mode)
     log_dir.mkdir(parents=True, exist_ok=True)
     settings = test_settings(cfg, scenario, estimate, mode, store.performance_count)
     for key, value in (overrides or {}).items():
@@ -114,7 +115,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     endings.check_loadgen(raised, log_dir, mode)  # LoadGen raised, or gave no result: failed
     if mode == "accuracy":
         return None
-    detail = log_dir / "mlperf_log_detail.txt"
+    detail = log_dir / layout.DETAIL
     if not detail.exists():
         raise RunFailed(f"LoadGen wrote no detail log in {log_dir}")
     perf = loadgen_log.performance(loadgen_log.read_detail(detail), scenario)

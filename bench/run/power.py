@@ -30,6 +30,7 @@ from bench.run.power_readers import (
     rapl_channels,
     throttle_reasons,
 )
+from bench.system import run_dir as layout
 
 INTERVAL_S = 0.05  # 20 Hz: NVML refreshes board power about every 20-100 ms; RAPL every ~1 ms
 CSV_NAME = "power.csv"
@@ -215,7 +216,7 @@ class PowerMonitor:
         `per_device` (multi-GPU runs) adds each GPU's samples/s per watt."""
         try:
             if window is None:
-                window = power_window(self.run_dir / "loadgen" / "performance" / "mlperf_log_detail.txt")
+                window = power_window(layout.detail_log(self.run_dir))
             out = self._summary(samples, duration_s, window)
             if isinstance(out, schema.Power):
                 return out

@@ -92,7 +92,10 @@ class Responder:
         now = self.counts()
         batches, gathers, extra = (a - b for a, b in zip(now[:3], before[:3]))
         in_place = now[4] - before[4]
-        per = lambda n: round(n / batches, 3) if batches else None
+
+        def per(n):
+            return round(n / batches, 3) if batches else None
+
         counted = hasattr(self.backend, "counters")  # a backend that counts its own host copies (sim); others do not
         path = {**self.store.loaded, "batches": batches, "asynchronous": self.submit is not None,
                 "gathers_per_batch": per(gathers), "read_in_place_per_batch": per(in_place),

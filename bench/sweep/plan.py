@@ -46,10 +46,6 @@ class Target:
     labels: dict = field(default_factory=dict)  # Ray node labels
     options: dict = field(default_factory=dict)  # run options this target adds (e.g. device = "cuda")
 
-    @property
-    def selects(self) -> bool:
-        return bool(self.resources or self.accelerator or self.hostname or self.labels)
-
 
 @dataclass(frozen=True)
 class Cell:

@@ -139,8 +139,8 @@ def gpus() -> list[dict]:
                 "memory_gb": round(pynvml.nvmlDeviceGetMemoryInfo(handle).total / 2**30, 1),
                 "driver": driver,
                 "cuda": cuda,
-                "uuid": _quiet(lambda: text(pynvml.nvmlDeviceGetUUID(handle))),
-                "power_limit_w": _quiet(lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000),
+                "uuid": _quiet(lambda h=handle: text(pynvml.nvmlDeviceGetUUID(h))),
+                "power_limit_w": _quiet(lambda h=handle: pynvml.nvmlDeviceGetEnforcedPowerLimit(h) / 1000),
             })
         return found
     finally:
