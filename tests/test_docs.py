@@ -4,6 +4,7 @@ the README stays a short front page, and its quick start is the two commands a n
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 
@@ -34,17 +35,35 @@ def script_flags() -> dict[str, set[str]]:
             for p in (ROOT / "benchmarks").glob("*.py")}
 
 
+def flags_at(commit: str, script: str) -> set[str]:
+    """The flags a benchmark script declared at an earlier commit: a dated log quotes the command it really ran."""
+    text = subprocess.run(["git", "show", f"{commit}:benchmarks/{script}"], cwd=ROOT, check=False,
+                          capture_output=True, text=True).stdout
+    return set(re.findall(r"""["'](--[a-z][a-z0-9-]*)["']""", text))
+
+
+def dated(text: str) -> dict[str, set[str]]:
+    """Lines of a page that say `as of commit <sha>`: each script command on them -> that commit's flags."""
+    found = {}
+    for line in text.splitlines():
+        commit = re.search(r"as of commit ([0-9a-f]{7,40})", line)
+        for script in re.findall(r"benchmarks/(\w+\.py)", line) if commit else ():
+            found[script] = flags_at(commit[1], script)
+            assert found[script], f"cannot read benchmarks/{script} at commit {commit[1]} (git history needed)"
+    return found
+
+
 def spans(text: str) -> list[str]:
     """Inline code spans and the lines of fenced blocks: where the pages spell commands."""
-    blocks = re.findall(r"```[a-z]*\n(.*?)```", text, re.S)
-    inline = re.findall(r"`([^`\n]+)`", re.sub(r"```[a-z]*\n.*?```", "", text, flags=re.S))
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", text, re.DOTALL)
+    inline = re.findall(r"`([^`\n]+)`", re.sub(r"```[a-z]*\n.*?```", "", text, flags=re.DOTALL))
     return [line for block in blocks for line in block.splitlines()] + inline
 
 
 def test_readme_is_a_front_page_with_the_two_command_quick_start():
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) <= 300, "README.md is over 300 lines: move the reference into docs/"
-    quick = re.search(r"^## Quick start\n\n```bash\n(.*?)```", text, re.S | re.M)
+    quick = re.search(r"^## Quick start\n\n```bash\n(.*?)```", text, re.DOTALL | re.MULTILINE)
     assert quick, "README.md has no '## Quick start' heading followed by one ```bash block"
     lines = [line for line in quick[1].splitlines() if line.strip()]
     assert len(lines) == 2 and "bench run" in lines[0] and "pytest" in lines[1], lines
@@ -67,6 +86,7 @@ def test_every_bench_command_and_option_spelled_in_the_docs_exists():
     problems = []
     for page in PAGES:
         text = page.read_text()
+        then = dated(text)  # a dated log's command is held against the script as it was then
         for span in spans(text):
             span = span.split("  #")[0]  # a shell comment after the command is prose
             words = span.split()
@@ -80,12 +100,13 @@ def test_every_bench_command_and_option_spelled_in_the_docs_exists():
                         problems.append(f"{page.name}: `bench {command}` has no option {flag}")
             script = re.match(r"python3? benchmarks/(\w+\.py)", span)
             if script:
-                if script[1] not in scripts:
+                declared = then.get(script[1]) or scripts.get(script[1])
+                if declared is None:
                     problems.append(f"{page.name}: benchmarks/{script[1]} does not exist")
                     continue
                 problems += [f"{page.name}: benchmarks/{script[1]} has no option {f}" for f in FLAG.findall(span)
-                             if f not in scripts[script[1]] | {"--help"}]
-        for flag in set(FLAG.findall(text)) - every - set().union(*scripts.values()) - OTHER_TOOLS:
+                             if f not in declared | {"--help"}]
+        for flag in set(FLAG.findall(text)) - every - set().union(*scripts.values(), *then.values()) - OTHER_TOOLS:
             problems.append(f"{page.name}: {flag} is no option of bench or of a benchmark script")
     assert not problems, "\n".join(problems)
 
@@ -94,7 +115,7 @@ def test_every_test_the_docs_name_exists():
     """The error table and the pages name the tests that hold each claim: a renamed test must be renamed there."""
     defined = set()
     for path in (ROOT / "tests").glob("*.py"):
-        defined.update(re.findall(r"^\s*def (test_\w+)", path.read_text(), re.M))
+        defined.update(re.findall(r"^\s*def (test_\w+)", path.read_text(), re.MULTILINE))
     files = {p.stem for p in (ROOT / "tests").glob("test_*.py")}
     missing = []
     for page in PAGES:
