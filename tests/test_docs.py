@@ -142,3 +142,26 @@ def test_every_source_path_the_docs_name_exists():
             if not (ROOT / path).exists() and not (ROOT / path).with_suffix(".py").exists():
                 missing.append(f"{page.name}: {path}")
     assert not missing, "paths the docs name that do not exist:\n" + "\n".join(sorted(set(missing)))
+
+
+def test_the_commands_synopsis_lists_every_command_and_every_option():
+    """docs/commands.md's synopsis block: each `bench` command has an entry naming all its visible options and no
+    other (`[...]` after tune and audit stands for `bench run`'s options, so those entries name only their own)."""
+    from bench.cli import cli
+
+    text = (ROOT / "docs" / "commands.md").read_text()
+    block = re.search(r"^```\n(bench run.*?)^```", text, re.DOTALL | re.MULTILINE)[1]
+    entries = dict(re.findall(r"^bench (\w+)(.*?)(?=^bench |\Z)", block, re.DOTALL | re.MULTILINE))
+    run = {o for p in cli.get_command(None, "run").params for o in p.opts}
+    problems = []
+    for name in cli.list_commands(None):
+        params = [p for p in cli.get_command(None, name).params if not getattr(p, "hidden", False)]
+        own = {o for p in params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")}
+        if name not in entries:
+            problems.append(f"bench {name} has no entry")
+            continue
+        named = set(FLAG.findall(entries[name]))
+        shared = run if "[...]" in entries[name] else set()
+        problems += [f"bench {name}: {flag} missing" for flag in sorted(own - shared - named - {"--help"})]
+        problems += [f"bench {name}: {flag} is not its option" for flag in sorted(named - own - {"--help"})]
+    assert not problems, "docs/commands.md's synopsis is stale:\n" + "\n".join(problems)
