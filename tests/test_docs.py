@@ -165,3 +165,30 @@ def test_the_commands_synopsis_lists_every_command_and_every_option():
         problems += [f"bench {name}: {flag} missing" for flag in sorted(own - shared - named - {"--help"})]
         problems += [f"bench {name}: {flag} is not its option" for flag in sorted(named - own - {"--help"})]
     assert not problems, "docs/commands.md's synopsis is stale:\n" + "\n".join(problems)
+
+
+def test_the_error_tables_lists_of_backends_and_scenarios_are_the_registries():
+    """docs/errors.md quotes the messages that list every backend and scenario: a new one must appear there."""
+    import backends
+    import scenarios
+
+    text = (ROOT / "docs" / "errors.md").read_text()
+    listed = re.search(r"`unknown backend 'nosuch': choose one of ([^`]+)`", text)[1].split(", ")
+    assert listed == [n for n in backends.REGISTRY if n not in backends.HIDDEN], "errors.md: unknown backend row"
+    quoted = re.search(r"`Invalid value for '--scenario': 'nosuch' is not one of ([^`]+)\.`", text)[1]
+    assert re.findall(r"'([\w-]+)'", quoted) == list(scenarios.NAMES), "errors.md: unknown scenario row"
+
+
+def test_the_exit_codes_the_docs_list_are_the_codes_bench_uses():
+    import signal
+
+    from bench import errors
+    from bench.system import signals
+
+    codes = {0, errors.EXIT_FAILED, errors.EXIT_USAGE, errors.EXIT_STRICT, errors.EXIT_INTERRUPTED}
+    ended = {128 + s for s in signals.HANDLED} | {128 + signal.SIGINT}
+    intro = (ROOT / "docs" / "errors.md").read_text().split("\n\n")[1]
+    assert {int(c) for c in re.findall(r"\*\*(\d+)\*\*", intro)} == codes | ended, "docs/errors.md's exit codes"
+    commands_md = (ROOT / "docs" / "commands.md").read_text()
+    line = re.search(r"^Exit codes: (.*?)(?:\n\n|\Z)", commands_md, re.MULTILINE | re.DOTALL)[1]
+    assert {int(c) for c in re.findall(r"(?<![\w-])(\d+) ", line)} == codes, "docs/commands.md's exit codes"
