@@ -4,7 +4,6 @@ the README stays a short front page, and its quick start is the two commands a n
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
@@ -35,24 +34,6 @@ def script_flags() -> dict[str, set[str]]:
     """Each benchmark script -> the flags its argument parser declares."""
     return {p.name: set(re.findall(r"""["'](--[a-z][a-z0-9-]*)["']""", p.read_text()))
             for p in (ROOT / "benchmarks").glob("*.py")}
-
-
-def flags_at(commit: str, script: str) -> set[str]:
-    """The flags a benchmark script declared at an earlier commit: a dated log quotes the command it really ran."""
-    text = subprocess.run(["git", "show", f"{commit}:benchmarks/{script}"], cwd=ROOT, check=False,
-                          capture_output=True, text=True).stdout
-    return set(re.findall(r"""["'](--[a-z][a-z0-9-]*)["']""", text))
-
-
-def dated(text: str) -> dict[str, set[str]]:
-    """Lines of a page that say `as of commit <sha>`: each script command on them -> that commit's flags."""
-    found = {}
-    for line in text.splitlines():
-        commit = re.search(r"as of commit ([0-9a-f]{7,40})", line)
-        for script in re.findall(r"benchmarks/(\w+\.py)", line) if commit else ():
-            found[script] = flags_at(commit[1], script)
-            assert found[script], f"cannot read benchmarks/{script} at commit {commit[1]} (git history needed)"
-    return found
 
 
 def spans(text: str) -> list[str]:
@@ -88,7 +69,6 @@ def test_every_bench_command_and_option_spelled_in_the_docs_exists():
     problems = []
     for page in (p for p in PAGES if p.name not in LOGS):
         text = page.read_text()
-        then = dated(text)  # a dated log's command is held against the script as it was then
         for span in spans(text):
             span = span.split("  #")[0]  # a shell comment after the command is prose
             words = span.split()
@@ -102,13 +82,13 @@ def test_every_bench_command_and_option_spelled_in_the_docs_exists():
                         problems.append(f"{page.name}: `bench {command}` has no option {flag}")
             script = re.match(r"python3? benchmarks/(\w+\.py)", span)
             if script:
-                declared = then.get(script[1]) or scripts.get(script[1])
+                declared = scripts.get(script[1])
                 if declared is None:
                     problems.append(f"{page.name}: benchmarks/{script[1]} does not exist")
                     continue
                 problems += [f"{page.name}: benchmarks/{script[1]} has no option {f}" for f in FLAG.findall(span)
                              if f not in declared | {"--help"}]
-        for flag in set(FLAG.findall(text)) - every - set().union(*scripts.values(), *then.values()) - OTHER_TOOLS:
+        for flag in set(FLAG.findall(text)) - every - set().union(*scripts.values()) - OTHER_TOOLS:
             problems.append(f"{page.name}: {flag} is no option of bench or of a benchmark script")
     assert not problems, "\n".join(problems)
 
