@@ -174,3 +174,38 @@ def test_the_exit_codes_the_docs_list_are_the_codes_bench_uses():
     commands_md = (ROOT / "docs" / "commands.md").read_text()
     line = re.search(r"^Exit codes: (.*?)(?:\n\n|\Z)", commands_md, re.MULTILINE | re.DOTALL)[1]
     assert {int(c) for c in re.findall(r"(?<![\w-])(\d+) ", line)} == codes, "docs/commands.md's exit codes"
+
+
+def test_design_md_adding_a_report_column_in_its_two_steps(tmp_path, monkeypatch):
+    """docs/design.md's recipe, followed on a copy of bench/record/schema.py: (1) one dataclass field in its section,
+    which the strict reader, the writer and the generated field table then know; (2) one Column that reads it."""
+    import importlib.util
+    import json
+    import sys
+
+    from bench.record import codec, fields_doc
+    from bench.report import columns, table
+
+    recipe = re.search(r"## Adding a report column\n\n(.*?)\n\n(?=Held by)", (ROOT / "docs" / "design.md").read_text(),
+                       re.DOTALL)[1]
+    assert len(re.findall(r"^\d\. ", recipe, re.MULTILINE)) == 2, "the recipe's steps changed: change this test too"
+    source = (ROOT / "bench" / "record" / "schema.py").read_text()
+    anchor = "    warmup_batch_sizes: list[int] | None = later()\n"
+    assert anchor in source, "Timing's last field moved: pick another anchor"
+    (tmp_path / "schema.py").write_text(source.replace(anchor, anchor + '    gc_s: float | None = later("GC")\n'))
+    spec = importlib.util.spec_from_file_location("bench.record.schema", tmp_path / "schema.py")
+    edited = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench.record.schema", edited)  # dataclass type hints resolve in it
+    spec.loader.exec_module(edited)
+
+    record = json.loads((ROOT / "tests" / "data" / "records" / "offline.json").read_text())
+    record["timing"]["gc_s"] = 0.25
+    read = codec.parse(edited.Record, record)  # step 1: the strict reader takes it as a declared field
+    assert read.timing.gc_s == 0.25 and json.loads(codec.dumps(read))["timing"]["gc_s"] == 0.25
+    monkeypatch.setattr(fields_doc, "schema", edited)
+    assert "| `timing.gc_s` | a number or null | GC; written once set |" in fields_doc.table()
+
+    new = columns.Column("gc_s", ("timing.gc_s",), heading="GC s", unit="s", format="number")  # step 2
+    monkeypatch.setattr(columns, "COLUMNS", [*columns.COLUMNS, new])
+    df = table.frame([(tmp_path, record)])
+    assert df["gc_s"].iloc[0] == 0.25 and "gc_s" in df.to_csv(index=False).splitlines()[0]
