@@ -209,3 +209,13 @@ def test_design_md_adding_a_report_column_in_its_two_steps(tmp_path, monkeypatch
     monkeypatch.setattr(columns, "COLUMNS", [*columns.COLUMNS, new])
     df = table.frame([(tmp_path, record)])
     assert df["gc_s"].iloc[0] == 0.25 and "gc_s" in df.to_csv(index=False).splitlines()[0]
+
+
+def test_the_readmes_install_extras_are_pyprojects():
+    """README's Install paragraph names every pip extra, and only those pyproject.toml declares."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    install = re.search(r"^## Install\n\n(.*?)\n\n", (ROOT / "README.md").read_text(), re.DOTALL | re.MULTILINE)[1]
+    named = set(re.findall(r"`([a-z0-9-]+)`", install.split("`bench --help`")[0]))
+    assert sorted(named) == sorted(extras), "README's Install paragraph and pyproject's extras differ"
