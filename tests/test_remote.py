@@ -263,3 +263,46 @@ def test_remote_options_are_refused_elsewhere_and_checked(tmp_path):
         done = subprocess.run([sys.executable, "-m", "bench.cli", "run", *args, "--output", str(tmp_path)],
                               check=False, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=120)
         assert done.returncode == 2 and words in done.stderr, (args, done.stderr)
+
+
+GUARDED = """import os, sys, time, numpy as np, pytriton.triton as pt
+from pytriton.decorators import batch
+from pytriton.model_config import ModelConfig, Tensor
+from bench.commands.serve import own_libpython
+os.environ["LD_LIBRARY_PATH"] = str(own_libpython())
+@batch
+def infer(images):
+    return {"classes": np.zeros((len(images), 1), np.int64)}
+port = int(sys.argv[1])
+with pt.Triton(config=pt.TritonConfig(http_address="127.0.0.1", http_port=port, grpc_address="127.0.0.1",
+               grpc_port=port + 1, metrics_address="127.0.0.1", metrics_port=port + 2)) as t:
+    t.bind(model_name="resnet50", infer_func=infer, inputs=[Tensor(name="images", dtype=np.float32, shape=(3, 4, 4))],
+           outputs=[Tensor(name="classes", dtype=np.int64, shape=(1,))], config=ModelConfig(max_batch_size=8))
+    t.run(); print("Ctrl-C stops", flush=True); time.sleep(600)
+"""
+
+
+def test_a_server_without_statistics_is_recorded_as_such(tmp_path):
+    """PyTriton's own default guards the statistics extension with a token: the run completes, the record says why
+    it has no client/server split."""
+    script = tmp_path / "guarded.py"
+    script.write_text(GUARDED)
+    s = Server.__new__(Server)  # its stop(), around a PyTriton server of this test's own
+    s.port, s.log = free_base(), tmp_path / "guarded.log"
+    with open(s.log, "w") as out:
+        s.proc = subprocess.Popen([serve_python(), str(script), str(s.port)], stdout=out, stderr=subprocess.STDOUT,
+                                  env=env(), cwd=ROOT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_S
+        while "Ctrl-C stops" not in s.log.read_text():
+            assert s.proc.poll() is None and time.monotonic() < deadline, s.log.read_text()[-2000:]
+            time.sleep(0.5)
+        done = bench_run(f"http://127.0.0.1:{s.port}", tmp_path / "runs", "--batch-size", "8",
+                         "--remote-model", MODEL)
+        assert done.returncode == 0, done.stderr[-2000:]
+        (run,) = records(tmp_path / "runs")
+        split = run["performance"]["server_time"]
+        assert split["available"] is False and "no statistics extension" in split["reason"], split
+        assert "403" in split["reason"] and f"127.0.0.1:{s.port}" in split["reason"], split
+    finally:
+        s.stop()
