@@ -232,6 +232,8 @@ class RemoteBackend(Backend):
 
     def _server_stats(self) -> dict[str, dict | str]:
         """Each endpoint's cumulative statistics (backends/remote_stats.py), or why it has none."""
+        from tritonclient.utils import InferenceServerException
+
         from backends import remote_stats
 
         out: dict[str, dict | str] = {}
@@ -239,7 +241,7 @@ class RemoteBackend(Backend):
             try:
                 out[e.url] = remote_stats.read(self._thread_client(e), e.protocol, self.served.name,
                                                self.served.version, self._grpc_headers(e) or None, self.timeout_s)
-            except Exception as exc:  # a server without the extension: the record says so
+            except (InferenceServerException, OSError) as exc:  # a server without the extension: the record says so
                 out[e.url] = f"no statistics extension ({type(exc).__name__}: {str(exc)[:160]})"
         return out
 

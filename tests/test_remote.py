@@ -265,28 +265,10 @@ def test_remote_options_are_refused_elsewhere_and_checked(tmp_path):
         assert done.returncode == 2 and words in done.stderr, (args, done.stderr)
 
 
-GUARDED = """import os, sys, time, numpy as np, pytriton.triton as pt
-from pytriton.decorators import batch
-from pytriton.model_config import ModelConfig, Tensor
-from bench.commands.serve import own_libpython
-os.environ["LD_LIBRARY_PATH"] = str(own_libpython())
-@batch
-def infer(images):
-    return {"classes": np.zeros((len(images), 1), np.int64)}
-port = int(sys.argv[1])
-with pt.Triton(config=pt.TritonConfig(http_address="127.0.0.1", http_port=port, grpc_address="127.0.0.1",
-               grpc_port=port + 1, metrics_address="127.0.0.1", metrics_port=port + 2)) as t:
-    t.bind(model_name="resnet50", infer_func=infer, inputs=[Tensor(name="images", dtype=np.float32, shape=(3, 4, 4))],
-           outputs=[Tensor(name="classes", dtype=np.int64, shape=(1,))], config=ModelConfig(max_batch_size=8))
-    t.run(); print("Ctrl-C stops", flush=True); time.sleep(600)
-"""
-
-
 def test_a_server_without_statistics_is_recorded_as_such(tmp_path):
     """PyTriton's own default guards the statistics extension with a token: the run completes, the record says why
     it has no client/server split."""
-    script = tmp_path / "guarded.py"
-    script.write_text(GUARDED)
+    script = ROOT / "tests" / "pytriton_guarded.py"
     s = Server.__new__(Server)  # its stop(), around a PyTriton server of this test's own
     s.port, s.log = free_base(), tmp_path / "guarded.log"
     with open(s.log, "w") as out:
