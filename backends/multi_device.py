@@ -40,8 +40,12 @@ class MultiDeviceBackend(Backend):
         for device in self.device_names:
             instance = self.cls()
             instance.load(model, dataclasses.replace(options, device=device))
-            # Untimed: the harness warms up through one worker only, so each GPU gets its first batch here.
-            instance.predict(np.zeros((options.batch_size, 3, size, size), dtype=np.float32))
+            # Untimed: the harness warms up through one worker only, so each GPU gets its first batch here, in the
+            # form the instance takes (uint8 NHWC where it normalises on the device: backends/device_input.py).
+            self.sample_form = getattr(instance, "sample_form", "float32-nchw")
+            pixels = self.sample_form == "uint8-nhwc"
+            instance.predict(np.zeros((options.batch_size, size, size, 3) if pixels else
+                                      (options.batch_size, 3, size, size), dtype=np.uint8 if pixels else np.float32))
             instance.synchronize()
             self.instances.append(instance)
         per_instance = [b.concurrency for b in self.instances]

@@ -52,3 +52,17 @@ def fp16_onnx(source: Path) -> Path:
     model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
     atomic_write(path, model.SerializeToString())
     return path
+
+
+def pixels_onnx(source: Path, profile: str, size: int) -> Path:
+    """A copy of the model taking uint8 NHWC pixels, normalised in the graph (backends/device_input.py), cached by
+    the source's hash and the profile: onnxruntime-CUDA and TensorRT then normalise on the device."""
+    path = cache_dir("onnx-pixels") / f"{file_sha256(source)[:16]}-{profile}-{size}.onnx"
+    if path.exists():
+        return path
+    import onnx
+
+    from backends.device_input import prefixed
+
+    atomic_write(path, prefixed(onnx.load(str(source)), profile, size).SerializeToString())
+    return path

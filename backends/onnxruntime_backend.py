@@ -73,6 +73,7 @@ class OnnxRuntimeBackend(Backend):
     def load(self, model, options: BackendOptions) -> None:
         import onnxruntime as ort
 
+        from bench.data.preprocessing import integer_pixels
         from bench.models import onnx_file
         from bench.system.devices import canonical
 
@@ -101,6 +102,14 @@ class OnnxRuntimeBackend(Backend):
 
             self.path, self.quantization = onnxruntime_int8(model, options)
         providers: list = [provider]
+        self.sample_form = "float32-nchw"
+        if kind == "cuda" and options.precision != "int8" and integer_pixels(model.preprocessing):
+            # uint8 NHWC in, normalised in the graph on the GPU (backends/device_input.py): a quarter of the bytes.
+            # Not run on a GPU in the session that added it; the prefix is tested on the CPU provider.
+            from backends.onnx_files import pixels_onnx
+
+            self.path = pixels_onnx(self.path, model.preprocessing, model.input_size)
+            self.sample_form = "uint8-nhwc"
         if kind == "cuda":
             providers = self._gpu_providers(provider, int(index or 0), options, self.path)
             # No node may quietly run on the CPU: session creation fails instead (recorded as a clear error).
@@ -133,6 +142,7 @@ class OnnxRuntimeBackend(Backend):
             "name": self.name,
             "version": self.ort.__version__,
             "device": self.device,
+            "sample_form": self.sample_form,
             "providers": self.session.get_providers(),
             "precision": self.options.precision,
             "tf32": self.tf32,

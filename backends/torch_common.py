@@ -61,6 +61,16 @@ def setup(backend, torch, options: BackendOptions) -> None:
         set_tf32(torch, options.precision)
 
 
+def sample_form(profile: str, on_cuda: bool, cpu_form: str) -> str:
+    """The form the store holds for a torch backend: uint8 NHWC normalised on the device where the profile's resize
+    yields integers (bench.data.preprocessing.integer_pixels); on the CPU the measured faster form (`cpu_form`)."""
+    from bench.data.preprocessing import integer_pixels
+
+    if not integer_pixels(profile):
+        return "float32-nchw"  # no exact uint8 form: normalised on the host, as before
+    return "uint8-nhwc" if on_cuda else cpu_form
+
+
 def describe(backend) -> dict:
     """name, version, device, precision, threads, batch, TF32, and the CPU split or the GPU's identity."""
     torch = backend.torch

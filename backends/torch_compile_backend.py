@@ -17,7 +17,10 @@ the scenarios' worker threads hand it their batches. CUDA-graph trees (reduce-ov
 thread-local state, so a graph compiled on one thread and replayed from others fails or re-records
 (pytorch/pytorch#123177); one thread also keeps inductor's streams and the graph pool in one place. Every
 mode takes this path on CUDA, so the modes are timed alike. The batch goes numpy -> pinned buffer ->
-non-blocking copy on that thread, inside predict.
+non-blocking copy on that thread, inside predict. On CUDA the samples are uint8 NHWC where the profile allows and the
+normalisation (backends/device_input.py) is compiled with the model: inductor fuses it into the first kernels.
+Not run on a GPU in the session that added it. One thread, one buffer: copies and compute do not overlap here
+(backends/torch_cuda.py's pipeline is the eager backend's).
 """
 
 from __future__ import annotations
@@ -108,6 +111,9 @@ class TorchCompileBackend(Backend):
         # Freezing folds weights into the graph as constants (and prepacks them for oneDNN): inference only.
         inductor_config.freezing = self.freezing
         self.max_batch = options.batch_size  # the one compiled batch
+        # CPU: float32, as the CPU's other compiled paths were measured; CUDA: uint8 where exact (torch_common).
+        self.sample_form = torch_common.sample_form(model.preprocessing, self.on_cuda, "float32-nchw")
+        self.profile, self.h2d = model.preprocessing, 0
         eager = build_torch(model).to(self.torch_device, self.dtype)
         counters.clear()
         start = time.perf_counter()
@@ -124,11 +130,18 @@ class TorchCompileBackend(Backend):
 
     def _compile(self, eager, size: int) -> None:
         torch = self.torch
+        pixels = self.sample_form == "uint8-nhwc"
+        if pixels:  # normalisation compiled in front of the model, one graph
+            from backends.device_input import normaliser
+
+            eager = torch.nn.Sequential(
+                normaliser(torch, self.profile, self.dtype, torch.contiguous_format, self.torch_device), eager)
         self.model = torch.compile(eager, mode=self.mode, dynamic=False)
+        shape = (self.max_batch, size, size, 3) if pixels else (self.max_batch, 3, size, size)
         with torch.inference_mode():  # the first call compiles: here, outside the timed region
-            self.model(torch.zeros(self.max_batch, 3, size, size, device=self.torch_device, dtype=self.dtype))
+            self.model(torch.zeros(shape, device=self.torch_device, dtype=torch.uint8 if pixels else self.dtype))
         if self.on_cuda:
-            self.host = torch.zeros((self.max_batch, 3, size, size), dtype=torch.float32).pin_memory()
+            self.host = torch.zeros(shape, dtype=torch.uint8 if pixels else torch.float32).pin_memory()
             torch.cuda.synchronize(self.torch_device)
 
     def _forward(self, batch: np.ndarray):
@@ -143,12 +156,23 @@ class TorchCompileBackend(Backend):
             if self.host is not None:  # CUDA: the previous call's .cpu() has finished with the pinned buffer
                 # Rows past n keep the previous batch: the compiled shape is kept, their outputs dropped.
                 self.host[:n].copy_(torch.from_numpy(batch))
-                x = self.host.to(self.torch_device, self.dtype, non_blocking=True)
+                x = self.host.to(self.torch_device, non_blocking=True)
+                self.h2d += 1  # counted where it happens: the record's data path reads it
+                if self.sample_form != "uint8-nhwc":
+                    x = x.to(self.dtype)
             else:
                 x = torch.from_numpy(batch).to(self.torch_device, self.dtype)
                 if n < self.max_batch:  # pad to the compiled shape: no recompile in the timed region
                     x = torch.cat([x, x.new_zeros((self.max_batch - n,) + x.shape[1:])])
             return self.model(x)[:n].float().cpu().numpy()
+
+    @property
+    def h2d_copies(self) -> int:
+        return self.h2d
+
+    @property
+    def pinned_input(self) -> bool | None:
+        return self.host.is_pinned() if self.host is not None else None
 
     def synchronize(self) -> None:
         if self.on_cuda:
@@ -170,13 +194,14 @@ class TorchCompileBackend(Backend):
             info["main_thread_openmp_released"] = self.openmp_released
         info.update({
             "dtype": str(self.dtype).removeprefix("torch."),
+            "sample_form": self.sample_form,
             "compiled_batch": self.max_batch,
             "batch_shapes": "static; smaller batches zero-padded to compiled_batch",
             "compile_mode": self.mode,
             "inductor_freezing": self.freezing,
             **({"calling_thread": "one dedicated thread per device compiles and makes every call (CUDA-graph "
                                   "trees are thread-local: pytorch#123177)",
-                "pinned_host_buffers": True, "non_blocking_h2d": True, "h2d_copy_in_timed_region": True}
+                "pinned_host_buffers": self.pinned_input, "non_blocking_h2d": True, "h2d_copies": self.h2d}
                if self.thread else {}),
             "compile_s": round(self.compile_s, 3),
             "inductor_cache_dir": os.environ.get("TORCHINDUCTOR_CACHE_DIR"),

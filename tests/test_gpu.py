@@ -4,6 +4,7 @@ backends, and CUDA runs that skip with a reason where no CUDA GPU is present."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -259,10 +260,12 @@ def test_torch_fp16_on_cuda_records_what_ran_where(bench_cli, results_dir, scena
     assert backend["device"] == "cuda:0" and backend["precision"] == "fp16"  # `--device cuda` ran on cuda:0
     assert backend["tf32"] is False
     assert backend["gpu"] and backend["cuda"] and backend.get("driver")
-    # Counted where predict() copies (warm-up ran it), and per timed batch in the run's data path: not a constant.
-    assert backend["h2d_copies"] > 0 and backend["h2d_copy_in_timed_region"] is True
-    assert backend["pinned_host_buffers"] is True  # read from the buffers that were copied from
-    assert record["performance"]["data_path"]["h2d_copies_per_batch"] == 1.0
+    # Counted where the batches were copied (backends/torch_cuda.py), per timed batch in the data path: not a constant.
+    assert backend["h2d_copies"] > 0 and backend["pinned_staging"] is True and backend["sample_form"] == "uint8-nhwc"
+    path = record["performance"]["data_path"]
+    assert path["h2d_copies_per_batch"] == 1.0 and path["h2d_in_timed_region"] is True and path["pinned"] is True
+    assert path["dtype"] == "uint8" and path["bytes_per_sample"] == 224 * 224 * 3 and path["asynchronous"] is True
+    assert path["host_copies_per_batch"] <= 1.0  # a gather into pinned staging, or a row copied there: never both
     power = record["power"]
     assert power["available"], power["reason"]
     assert power["source"] == "nvml" and power["avg_watts"] > 0 and power["sample_rate_hz"] >= 10
@@ -277,14 +280,34 @@ def test_cuda_graphs_agree_with_eager():
     from bench.models import resolve
 
     model = resolve("resnet18")
-    batch = np.random.default_rng(0).standard_normal((3, 3, 224, 224), dtype=np.float32)
+    batch = np.random.default_rng(0).integers(0, 256, (4, 224, 224, 3), dtype=np.uint8)  # the form it takes
     eager, graphed = TorchBackend(), TorchBackend()
     eager.load(model, BackendOptions(device="cuda", batch_size=4))
     graphed.load(model, BackendOptions(device="cuda", batch_size=4, extra={"cuda_graphs": True}))
-    assert graphed.describe()["cuda_graphs"]["batch"] == 4
-    assert graphed.describe()["tf32"] is False  # strict fp32: 1e-3 holds (TF32 would need about 1e-2)
-    # A partial batch (3 of 4) goes through the padded graph.
-    np.testing.assert_allclose(graphed.logits(batch), eager.logits(batch), rtol=1e-3, atol=1e-3)
+    assert graphed.describe()["tf32"] is False  # strict fp32: eager and graphed compute the same kernels
+    want = eager.predict(batch)
+    assert np.array_equal(graphed.predict(batch), want)  # captures the graph at 4, then replays it
+    assert graphed.describe()["cuda_graphs"] == [4]
+    # A partial batch (3 of 4) replays the graph of 4, its last row stale: the 3 answered agree with eager.
+    got = []
+    graphed.cuda.submit(3, lambda out: np.copyto(out, batch[:3]) or out, lambda c, e: got.append((c, e)))
+    graphed.synchronize()
+    for _ in range(100):
+        if got:
+            break
+        time.sleep(0.05)
+    assert got and got[0][1] is None and np.array_equal(got[0][0], want[:3])
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_input_on_the_device_sends_no_sample_in_the_timed_region(bench_cli, results_dir):
+    result = bench_cli("run", "--backend", "torch", "--device", "cuda", "--precision", "fp16", "--input-location",
+                       "device", *FAST_RUN, "--output", results_dir)
+    assert result.exit_code == 0, result.output
+    path = only_run(results_dir)["performance"]["data_path"]
+    assert path["input_location"] == "device" and path["h2d_copies_per_batch"] == 0.0
+    assert path["h2d_in_timed_region"] is False and path["gathers_per_batch"] == 0.0
 
 
 @pytest.mark.gpu
@@ -414,3 +437,55 @@ def test_gpu_check_without_a_gpu_exits_2_with_the_reason(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "nothing was checked on a GPU: no CUDA GPU here" in done.stderr
     assert "Verdict: nothing was checked on a GPU" in (tmp_path / "c.md").read_text()
+
+
+# ---- benchmarks/gpu_suite.py: the H200 targets' script ------------------------------------------------------
+
+@pytest.mark.skipif(GPUS > 0, reason="this machine has a CUDA GPU: the no-GPU exit is for machines without one")
+def test_gpu_suite_without_a_gpu_exits_2_with_the_reason_and_runs_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "benchmarks/gpu_suite.py", "--output", tmp_path / "runs", "--json-out",
+                           tmp_path / "rows.json"], cwd=ROOT, check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "no CUDA GPU here" in done.stderr and "nothing measured" in done.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "rows.json").exists()
+
+
+def test_gpu_suite_rows_fit_the_budget_and_keep_their_targets():
+    from benchmarks import gpu_suite
+
+    assert len(gpu_suite.ROWS) * 75 <= gpu_suite.BUDGET_S <= 480  # the default --timeout per row, 8 minutes in all
+    assert gpu_suite.flags_for(["--cuda-graphs", "--input-location", "device", "--max-wait-ms", "1"], "cpu") == \
+        ["--max-wait-ms", "1"]
+    assert gpu_suite.flags_for(["--cuda-graphs"], "cuda:0") == ["--cuda-graphs"]
+    assert gpu_suite.server_qps([{"row": "offline-host", "rate": 9.0}]) is None  # only the graphed host row counts
+    assert gpu_suite.server_qps([{"row": "offline-graphs-host", "rate": 30_000.0}]) == pytest.approx(24_000)
+    assert gpu_suite.verdict({"rate": 15_000.0}, ("samples/s", ">=", 15_000)) == "met"
+    assert gpu_suite.verdict({"p90": 1.6}, ("p90 ms", "<=", 1.5)) == "missed"
+    assert gpu_suite.verdict({"valid": "ERROR"}, ("valid", "==", "VALID")) == "not measured"
+
+
+def test_gpu_suite_plumbing_on_the_cpu_sets_server_from_offline(tmp_path):
+    """--device cpu: the same rows without the GPU-only flags; Server's rate is 0.8 of the Offline row that ran.
+    Server's 460 quick queries at a CPU's few samples/s outlast a test: its row may end at its --timeout (exit 1),
+    its options still say the rate it was given."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "benchmarks/gpu_suite.py", "--device", "cpu", "--rows",
+                           "offline-graphs-host,server-graphs", "--duration", "0.3", "--count", "16", "--max-batch",
+                           "4", "--timeout", "240", "--output", tmp_path / "runs", "--json-out", tmp_path / "rows.json"],
+                          cwd=ROOT, check=False, capture_output=True, text=True, timeout=900)
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    offline, server = json.loads((tmp_path / "rows.json").read_text())["rows"]
+    assert offline["valid"] != "ERROR" and offline["rate"] > 0 and "--cuda-graphs" not in offline["options"]
+    assert done.returncode == (1 if server["valid"] == "ERROR" else 0)  # a row that did not run fails the suite
+    assert f"--target-qps {0.8 * offline['rate']:.0f}" in server["options"]
+    assert offline["verdict"] in ("met", "missed") and "float32-nchw host" in offline["data path"]

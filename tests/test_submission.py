@@ -201,3 +201,21 @@ def test_an_mlperf_profile_run_has_the_seeds_of_the_round_bench_chooses(bench_cl
     assert result.exit_code == 0, result.output
     chosen = re.search(r"MLPerf Inference (v[\d.]+)", (out / "FILL_IN.md").read_text()).group(1)
     assert rounds.ROUNDS[chosen].seeds == seeds
+
+
+def test_runs_fed_from_device_memory_are_refused_quoting_the_rule(bench_cli, results, tmp_path):
+    """--input-location device breaks MLPerf's rule on where LoadGen's samples live (any division): refused, naming
+    the run, never dropped quietly. The record is a real run's, its config marked as a device run would be."""
+    import shutil
+
+    tree = tmp_path / "results"
+    shutil.copytree(results, tree)
+    marked = min(tree.rglob("result.json"))
+    record = json.loads(marked.read_text())
+    record["config"]["extra"]["input_location"] = "device"
+    marked.write_text(json.dumps(record))
+    result = bench_cli("submission", "--results", tree, "--out", tmp_path / "sub", "--submitter", "Acme",
+                       "--division", "open")
+    assert result.exit_code == 2, result.output
+    assert marked.parent.name in result.output and "--input-location device" in result.output
+    assert "must be stored in the DRAM" in result.output and not (tmp_path / "sub" / "open").exists()

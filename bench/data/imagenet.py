@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.cache import atomic_write, cache_dir, npy_damage
 from bench.data.dataset import Dataset
-from bench.data.preprocessing import ImageRefused, get_profile, preprocess
+from bench.data.preprocessing import ImageRefused, get_profile, integer_pixels, integer_pixels_of, preprocess
 from bench.errors import UsageError
 
 NUM_CLASSES = 1000
@@ -75,6 +75,7 @@ class ImageNetDataset(Dataset):
         self.root, self.val_map, self.entries = root, val_map, entries
         self.rows = rows  # sample index -> row in the cache file (bad images have no sample)
         self.bad, self.profile, self.size = bad, profile, size
+        self.forms = ("float32-nchw", "uint8-nhwc") if integer_pixels(profile) else ("float32-nchw",)  # exact ones
         self.cache_file, self.cache_hit, self.decoded = cache_file, cache_hit, decoded
         self._labels = np.array([entries[r][1] for r in rows], dtype=np.int64)
         self._row_bytes = 3 * size * size * 4
@@ -163,6 +164,10 @@ class ImageNetDataset(Dataset):
             raise OSError(f"short read from the preprocessing cache {self.cache_file}: delete it and rerun")
         return out
 
+    def sample_uint8(self, index: int) -> np.ndarray:
+        """One sample as the HWC uint8 pixels it was normalised from (checked exact, bit for bit)."""
+        return integer_pixels_of(self.sample(index), self.profile)
+
     def label(self, index: int) -> int:
         return int(self._labels[index])
 
@@ -175,11 +180,8 @@ class ImageNetDataset(Dataset):
 
     def describe(self) -> dict:
         return {
-            "kind": "imagenet",
-            "root": str(self.root),
-            "val_map": str(self.val_map),
-            "lines": len(self.entries),
-            "count": len(self),
+            "kind": "imagenet", "root": str(self.root), "val_map": str(self.val_map),
+            "lines": len(self.entries), "count": len(self),
             "skipped_bad": len(self.bad),
             "bad": self.bad[:20],
             "preprocessing": get_profile(self.profile).describe(),

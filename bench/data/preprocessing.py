@@ -187,21 +187,52 @@ def _tf_crop_resize(image: Image.Image, size: int, crop_fraction: float) -> np.n
     return np.matmul(wx, rows)  # (size, size, 3): out[o, p] = sum_w wx[p, w] * rows[o, w]
 
 
-def preprocess(path_or_image: str | Path | Image.Image, profile: str, size: int = 224) -> np.ndarray:
-    """One image as float32 CHW (3, size, size), ready for a ResNet-style classifier."""
+def integer_pixels(profile: str) -> bool:
+    """Whether a profile's resized, cropped pixels are integers (uint8 exactly): Pillow resizes an 8-bit image to an
+    8-bit image (torchvision, torchvision-v2, mlperf). TF's bicubic resize (tf-efficientnet-lite) yields floats."""
+    return not get_profile(profile).crop_first
+
+
+def pixels(path_or_image: str | Path | Image.Image, profile: str, size: int = 224) -> np.ndarray:
+    """One image resized and cropped, before normalisation: HWC uint8 where the profile's resize yields integers
+    (integer_pixels), else HWC float32, 0..255. The narrowest form that is exact: normalise() of it is preprocess()."""
     prof = get_profile(profile)
     image = load_rgb(path_or_image, upright=prof.exif_orientation)
     if prof.crop_first:
-        pixels = _tf_crop_resize(image, size, prof.crop_fraction)
-    else:
-        width, height = _resized_size(*image.size, prof.resize_short(size), profile)
-        image = image.resize((width, height), prof.resample)
-        image = image.crop(_crop_box(width, height, size, profile))
-        pixels = np.asarray(image, dtype=np.float32)  # HWC, 0..255
+        return _tf_crop_resize(image, size, prof.crop_fraction).astype(np.float32)
+    width, height = _resized_size(*image.size, prof.resize_short(size), profile)
+    image = image.resize((width, height), prof.resample)
+    image = image.crop(_crop_box(width, height, size, profile))
+    return np.asarray(image, dtype=np.uint8)  # HWC, 0..255
+
+
+def normalise(hwc: np.ndarray, profile: str) -> np.ndarray:
+    """Pixels (HWC, uint8 or float32) to the model's float32 CHW: scale, mean, std, in that order and in float32.
+    The device-side normalisation (backends/device_input.py) repeats these operations one for one."""
+    prof = get_profile(profile)
     mean = np.asarray(prof.mean, dtype=np.float32)
     std = np.asarray(prof.std, dtype=np.float32)
-    chw = ((pixels * np.float32(prof.scale) - mean) / std).transpose(2, 0, 1)
+    chw = ((hwc.astype(np.float32) * np.float32(prof.scale) - mean) / std).transpose(2, 0, 1)
     return np.ascontiguousarray(chw, dtype=np.float32)
 
 
-__all__ = ["PROFILES", "ImageRefused", "Profile", "get_profile", "load_rgb", "preprocess"]
+def integer_pixels_of(chw: np.ndarray, profile: str) -> np.ndarray:
+    """The uint8 HWC pixels a float32 sample of an integer_pixels profile was normalised from (the cached samples
+    held as uint8 without decoding again). Exact, or ValueError: normalise() of the result is the sample, bit for bit."""
+    prof = get_profile(profile)
+    mean, std = np.asarray(prof.mean, np.float32), np.asarray(prof.std, np.float32)
+    hwc = chw.transpose(1, 2, 0).astype(np.float64)
+    found = np.rint((hwc * std + mean) / prof.scale)  # the float32 rounding errors are far below half a level
+    out = np.clip(found, 0, 255).astype(np.uint8)
+    if not (integer_pixels(profile) and np.array_equal(normalise(out, profile).view(np.uint32), chw.view(np.uint32))):
+        raise ValueError(f"this sample is not the {profile} normalisation of 8-bit pixels: it has no exact uint8 form")
+    return out
+
+
+def preprocess(path_or_image: str | Path | Image.Image, profile: str, size: int = 224) -> np.ndarray:
+    """One image as float32 CHW (3, size, size), ready for a ResNet-style classifier."""
+    return normalise(pixels(path_or_image, profile, size), profile)
+
+
+__all__ = ["PROFILES", "ImageRefused", "Profile", "get_profile", "integer_pixels", "integer_pixels_of", "load_rgb", "normalise", "pixels",
+           "preprocess"]

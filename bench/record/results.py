@@ -98,6 +98,14 @@ def _checked(path: str | Path) -> tuple[dict, schema.Record]:
         raise UsageError(f"{path}: result record of the wrong shape: {exc}") from None
 
 
+def input_location(record: dict) -> str:
+    """Where a run's samples were held: host, or device (--input-location device: not MLPerf-conformant, so bench
+    submission refuses it and reports mark it), from its config or its data path."""
+    extra = (record.get("config") or {}).get("extra") or {}
+    path = (record.get("performance") or {}).get("data_path") or {}
+    return "device" if "device" in (extra.get("input_location"), path.get("input_location")) else "host"
+
+
 def load(path: str | Path, clean: bool = True) -> dict:
     """A result.json (or its run directory) read strictly (read()), as the JSON dict report code reads; `clean`: its
     text without control characters, for a terminal (False for data exports, which carry them). A `running`

@@ -25,13 +25,14 @@ def load_runs(paths) -> tuple[list[tuple[Path, dict]], list[str]]:
 def row(run_dir: Path, record: dict) -> dict:
     """One run as flat columns (all scalars): what the CSV and the page show, one per declared column."""
     flat = {c.name: c.value(record, run_dir) for c in columns.COLUMNS}
-    flat["label"] = label(flat)  # made of the columns above, so it is not a column of its own in COLUMNS
+    flat["label"] = label(flat, results.input_location(record))  # made of the columns above and where the input lived
     return flat
 
 
-def label(r: dict) -> str:
-    """How a run is named in charts: unmistakably marked when INVALID or synthetic."""
+def label(r: dict, input_location: str = "host") -> str:
+    """How a run is named in charts: unmistakably marked when INVALID, synthetic or fed from device memory."""
     marks = [m for m, on in (("INVALID", r["validity"] == "INVALID"), ("synthetic", r["synthetic"]),
+                             ("input on device", input_location == "device"),
                              (str(r["status"]), r["status"] != "complete")) if on]
     return (f"{r['system']} · {r['backend']} {r['precision']} · {r['scenario']} · {r['run_id'][-4:]}"
             + (f" [{', '.join(marks)}]" if marks else ""))

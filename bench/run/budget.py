@@ -59,8 +59,7 @@ def check(ts: lg.TestSettings, scenario, loaded_samples: int, sample_bytes: int,
     return estimate
 
 
-def sample_bytes(dataset) -> int:
-    """Bytes of one preprocessed float32 sample."""
+def sample_bytes(dataset, form: str = "float32-nchw") -> int:
+    """Bytes of one sample in the form the store holds it (bench/run/qsl.py): float32 NCHW, or uint8 NHWC."""
     size = getattr(dataset, "size", None) or 224
-    return 3 * size * size * 4
-
+    return 3 * size * size * (1 if form.startswith("uint8") else 4)

@@ -31,7 +31,7 @@ from bench.record import accuracy, codec, loadgen_log, results, schema, snapshot
 from bench.run import budget, endings
 from bench.run.latency import LatencyRecorder
 from bench.run.power import PowerMonitor
-from bench.run.qsl import FLOAT32_NCHW, SampleStore
+from bench.run.qsl import FLOAT32_NCHW, SampleStore, loader
 from bench.run.settings import test_settings
 from bench.run.sut import Responder
 from bench.run.warmup import compile_seconds, warm_up
@@ -216,7 +216,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
     for key, value in (overrides or {}).items():
         setattr(settings, key, value)
     # Memory, before any work: the scenario says how many samples LoadGen will schedule.
-    budget.check(settings, scenario, store.performance_count, budget.sample_bytes(store.dataset), mode)
+    budget.check(settings, scenario, store.performance_count, budget.sample_bytes(store.dataset, store.form), mode)
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
@@ -236,7 +236,7 @@ def run_loadgen(cfg, scenario, responder: Responder, store: SampleStore, estimat
                               dispatcher.flush, lambda: NETWORK_SUT_NAME)
     else:
         sut = lg.ConstructFastSUT(issue, dispatcher.flush)  # ids and indices as lists: no Python object per sample
-    qsl = lg.ConstructQSL(store.total, store.performance_count, store.load, store.unload)
+    qsl = lg.ConstructQSL(store.total, store.performance_count, *loader(store, responder.backend))
     done_before, counts_before = responder.completed, responder.counts()
     finished = threading.Event()
     raised: list[BaseException] = []

@@ -94,3 +94,29 @@ class SampleStore:
             buf = self._local.buf = np.empty((len(rows),) + data.shape[1:], data.dtype)
         # mode="clip": rows are checked above, and take() buffers `out` in its default "raise" mode.
         return np.take(data, rows, axis=0, out=buf[:len(rows)], mode="clip")
+
+    def rows(self, indices: np.ndarray) -> np.ndarray:
+        """The store's rows of `indices`, for a backend that holds the loaded set itself (--input-location device)
+        and gathers on its side: no host copy."""
+        rows = self.slots[indices]
+        if len(rows) and rows.min() < 0:
+            raise RuntimeError(f"LoadGen asked for samples that are not loaded: {indices[rows < 0][:5].tolist()}")
+        return rows
+
+
+def loader(store: SampleStore, backend):
+    """LoadGen's load_samples and unload_samples callbacks (untimed): the store's, then the backend's own where it
+    keeps the loaded set (`samples_loaded(store)`: torch copies it to the GPU for --input-location device)."""
+    loaded, unloaded = getattr(backend, "samples_loaded", None), getattr(backend, "samples_unloaded", None)
+
+    def load(indices) -> None:
+        store.load(indices)
+        if loaded is not None:
+            loaded(store)
+
+    def unload(indices) -> None:
+        if unloaded is not None:
+            unloaded()
+        store.unload(indices)
+
+    return load, unload

@@ -47,6 +47,9 @@ class Responder:
         self.batches += 1
         n = len(indices)
         try:
+            resident = getattr(self.backend, "submit_rows", None)  # set while the device holds the loaded set
+            if resident is not None:
+                return resident(self.store.rows(indices), lambda classes, exc: self.finish(ids, n, classes, exc))
             if self.submit is not None:
                 return self.submit(n, lambda out: self.store.batch(indices, out=out),
                                    lambda classes, exc: self.finish(ids, n, classes, exc))
@@ -97,6 +100,11 @@ class Responder:
                 "h2d_copies_per_batch": None if now[3] is None else per(now[3] - before[3])}
         path["host_copies_per_batch"] = (path["gathers_per_batch"] + path["backend_copies_per_batch"]
                                          if counted and batches else None)
+        # Read from the backend as it ran, never declared here: where the loaded set lived, whether the host memory
+        # the device read was pinned (None: no device copy, or not known), and whether a timed batch crossed to it.
+        path["input_location"] = getattr(self.backend, "input_location", "host")
+        path["pinned"] = getattr(self.backend, "pinned_input", None)
+        path["h2d_in_timed_region"] = None if path["h2d_copies_per_batch"] is None else path["h2d_copies_per_batch"] > 0
         if hasattr(self.backend, "run_stats"):
             path["device"] = self.backend.run_stats()
         return path
