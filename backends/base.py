@@ -166,6 +166,10 @@ class Backend(ABC):
         """Each device's share of the timed run (multi-GPU), or None."""
         return None
 
+    def server_time(self) -> dict | None:
+        """A served model's time on its server over the timed run (remote), or None."""
+        return None
+
     @classmethod
     @abstractmethod
     def probe(cls) -> Availability:

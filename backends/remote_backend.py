@@ -228,6 +228,28 @@ class RemoteBackend(Backend):
         with self._lock:
             for e in self.endpoints:
                 e.requests, e.samples, e.busy_s = 0, 0, 0.0
+        self._stats_before = self._server_stats()
+
+    def _server_stats(self) -> dict[str, dict | str]:
+        """Each endpoint's cumulative statistics (backends/remote_stats.py), or why it has none."""
+        from tritonclient.utils import InferenceServerException
+
+        from backends import remote_stats
+
+        out: dict[str, dict | str] = {}
+        for e in self.endpoints:
+            try:
+                out[e.url] = remote_stats.read(self._thread_client(e), e.protocol, self.served.name,
+                                               self.served.version, self._grpc_headers(e) or None, self.timeout_s)
+            except (InferenceServerException, OSError) as exc:  # a server without the extension: the record says so
+                out[e.url] = f"no statistics extension ({type(exc).__name__}: {str(exc)[:160]})"
+        return out
+
+    def server_time(self) -> dict | None:
+        from backends import remote_stats
+
+        return remote_stats.split(getattr(self, "_stats_before", {}), self._server_stats(),
+                                  sum(e.requests for e in self.endpoints), sum(e.busy_s for e in self.endpoints))
 
     def device_stats(self) -> list[dict] | None:
         """Each endpoint's share of the timed run and its mean client-side request time."""

@@ -79,7 +79,9 @@ ADDED_SINCE_CAPTURE = {
 }
 # results.csv columns added since the capture: every other field of every row is still what the old code wrote.
 COLUMNS_SINCE_CAPTURE = {"load_s", "compile_s", "warmup_s", "first_call_s",  # start-up costs (issue 27)
-                         "config_runs", "accuracy_gate"}  # runs of its configuration, its accuracy gate (issue 27)
+                         "config_runs", "accuracy_gate",  # runs of its configuration, its accuracy gate (issue 27)
+                         "endpoints", "server_time", "server_queue_ms", "server_compute_input_ms",  # remote (26)
+                         "server_infer_ms", "server_compute_output_ms", "server_other_ms"}
 
 
 def _drop(record: dict, dotted: str) -> None:

@@ -138,8 +138,24 @@ def test_every_scenario_over_the_network(server, tmp_path, protocol):
         assert r["backend"]["input"] == {"name": "images", "datatype": "FP32", "shape": [-1, 3, 4, 4]}
         assert r["performance"]["samples"] > 0
         assert r["performance"]["per_device"][0]["endpoint"] == url
+        split = r["performance"]["server_time"]  # Triton's statistics extension, read around the timed run
+        assert split["available"] and split["source"] == "triton statistics extension", split
+        assert split["server_requests"] == split["requests"] == r["performance"]["per_device"][0]["requests"]
+        phases = [split[f"{k}_ms"] for k in ("queue", "compute_input", "infer", "compute_output")]
+        assert all(v >= 0 for v in phases) and split["infer_ms"] > 0, split
+        assert split["other_ms"] == pytest.approx(split["client_ms"] - sum(phases), abs=1e-3)
+        assert 0 <= split["other_ms"] < split["client_ms"], split
         detail = Path(r["run_dir"], "loadgen", "performance", "mlperf_log_detail.txt").read_text()
         assert '"sut_name", "value": "bench remote Network SUT"' in detail  # MLPerf's Network division
+    offline = next(r for r in runs if r["config"]["scenario"] == "offline")
+    single = next(r for r in runs if r["config"]["scenario"] == "single-stream")
+    shown = subprocess.run([sys.executable, "-m", "bench.cli", "compare", offline["run_dir"], single["run_dir"]],
+                           check=False, capture_output=True, text=True, env={**env(), "COLUMNS": "240"}, cwd=ROOT,
+                           timeout=120)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    for heading in ("endpoints", "server_time", "server queue ms", "server infer ms", "network+client ms"):
+        assert heading in shown.stdout, (heading, shown.stdout[-3000:])
+    assert url in shown.stdout and "triton statistics extension" in shown.stdout
 
 
 def test_two_endpoints_share_the_work(server, tmp_path):
@@ -270,3 +286,27 @@ def test_remote_options_are_refused_elsewhere_and_checked(tmp_path):
                               check=False, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=120)
         assert done.returncode == 2 and words in done.stderr, (args, done.stderr)
 
+
+def test_a_server_without_statistics_is_recorded_as_such(tmp_path):
+    """PyTriton's own default guards the statistics extension with a token: the run completes, the record says why
+    it has no client/server split."""
+    script = ROOT / "tests" / "pytriton_guarded.py"
+    s = Server.__new__(Server)  # its stop(), around a PyTriton server of this test's own
+    s.port, s.log = free_base(), tmp_path / "guarded.log"
+    with open(s.log, "w") as out:
+        s.proc = subprocess.Popen([serve_python(), str(script), str(s.port)], stdout=out, stderr=subprocess.STDOUT,
+                                  env=env(), cwd=ROOT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_S
+        while "Ctrl-C stops" not in s.log.read_text():
+            assert s.proc.poll() is None and time.monotonic() < deadline, s.log.read_text()[-2000:]
+            time.sleep(0.5)
+        done = bench_run(f"http://127.0.0.1:{s.port}", tmp_path / "runs", "--batch-size", "8",
+                         "--remote-model", MODEL)
+        assert done.returncode == 0, done.stderr[-2000:]
+        (run,) = records(tmp_path / "runs")
+        split = run["performance"]["server_time"]
+        assert split["available"] is False and "no statistics extension" in split["reason"], split
+        assert "403" in split["reason"] and f"127.0.0.1:{s.port}" in split["reason"], split
+    finally:
+        s.stop()

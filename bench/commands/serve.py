@@ -118,7 +118,10 @@ def serve_cmd(host, port, served_name, max_queue_delay_us, **values):
     os.environ["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(libdir), os.environ.get("LD_LIBRARY_PATH")]))
     config = pt.TritonConfig(http_address=host, http_port=port, grpc_address=host, grpc_port=port + 1,
                              metrics_address=host, metrics_port=port + 2, exit_timeout_secs=EXIT_TIMEOUT_S)
-    triton = pt.Triton(config=config)
+    # PyTriton guards its control APIs with a token of its own; the statistics extension is read-only and is what
+    # `bench run --backend remote` reads to split a request's time into the server's and the rest, so it is open.
+    guarded = [api for api in pt.DEFAULT_PROTECTED_ENDPOINTS if api != "statistics"]
+    triton = pt.Triton(config=config, security_config=pt.TritonSecurityConfig(restricted_endpoints=guarded))
     try:
         triton.bind(model_name=name, infer_func=infer, inputs=[Tensor(name=INPUT, dtype=dtype, shape=(3, side, side))],
                     outputs=[Tensor(name=OUTPUT, dtype=np.int64, shape=(1,))],

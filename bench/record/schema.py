@@ -113,6 +113,7 @@ class Backend(TypedDict, total=False):
     device: str | None
     precision: str | None
     threads: int | None
+    endpoints: list[str] | None  # remote: each --url, as given
 
 
 class Gpu(TypedDict, total=False):

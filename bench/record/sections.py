@@ -152,3 +152,6 @@ class Performance(Section):
     data_path: dict[str, Any] | None = later("the form and copies the timed batches really took (bench/run/sut.py)")
     issue_lag: dict[str, Any] | None = later("Server: LoadGen's latency against the SUT's, and which missed the bound")
     per_device: list[dict[str, Any]] | None = later("multi-GPU runs: each device's samples")
+    server_time: dict[str, Any] | None = later("remote runs: the mean request split into the server's queue, "
+                                               "compute_input, infer, compute_output and the rest (network, "
+                                               "serialisation, client), or why the server gave none")

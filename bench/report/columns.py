@@ -52,6 +52,14 @@ def _synthetic(r: dict, _=None) -> bool:
     return bool(cfg.get("synthetic_weights") or cfg.get("synthetic_data") or acc.get("synthetic"))
 
 
+def _server_time(r: dict, _=None) -> str | None:
+    """Remote runs: where the server/client split came from, or why there is none; other runs: nothing."""
+    split = get(r, "performance.server_time")
+    if not isinstance(split, dict):
+        return None
+    return split.get("source") if split.get("available") else f"none: {split.get('reason')}"
+
+
 def _validity(r: dict, _=None) -> str:
     perf = r.get("performance") or {}
     return "no performance run" if not perf else ("VALID" if perf.get("valid") else "INVALID")
@@ -162,6 +170,15 @@ COLUMNS: list[Column] = [
     C("compile_s", "timing.compile_s", heading="compile s", unit="s", shown=22, compare=18, better="lower", **N),
     C("warmup_s", "timing.warmup_s", heading="warm-up s", unit="s", shown=23, compare=19, better="lower", **N),
     C("first_call_s", "timing.first_call_s", heading="first call s", unit="s", compare=20, better="lower", **N),
+    # issue 26: remote runs' endpoints and the mean request's time, the server's phases beside the rest
+    C("endpoints", "backend.endpoints", heading="endpoints", compare=21, derive=_join("backend.endpoints")),
+    C("server_time", "performance.server_time.available", heading="server time", compare=22,
+      derive=_server_time),
+    *(C(f"server_{phase}_ms", f"performance.server_time.{phase}_ms", heading=f"{label} ms", unit="ms",
+        compare=23 + i, better="lower", **N)
+      for i, (phase, label) in enumerate((("queue", "server queue"), ("compute_input", "server input"),
+                                          ("infer", "server infer"), ("compute_output", "server output"),
+                                          ("other", "network+client")))),
 ]
 BY_NAME = {c.name: c for c in COLUMNS}
 SUMMARY = sorted((c for c in COLUMNS if c.shown is not None), key=lambda c: c.shown or 0)

@@ -143,6 +143,8 @@ class Session:
             assert perf is not None  # a performance run always reads its detail log (or raised)
             if (per_device := self.backend.device_stats()) is not None:
                 perf.per_device = per_device
+            if (split := self.backend.server_time()) is not None:
+                perf.server_time = split
             record.power = power.summary(perf.samples, perf.duration_s, perf.per_device)
         if cfg.mode in ("accuracy", "both"):
             self.loadgen("accuracy")
