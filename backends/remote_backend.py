@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # numpy and the metadata checks load with the backend, not wi
 from bench.errors import BackendUnavailable, RunFailed, UsageError
 
 DEFAULT_TIMEOUT_MS = 10_000.0
+STATS_SETTLE_S = 2.0  # the longest a server's statistics may trail its last response
 SCHEMES = {"http": ("http", False), "https": ("http", True), "grpc": ("grpc", False), "grpcs": ("grpc", True)}
 
 
@@ -248,8 +249,15 @@ class RemoteBackend(Backend):
     def server_time(self) -> dict | None:
         from backends import remote_stats
 
-        return remote_stats.split(getattr(self, "_stats_before", {}), self._server_stats(),
-                                  sum(e.requests for e in self.endpoints), sum(e.busy_s for e in self.endpoints))
+        before, client = getattr(self, "_stats_before", {}), sum(e.requests for e in self.endpoints)
+        after = self._server_stats()
+        # Triton counts a request once its response has gone: read again (up to STATS_SETTLE_S) until the server
+        # has counted every request the client saw answered, so the split's means cover the same requests.
+        deadline = time.monotonic() + STATS_SETTLE_S
+        while (n := remote_stats.counted(before, after)) is not None and n < client and time.monotonic() < deadline:
+            time.sleep(0.02)
+            after = self._server_stats()
+        return remote_stats.split(before, after, client, sum(e.busy_s for e in self.endpoints))
 
     def device_stats(self) -> list[dict] | None:
         """Each endpoint's share of the timed run and its mean client-side request time."""

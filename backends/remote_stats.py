@@ -26,6 +26,13 @@ def read(client, protocol: str, model: str, version: str, headers: dict | None, 
     return totals
 
 
+def counted(before: dict[str, dict | str], after: dict[str, dict | str]) -> int | None:
+    """Requests the servers counted between the two reads; None where one has no statistics."""
+    if any(isinstance(v, str) for v in (*before.values(), *after.values())):
+        return None
+    return sum(after[u]["requests"] - before[u]["requests"] for u in after if u in before)
+
+
 def split(before: dict[str, dict | str], after: dict[str, dict | str], client_requests: int,
           client_busy_s: float) -> dict:
     """The timed run's mean request, split: per endpoint counters before and after (or why there are none)."""

@@ -13,9 +13,9 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # A dated log of GPU sessions, its commands and test names quoted as they ran then (the scripts have moved on).
 LOGS = {"gpu-results.md"}
 # Other tools' flags the pages quote in their own commands (pip, Ray, the GPU machine's wheel download).
-OTHER_TOOLS = {"--no-deps", "--no-index", "--no-build-isolation", "--only-binary", "--platform", "--python-version",
-               "--target", "--head", "--address", "--node-ip-address", "--num-cpus", "--resources",
-               "--include-dashboard", "--labels", "--dtype"}
+OTHER_TOOLS = {"--dist", "--no-deps", "--no-index", "--no-build-isolation", "--only-binary", "--platform",
+               "--python-version", "--target", "--head", "--address", "--node-ip-address", "--num-cpus",
+               "--resources", "--include-dashboard", "--labels", "--dtype"}
 FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
 
 
