@@ -42,6 +42,9 @@ class Endpoint:
     requests: int = 0
     samples: int = 0
     busy_s: float = 0.0
+    lost: str | None = None  # why it was taken out mid-run (it no longer answers)
+    resent: int = 0  # samples of its failed requests that were sent to another endpoint instead
+    server_before: dict | str | None = None  # Triton's statistics at the start of the timed run, or why none
 
 
 def client_version() -> str:
@@ -87,7 +90,7 @@ class RemoteBackend(Backend):
     extra = "remote"
     # fp32/fp16: the dtype the served model's input declares must match (checked at load); the options it honours.
     SUPPORTS = {"cpu": Support(("fp32", "fp16"), options=("url", "remote_model", "concurrency", "request_timeout_ms",
-                                                          "header", "ca_cert", "null_image_size"))}
+                                                          "header", "ca_cert", "null_image_size", "allow_endpoint_loss"))}
     over_network = True  # the harness names the SUT a "Network SUT" (MLPerf's Network division)
 
     @classmethod
@@ -120,14 +123,16 @@ class RemoteBackend(Backend):
         self.timeout_s = float(extra.get("request_timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000
         self.concurrency = int(extra.get("concurrency") or 1)
         self.ca_cert = extra.get("ca_cert")
+        self.allow_loss = bool(extra.get("allow_endpoint_loss"))
         self._lock = threading.Lock()
         side = extra.get("null_image_size") or model.input_size
         self._made: list = []  # every client made, closed at the end
         import numpy
 
+        from backends import remote_meta
         from backends.remote_meta import NUMPY, read_model
 
-        self.np = numpy
+        self.np, self.meta = numpy, remote_meta
         served = [read_model(self._thread_client(e), e, extra.get("remote_model"), self._grpc_headers(e), self.timeout_s)
                   for e in self.endpoints]
         self.served: ServedModel = served[0]
@@ -173,7 +178,9 @@ class RemoteBackend(Backend):
     def _pick(self) -> Endpoint:
         """The endpoint with the fewest requests outstanding (least outstanding requests)."""
         with self._lock:
-            e = min(self.endpoints, key=lambda x: x.outstanding)
+            if not (live := [x for x in self.endpoints if x.lost is None]):
+                raise RunFailed(f"every endpoint was lost: {'; '.join(f'{x.url}: {x.lost}' for x in self.endpoints)}")
+            e = min(live, key=lambda x: x.outstanding)
             e.outstanding += 1
             return e
 
@@ -190,7 +197,25 @@ class RemoteBackend(Backend):
         return out.reshape(len(batch)).astype(self.np.int64)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        e, served, n = self._pick(), self.served, len(batch)
+        while True:
+            e = self._pick()
+            try:
+                return self._infer_on(e, batch)
+            except self.meta.Unreachable as exc:
+                self._take_out(e, exc, len(batch))
+
+    def _take_out(self, e: Endpoint, exc, n: int) -> None:
+        with self._lock:  # out of the rotation; the run goes on with the others only under --allow-endpoint-loss
+            e.lost = e.lost or exc.reason
+            live = [x.url for x in self.endpoints if x.lost is None]
+            if self.allow_loss and live:
+                e.resent += n  # this request's samples go to another endpoint: none is left unanswered
+                return
+        hint = "; the others answer: --allow-endpoint-loss goes on with them" if live else ""
+        raise RunFailed(f"{exc.message}; endpoint {e.url} taken out{hint}") from exc
+
+    def _infer_on(self, e: Endpoint, batch: np.ndarray) -> np.ndarray:
+        served, n = self.served, len(batch)
         client = self._thread_client(e)
         start = time.perf_counter()
         try:
@@ -213,9 +238,12 @@ class RemoteBackend(Backend):
                                      headers=self._grpc_headers(e) or None, client_timeout=self.timeout_s)
             result = reply.as_numpy(served.output_name)
         except Exception as exc:
-            raise RunFailed(f"endpoint {e.url}, model {served.name}: a request of {n} samples failed after "
-                            f"{time.perf_counter() - start:.2f} s (time-out {self.timeout_s:g} s): "
-                            f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+            message = (f"endpoint {e.url}, model {served.name}: a request of {n} samples failed after "
+                       f"{time.perf_counter() - start:.2f} s (time-out {self.timeout_s:g} s): "
+                       f"{type(exc).__name__}: {str(exc)[:300]}")
+            if self.meta.unreachable(exc):
+                raise self.meta.Unreachable(message, f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+            raise RunFailed(message) from exc  # the server answered with an error (e.g. HTTP 500): its model failed
         finally:
             with self._lock:
                 e.outstanding -= 1
@@ -227,14 +255,33 @@ class RemoteBackend(Backend):
     def reset_stats(self) -> None:
         with self._lock:
             for e in self.endpoints:
-                e.requests, e.samples, e.busy_s = 0, 0, 0.0
+                e.requests, e.samples, e.busy_s, e.resent = 0, 0, 0.0, 0
+        for e in self.endpoints:
+            e.server_before = self._server_stats(e)
+
+    def _server_stats(self, e: Endpoint) -> dict | str:
+        """The model's cumulative statistics (Triton's statistics extension), or why the server gives none."""
+        if e.lost is not None:
+            return f"taken out mid-run: {e.lost}"
+        try:
+            kw = {"as_json": True} if e.protocol == "grpc" else {}  # gRPC's JSON writes int64 as strings
+            got = self._thread_client(e).get_inference_statistics(
+                self.served.name, self.served.version, headers=self._grpc_headers(e) or None, **kw)
+            stats = got["model_stats"][0]["inference_stats"]
+            return {"requests": int(stats.get("success", {}).get("count", 0)),
+                    **{k: int(stats.get(k, {}).get("ns", 0)) for k in self.meta.STAGES}}
+        except Exception as exc:  # a KServe or OpenVINO server has no /v2/models/{m}/stats
+            return f"no statistics extension: {type(exc).__name__}: {str(exc)[:200]}"
 
     def device_stats(self) -> list[dict] | None:
-        """Each endpoint's share of the timed run and its mean client-side request time."""
+        """Each endpoint's share of the timed run, its mean client-side request time and the server's part of it;
+        an endpoint taken out says why and how many of its samples were re-sent to the others."""
+        split = self.meta.split
         total = sum(e.samples for e in self.endpoints) or 1
         return [{"device": e.url, "endpoint": e.url, "requests": e.requests, "samples": e.samples,
                  "share": round(e.samples / total, 4),
-                 "mean_request_ms": round(1000 * e.busy_s / e.requests, 3) if e.requests else None}
+                 "mean_request_ms": round(1000 * e.busy_s / e.requests, 3) if e.requests else None,
+                 **split(e.server_before, self._server_stats(e), e.busy_s, e.requests), **({"lost": e.lost, "resent_samples": e.resent} if e.lost else {})}
                 for e in self.endpoints]
 
     def describe(self) -> dict:

@@ -167,3 +167,36 @@ def _ready_models(client, grpc: bool, kw: dict) -> list[str] | None:
         return None
     models = (index.get("models", []) if grpc else index) or []
     return sorted({m["name"] for m in models if m.get("state", "READY") == "READY"})
+
+
+class Unreachable(Exception):
+    """A request that failed because its endpoint no longer answers (as against the server answering an error)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.message, self.reason = message, reason
+
+
+def unreachable(exc: Exception) -> bool:
+    """The endpoint is gone (refused, reset, timed out, gRPC UNAVAILABLE), not a server's error reply."""
+    if isinstance(exc, OSError):
+        return True
+    status = getattr(exc, "status", None)
+    status = str(status() if callable(status) else status or "")
+    return any(w in status for w in ("UNAVAILABLE", "DEADLINE_EXCEEDED"))
+
+
+# Triton's statistics extension: cumulative nanoseconds per stage of the server's side of a request.
+STAGES = ("queue", "compute_input", "compute_infer", "compute_output")
+
+
+def split(before: dict | str | None, after: dict | str, busy_s: float, requests: int) -> dict:
+    """The timed run's mean request split into the server's stages and the rest (network, serialisation, client):
+    the server's statistics after minus before, over the requests it served in between."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return {"server_stats": before if isinstance(before, str) else after}
+    served = after["requests"] - before["requests"]
+    if served <= 0 or not requests:
+        return {"server_stats": "the server counted no request in the timed run"}
+    ms = {f"server_{k}_ms": round((after[k] - before[k]) / served / 1e6, 4) for k in STAGES}
+    return {**ms, "rest_ms": round(1000 * busy_s / requests - sum(ms.values()), 4), "server_requests": served}

@@ -1,6 +1,7 @@
 """The remote backend against a real server on 127.0.0.1: `bench serve --backend null` (NVIDIA PyTriton, Triton
 Inference Server), over HTTP and gRPC, through the real CLI. Faults are staged for real: a wrong model name, a refused
-connection, metadata that does not fit the run, a server stopped mid-run (SIGSTOP: a stall) and one killed mid-run.
+connection, metadata that does not fit the run, a server stopped mid-run (SIGSTOP: a stall) and one killed mid-run,
+one of two endpoints lost mid-run, and HTTP 500s from a served model (a PyTriton one of its own) that raises.
 
 Needs tritonclient here (pip install 'bench[remote]') and an interpreter with PyTriton and numpy<2 for the server
 (pip install 'bench[serve]' in a venv of its own; BENCH_SERVE_PYTHON names it, else ./.venv-serve/bin/python, else
@@ -73,11 +74,12 @@ def env() -> dict:
 class Server:
     """`bench serve` in a session of its own, so its Triton and stub processes are signalled with it."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, cmd: list[str] | None = None):
         self.port, self.log = free_base(), tmp / f"serve-{time.monotonic_ns()}.log"
+        cmd = [*cmd, str(self.port)] if cmd else [serve_python(), "-m", "bench.cli", "serve", *SERVED, "--port",
+                                                  str(self.port)]
         with open(self.log, "w") as out:
-            self.proc = subprocess.Popen([serve_python(), "-m", "bench.cli", "serve", *SERVED, "--port",
-                                          str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=env(),
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env(),
                                          cwd=ROOT, start_new_session=True)
         deadline = time.monotonic() + START_S
         while "Ctrl-C stops" not in self.log.read_text():
@@ -134,7 +136,12 @@ def test_every_scenario_over_the_network(server, tmp_path, protocol):
         assert r["backend"]["endpoints"] == [url] and r["backend"]["protocol"] == protocol
         assert r["backend"]["input"] == {"name": "images", "datatype": "FP32", "shape": [-1, 3, 4, 4]}
         assert r["performance"]["samples"] > 0
-        assert r["performance"]["per_device"][0]["endpoint"] == url
+        share = r["performance"]["per_device"][0]
+        assert share["endpoint"] == url and share["server_requests"] >= share["requests"] > 0, share
+        # Triton's statistics: the server's stages and the rest add up to the client's mean request time.
+        parts = [share[f"server_{k}_ms"] for k in ("queue", "compute_input", "compute_infer", "compute_output")]
+        assert min(parts) >= 0 and share["server_compute_infer_ms"] > 0, share
+        assert sum(parts) + share["rest_ms"] == pytest.approx(share["mean_request_ms"], abs=0.01), share
         detail = Path(r["run_dir"], "loadgen", "performance", "mlperf_log_detail.txt").read_text()
         assert '"sut_name", "value": "bench remote Network SUT"' in detail  # MLPerf's Network division
 
@@ -191,11 +198,11 @@ def test_a_header_is_sent_but_never_written(server, tmp_path):
     assert run["backend"]["headers"] == ["Authorization"]
 
 
-def run_and_then(server: Server, tmp_path: Path, act, *args: str) -> tuple[int, str, dict]:
+def run_and_then(server: Server, tmp_path: Path, act, *args: str, url: str | None = None) -> tuple[int, str, dict]:
     """Start a long run, `act` on the server once LoadGen is timing, and return the run's exit, stderr and record."""
     log = tmp_path / "run.log"
     with open(log, "w") as err:
-        cmd = [sys.executable, "-m", "bench.cli", "run", "--backend", "remote", "--url", server.grpc,
+        cmd = [sys.executable, "-m", "bench.cli", "run", "--backend", "remote", "--url", url or server.grpc,
                "--remote-model", MODEL, "--null-image-size", "4", "--count", "64", "--duration", "20",
                "--output", str(tmp_path / "out"), *args]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env(), cwd=ROOT)
@@ -247,3 +254,74 @@ def test_remote_options_are_refused_elsewhere_and_checked(tmp_path):
         done = subprocess.run([sys.executable, "-m", "bench.cli", "run", *args, "--output", str(tmp_path)],
                               check=False, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=120)
         assert done.returncode == 2 and words in done.stderr, (args, done.stderr)
+
+
+def test_an_endpoint_lost_mid_run_is_taken_out(server, tmp_path):
+    """Two endpoints, one stalled then killed mid-run: without --allow-endpoint-loss the run fails naming it; with
+    it, the run goes on with the other and the record says which endpoint was lost and how many samples were re-sent."""
+    own = Server(tmp_path)
+    urls = f"{server.grpc},{own.grpc}"
+    try:
+        rc, err, record = run_and_then(own, tmp_path / "a", lambda: own.signal(signal.SIGSTOP),
+                                       "--request-timeout-ms", "1500", "--concurrency", "2", url=urls)
+        own.signal(signal.SIGCONT)
+        assert rc == 1, err
+        assert record["status"] == "failed" and f"endpoint {own.grpc} taken out" in record["error"], record["error"]
+        assert "--allow-endpoint-loss" in record["error"]
+        rc, err, record = run_and_then(own, tmp_path / "b", lambda: own.signal(signal.SIGKILL),
+                                       "--request-timeout-ms", "5000", "--concurrency", "2", "--allow-endpoint-loss",
+                                       url=urls)
+    finally:
+        own.signal(signal.SIGCONT)
+        own.stop()
+    assert rc == 0, err
+    assert record["status"] == "complete" and record["config"]["allow_endpoint_loss"] is True
+    kept, lost = record["performance"]["per_device"]
+    assert kept["endpoint"] == server.grpc and "lost" not in kept and kept["samples"] > 0
+    assert lost["endpoint"] == own.grpc and lost["lost"] and lost["resent_samples"] > 0, lost
+
+
+RAISING = """
+import sys, time
+import numpy as np
+from pytriton.decorators import batch
+from pytriton.model_config import ModelConfig, Tensor
+from bench.commands import serve
+import os
+os.environ["LD_LIBRARY_PATH"] = str(serve.own_libpython())
+pt = serve.pytriton()
+calls = [0]
+
+@batch
+def infer(images):
+    calls[0] += 1
+    if calls[0] > 20:  # a model that fails on later inputs: Triton answers HTTP 500
+        raise ValueError("the model failed on this batch")
+    return {"classes": np.zeros((len(images), 1), dtype=np.int64)}
+
+port = int(sys.argv[1])
+t = pt.Triton(config=pt.TritonConfig(http_address="127.0.0.1", http_port=port, grpc_address="127.0.0.1",
+                                    grpc_port=port + 1, metrics_address="127.0.0.1", metrics_port=port + 2))
+t.bind(model_name="raises", infer_func=infer, inputs=[Tensor(name="images", dtype=np.float32, shape=(3, 4, 4))],
+       outputs=[Tensor(name="classes", dtype=np.int64, shape=(1,))], config=ModelConfig(max_batch_size=8), strict=True)
+t.run()
+print("Ctrl-C stops", flush=True)
+try:
+    while True:
+        time.sleep(1)
+finally:
+    t.stop()
+"""
+
+
+def test_a_server_error_fails_the_run_naming_the_endpoint(tmp_path):
+    """A served model that raises for some inputs: Triton answers HTTP 500; the run fails, the record says where."""
+    own = Server(tmp_path, [serve_python(), "-c", RAISING])
+    try:
+        done = bench_run(own.http, tmp_path / "out", "--remote-model", "raises", "--duration", "5")
+    finally:
+        own.stop()
+    assert done.returncode == 1, done.stderr[-2000:]
+    (record,) = records(tmp_path / "out")
+    assert record["status"] == "failed" and f"endpoint {own.http}, model raises" in record["error"], record["error"]
+    assert "the model failed on this batch" in record["error"] and "taken out" not in record["error"]
