@@ -261,6 +261,7 @@ def test_an_endpoint_lost_mid_run_is_taken_out(server, tmp_path):
     it, the run goes on with the other and the record says which endpoint was lost and how many samples were re-sent."""
     own = Server(tmp_path)
     urls = f"{server.grpc},{own.grpc}"
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     try:
         rc, err, record = run_and_then(own, tmp_path / "a", lambda: own.signal(signal.SIGSTOP),
                                        "--request-timeout-ms", "1500", "--concurrency", "2", url=urls)
