@@ -240,9 +240,9 @@ class RemoteBackend(Backend):
         except Exception as exc:
             message = (f"endpoint {e.url}, model {served.name}: a request of {n} samples failed after "
                        f"{time.perf_counter() - start:.2f} s (time-out {self.timeout_s:g} s): "
-                       f"{type(exc).__name__}: {str(exc)[:300]}")
+                       f"{type(exc).__name__}: {self.meta.one_line(exc)}")
             if self.meta.unreachable(exc):
-                raise self.meta.Unreachable(message, f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+                raise self.meta.Unreachable(message, f"{type(exc).__name__}: {self.meta.one_line(exc)}") from exc
             raise RunFailed(message) from exc  # the server answered with an error (e.g. HTTP 500): its model failed
         finally:
             with self._lock:

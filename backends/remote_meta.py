@@ -177,6 +177,12 @@ class Unreachable(Exception):
         self.message, self.reason = message, reason
 
 
+def one_line(exc: Exception) -> str:
+    """A server's error on one line: its first line and, for a traceback (a served model that raised), its last."""
+    lines = [x.strip() for x in str(exc).strip().splitlines() if x.strip()] or [""]
+    return lines[0][:300] + (f" ... {lines[-1][:200]}" if len(lines) > 1 else "")
+
+
 def unreachable(exc: Exception) -> bool:
     """The endpoint is gone (refused, reset, timed out, gRPC UNAVAILABLE), not a server's error reply."""
     if isinstance(exc, OSError):

@@ -276,7 +276,7 @@ def test_an_endpoint_lost_mid_run_is_taken_out(server, tmp_path):
         own.signal(signal.SIGCONT)
         own.stop()
     assert rc == 0, err
-    assert record["status"] == "complete" and record["config"]["allow_endpoint_loss"] is True
+    assert record["status"] == "complete" and record["config"]["extra"]["allow_endpoint_loss"] is True
     kept, lost = record["performance"]["per_device"]
     assert kept["endpoint"] == server.grpc and "lost" not in kept and kept["samples"] > 0
     assert lost["endpoint"] == own.grpc and lost["lost"] and lost["resent_samples"] > 0, lost
@@ -325,4 +325,5 @@ def test_a_server_error_fails_the_run_naming_the_endpoint(tmp_path):
     assert done.returncode == 1, done.stderr[-2000:]
     (record,) = records(tmp_path / "out")
     assert record["status"] == "failed" and f"endpoint {own.http}, model raises" in record["error"], record["error"]
-    assert "the model failed on this batch" in record["error"] and "taken out" not in record["error"]
+    assert "[500]" in record["error"] and "Model execute error" in record["error"], record["error"]
+    assert "\n" not in record["error"] and "taken out" not in record["error"]
