@@ -327,3 +327,22 @@ def test_a_server_error_fails_the_run_naming_the_endpoint(tmp_path):
     assert record["status"] == "failed" and f"endpoint {own.http}, model raises" in record["error"], record["error"]
     assert "[500]" in record["error"] and "Model execute error" in record["error"], record["error"]
     assert "\n" not in record["error"] and "taken out" not in record["error"]
+
+
+def test_bench_submission_refuses_a_remote_run_in_the_closed_division_naming_the_network_rules(server, tmp_path):
+    """A Network SUT is no closed-division result (the checker wants is_network false there); the refusal says which
+    of the Network division's rules the run misses: here, a server on this machine, and a Server batch of 8."""
+    done = bench_run(server.grpc, tmp_path / "results", "--remote-model", MODEL, "--scenario", "server",
+                     "--batch-size", "8")
+    assert done.returncode == 0, done.stderr[-2000:]
+    before = {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}
+    refused = subprocess.run([sys.executable, "-m", "bench.cli", "submission", "--results", str(tmp_path / "results"),
+                              "--out", str(tmp_path / "sub"), "--submitter", "Acme", "--division", "closed"],
+                             check=False, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=120)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 2, said
+    assert "a Network SUT" in said and server.grpc in said and "--division open" in said
+    assert '"The SUT and QDL must run on physically separate and distinct systems"' in said
+    assert '"The QDL is not allowed to batch queries": --batch-size 8' in said
+    assert not (tmp_path / "sub" / "closed").exists()
+    assert before == {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}

@@ -22,7 +22,7 @@ from pathlib import Path
 import scenarios
 from bench import safe_names
 from bench.errors import UsageError
-from bench.mlperf import rounds, submission_tree
+from bench.mlperf import network, rounds, submission_tree
 from bench.mlperf.submission_tree import SYSTEM_FIELDS  # noqa: F401  (the checker's field list, for callers)
 from bench.record import loadgen_log, results
 
@@ -99,6 +99,8 @@ def collect(results_dir: str | Path, division: str, system: str | None) -> dict[
         if results.input_location(record) == "device":
             on_device.append(run_dir.name)
             continue
+        if division == "closed" and network.is_network(record):  # never dropped quietly: the submitter moves it
+            raise UsageError(f"{network.closed_refusal(record)}. Move the run out of --results, or use --division open")
         synthetic = cfg.get("synthetic_weights") or cfg.get("synthetic_data")
         unknown_file = cfg.get("onnx") and not (record.get("model") or {}).get("known_model")  # not the known ResNet-50
         if division == "closed" and (cfg.get("model") != BENCHMARK or synthetic or unknown_file):
