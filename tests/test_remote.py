@@ -256,30 +256,33 @@ def test_remote_options_are_refused_elsewhere_and_checked(tmp_path):
         assert done.returncode == 2 and words in done.stderr, (args, done.stderr)
 
 
-def test_an_endpoint_lost_mid_run_is_taken_out(server, tmp_path):
-    """Two endpoints, one stalled then killed mid-run: without --allow-endpoint-loss the run fails naming it; with
-    it, the run goes on with the other and the record says which endpoint was lost and how many samples were re-sent."""
+def lose_an_endpoint(server, tmp_path: Path, *args: str) -> tuple[str, int, str, dict]:
+    """A run over `server` and a server of its own, the latter killed mid-run (a stalled PyTriton exits too)."""
     own = Server(tmp_path)
-    urls = f"{server.grpc},{own.grpc}"
-    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    tmp_path.mkdir(exist_ok=True)
     try:
-        rc, err, record = run_and_then(own, tmp_path / "a", lambda: own.signal(signal.SIGSTOP),
-                                       "--request-timeout-ms", "1500", "--concurrency", "2", url=urls)
-        own.signal(signal.SIGCONT)
-        assert rc == 1, err
-        assert record["status"] == "failed" and f"endpoint {own.grpc} taken out" in record["error"], record["error"]
-        assert "--allow-endpoint-loss" in record["error"]
-        rc, err, record = run_and_then(own, tmp_path / "b", lambda: own.signal(signal.SIGKILL),
-                                       "--request-timeout-ms", "5000", "--concurrency", "2", "--allow-endpoint-loss",
-                                       url=urls)
+        return own.grpc, *run_and_then(own, tmp_path, lambda: own.signal(signal.SIGKILL), "--request-timeout-ms",
+                                       "5000", "--concurrency", "2", *args, url=f"{server.grpc},{own.grpc}")
     finally:
-        own.signal(signal.SIGCONT)
         own.stop()
+
+
+def test_an_endpoint_lost_mid_run_fails_the_run_naming_it(server, tmp_path):
+    lost, rc, err, record = lose_an_endpoint(server, tmp_path)
+    assert rc == 1, err
+    assert record["status"] == "failed" and f"endpoint {lost} taken out" in record["error"], record["error"]
+    assert "--allow-endpoint-loss" in record["error"]
+
+
+def test_allow_endpoint_loss_goes_on_and_records_the_loss(server, tmp_path):
+    """The run goes on with the other; the record says which endpoint was lost and how many samples were re-sent."""
+    lost, rc, err, record = lose_an_endpoint(server, tmp_path, "--allow-endpoint-loss")
     assert rc == 0, err
     assert record["status"] == "complete" and record["config"]["extra"]["allow_endpoint_loss"] is True
-    kept, lost = record["performance"]["per_device"]
+    kept, gone = record["performance"]["per_device"]
     assert kept["endpoint"] == server.grpc and "lost" not in kept and kept["samples"] > 0
-    assert lost["endpoint"] == own.grpc and lost["lost"] and lost["resent_samples"] > 0, lost
+    assert gone["endpoint"] == lost and gone["samples"] > 0 and gone["resent_samples"] > 0, gone
+    assert gone["server_stats"].startswith("taken out mid-run"), gone
 
 
 RAISING = """
