@@ -25,7 +25,7 @@ from bench import models  # noqa: E402
 from bench.config.run_config import RunConfig  # noqa: E402
 from bench.data.dataset import Dataset, SyntheticDataset  # noqa: E402
 from bench.record import codec  # noqa: E402
-from bench.run.harness import run_loadgen  # noqa: E402
+from bench.run.loadgen_run import run_loadgen  # noqa: E402
 from bench.run.qsl import SampleStore  # noqa: E402
 from bench.run.sut import Responder  # noqa: E402
 from bench.run.warmup import warm_up  # noqa: E402
@@ -90,7 +90,7 @@ def load(backend: str, scenario: str = "offline", model: str = "resnet18", batch
 
 
 def loadgen(loaded: Loaded, estimate=None, **changes) -> dict:
-    """One LoadGen performance run through bench.run.harness.run_loadgen; the record's performance section.
+    """One LoadGen performance run through bench.run.loadgen_run.run_loadgen; the record's performance section.
 
     `changes` replace RunConfig fields (scenario, target_qps, duration_s, batch_size ...).
     """

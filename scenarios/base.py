@@ -51,6 +51,7 @@ class Scenario:
     conf_keys: dict[str, set[str]] = {}
     advice: str = ""  # the usual fix for an INVALID run, when LoadGen's reason says nothing more telling
     has_latency_bound: bool = False  # --latency-bound-ms applies (Server)
+    joins_queries: bool = False  # its dispatcher batches several LoadGen queries into one backend call (Server)
     suites: tuple[str, ...] = ()  # the MLPerf suites (system types) that require this scenario
     # The compliance scripts relax their 10% threshold to 20% when this scenario's metric, in ns, is at most
     # this (latencies so short that OS noise matters); None: never.

@@ -29,6 +29,7 @@ class Server(Scenario):
     conf_keys = {"server_target_qps": {"target_qps"}, "server_target_latency_ns": {"target_latency"}}
     advice = "lower --target-qps, raise --latency-bound-ms, or use a smaller --batch-size / --max-wait-ms"
     has_latency_bound = True
+    joins_queries = True
 
     def warmup_batches(self, cfg) -> list[int]:
         # The batcher forms every size from 1 to --batch-size: each shape's first call (kernels, memory plans,

@@ -110,7 +110,7 @@ def test_a_killed_run_reads_as_died(tmp_path, bench_cli):
 
 INJECT = """
 import sys
-import bench.run.harness as h
+import bench.run.loadgen_run as h
 def boom(*args):
     raise RuntimeError("LoadGen refused the settings (injected)")
 h.lg.StartTestWithLogSettings = boom

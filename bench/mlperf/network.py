@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlparse
 
+import scenarios
+
 RULES = "inference_rules.adoc, Network Division"
 
 
@@ -41,9 +43,10 @@ def unmet(record: dict) -> list[str]:
     if len(shape) > 1 and shape[-1] != 1:
         found.append('"The QDL is not allowed to do any post-processing of the responses, e.g. ... ArgMax": the served '
                      f"model returns scores {shape} and bench took their argmax; serve one that returns class ids")
-    if cfg.get("scenario") == "server" and (cfg.get("batch_size") or 1) > 1:
-        found.append(f'"The QDL is not allowed to batch queries": --batch-size {cfg["batch_size"]} joined Server '
-                     "queries into one request; run --batch-size 1 and let the server batch")
+    scenario = scenarios.get(cfg["scenario"]) if cfg.get("scenario") in scenarios.SCENARIOS else None
+    if scenario is not None and scenario.joins_queries and (cfg.get("batch_size") or 1) > 1:
+        found.append(f'"The QDL is not allowed to batch queries": --batch-size {cfg["batch_size"]} joined '
+                     f"{scenario.loadgen_name} queries into one request; run --batch-size 1 and let the server batch")
     return found
 
 
