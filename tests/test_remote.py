@@ -217,13 +217,15 @@ def run_and_then(server: Server, tmp_path: Path, act, *args: str, url: str | Non
     return rc, log.read_text(), json.loads(latest.read_text())
 
 
-def test_a_stalled_server_times_out(server, tmp_path):
+def test_a_stalled_server_times_out(tmp_path):
+    server = Server(tmp_path)  # its own: a PyTriton stopped (SIGSTOP) does not come back, so no later test shares it
     started = time.monotonic()
     try:
         rc, err, record = run_and_then(server, tmp_path, lambda: server.signal(signal.SIGSTOP),
                                        "--request-timeout-ms", "1500")
     finally:
         server.signal(signal.SIGCONT)
+        server.stop()
     assert rc == 1, err
     assert record["status"] == "failed" and f"endpoint {server.grpc}" in record["error"]
     assert "time-out 1.5 s" in record["error"] and time.monotonic() - started < 60
