@@ -16,7 +16,6 @@ import contextlib
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
@@ -25,70 +24,17 @@ if TYPE_CHECKING:  # numpy and the metadata checks load with the backend, not wi
     import numpy as np
 
     from backends.remote_meta import ServedModel
+from backends.remote_endpoints import Endpoint, client_version, parse_header, parse_urls
 from bench.errors import BackendUnavailable, RunFailed, UsageError
 
 DEFAULT_TIMEOUT_MS = 10_000.0
 STATS_SETTLE_S = 2.0  # the longest a server's statistics may trail its last response
-SCHEMES = {"http": ("http", False), "https": ("http", True), "grpc": ("grpc", False), "grpcs": ("grpc", True)}
-
-
-@dataclass
-class Endpoint:
-    url: str  # as the user gave it, scheme included: what records and messages name
-    protocol: str  # http or grpc
-    address: str  # host:port, as tritonclient takes it
-    tls: bool
-    local: threading.local = field(default_factory=threading.local)  # this thread's client of the endpoint
-    outstanding: int = 0
-    requests: int = 0
-    samples: int = 0
-    busy_s: float = 0.0
-
-
-def client_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("tritonclient")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def parse_urls(text: str) -> list[Endpoint]:
-    """`--url`: one endpoint or a comma list, each http://, https://, grpc:// or grpcs:// host:port."""
-    endpoints = []
-    for url in (u.strip() for u in text.split(",")):
-        scheme, sep, address = url.partition("://")
-        if not sep or scheme not in SCHEMES or not address or "/" in address.rstrip("/"):
-            raise UsageError(f"--url {url!r}: give scheme://host:port with scheme one of {', '.join(SCHEMES)} "
-                             "(e.g. grpc://127.0.0.1:8001), or a comma list of them")
-        protocol, tls = SCHEMES[scheme]
-        endpoints.append(Endpoint(url, protocol, address.rstrip("/"), tls))
-    return endpoints
-
-
-def parse_header(text: str | None) -> dict[str, str]:
-    """`--header 'Name: value'`; `Name: env:VAR` reads the value from the environment, off the command line."""
-    if not text:
-        return {}
-    name, sep, value = (part.strip() for part in text.partition(":"))
-    if not sep or not name or not value:
-        raise UsageError("--header must be 'Name: value' (or 'Name: env:VARIABLE' to read the value from the "
-                         "environment)")
-    if value.startswith("env:"):
-        variable = value[4:]
-        if variable not in os.environ:
-            raise UsageError(f"--header {name}: environment variable {variable} is not set")
-        value = os.environ[variable]
-    return {name: value}
-
-
 class RemoteBackend(Backend):
     name = "remote"
     extra = "remote"
     # fp32/fp16: the dtype the served model's input declares must match (checked at load); the options it honours.
     SUPPORTS = {"cpu": Support(("fp32", "fp16"), options=("url", "remote_model", "concurrency", "request_timeout_ms",
-                                                          "header", "ca_cert", "null_image_size"))}
+                                                          "header", "ca_cert", "null_image_size", "allow_endpoint_loss"))}
     over_network = True  # the harness names the SUT a "Network SUT" (MLPerf's Network division)
 
     @classmethod
@@ -121,14 +67,16 @@ class RemoteBackend(Backend):
         self.timeout_s = float(extra.get("request_timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000
         self.concurrency = int(extra.get("concurrency") or 1)
         self.ca_cert = extra.get("ca_cert")
+        self.allow_loss = bool(extra.get("allow_endpoint_loss"))
         self._lock = threading.Lock()
         side = extra.get("null_image_size") or model.input_size
         self._made: list = []  # every client made, closed at the end
         import numpy
 
+        from backends import remote_meta
         from backends.remote_meta import NUMPY, read_model
 
-        self.np = numpy
+        self.np, self.meta = numpy, remote_meta
         served = [read_model(self._thread_client(e), e, extra.get("remote_model"), self._grpc_headers(e), self.timeout_s)
                   for e in self.endpoints]
         self.served: ServedModel = served[0]
@@ -174,7 +122,9 @@ class RemoteBackend(Backend):
     def _pick(self) -> Endpoint:
         """The endpoint with the fewest requests outstanding (least outstanding requests)."""
         with self._lock:
-            e = min(self.endpoints, key=lambda x: x.outstanding)
+            if not (live := [x for x in self.endpoints if x.lost is None]):
+                raise RunFailed(f"every endpoint was lost: {'; '.join(f'{x.url}: {x.lost}' for x in self.endpoints)}")
+            e = min(live, key=lambda x: x.outstanding)
             e.outstanding += 1
             return e
 
@@ -191,7 +141,25 @@ class RemoteBackend(Backend):
         return out.reshape(len(batch)).astype(self.np.int64)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        e, served, n = self._pick(), self.served, len(batch)
+        while True:
+            e = self._pick()
+            try:
+                return self._infer_on(e, batch)
+            except self.meta.Unreachable as exc:
+                self._take_out(e, exc, len(batch))
+
+    def _take_out(self, e: Endpoint, exc, n: int) -> None:
+        with self._lock:  # out of the rotation; the run goes on with the others only under --allow-endpoint-loss
+            e.lost = e.lost or exc.reason
+            live = [x.url for x in self.endpoints if x.lost is None]
+            if self.allow_loss and live:
+                e.resent += n  # this request's samples go to another endpoint: none is left unanswered
+                return
+        hint = "; the others answer: --allow-endpoint-loss goes on with them" if live else ""
+        raise RunFailed(f"{exc.message}; endpoint {e.url} taken out{hint}") from exc
+
+    def _infer_on(self, e: Endpoint, batch: np.ndarray) -> np.ndarray:
+        served, n = self.served, len(batch)
         client = self._thread_client(e)
         start = time.perf_counter()
         try:
@@ -214,9 +182,12 @@ class RemoteBackend(Backend):
                                      headers=self._grpc_headers(e) or None, client_timeout=self.timeout_s)
             result = reply.as_numpy(served.output_name)
         except Exception as exc:
-            raise RunFailed(f"endpoint {e.url}, model {served.name}: a request of {n} samples failed after "
-                            f"{time.perf_counter() - start:.2f} s (time-out {self.timeout_s:g} s): "
-                            f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+            message = (f"endpoint {e.url}, model {served.name}: a request of {n} samples failed after "
+                       f"{time.perf_counter() - start:.2f} s (time-out {self.timeout_s:g} s): "
+                       f"{type(exc).__name__}: {self.meta.one_line(exc)}")
+            if self.meta.unreachable(exc):
+                raise self.meta.Unreachable(message, f"{type(exc).__name__}: {self.meta.one_line(exc)}") from exc
+            raise RunFailed(message) from exc  # the server answered with an error (e.g. HTTP 500): its model failed
         finally:
             with self._lock:
                 e.outstanding -= 1
@@ -228,7 +199,7 @@ class RemoteBackend(Backend):
     def reset_stats(self) -> None:
         with self._lock:
             for e in self.endpoints:
-                e.requests, e.samples, e.busy_s = 0, 0, 0.0
+                e.requests, e.samples, e.busy_s, e.resent = 0, 0, 0.0, 0
         self._stats_before = self._server_stats()
 
     def _server_stats(self) -> dict[str, dict | str]:
@@ -239,6 +210,9 @@ class RemoteBackend(Backend):
 
         out: dict[str, dict | str] = {}
         for e in self.endpoints:
+            if e.lost is not None:
+                out[e.url] = f"taken out mid-run: {e.lost}"
+                continue
             try:
                 out[e.url] = remote_stats.read(self._thread_client(e), e.protocol, self.served.name,
                                                self.served.version, self._grpc_headers(e) or None, self.timeout_s)
@@ -260,11 +234,13 @@ class RemoteBackend(Backend):
         return remote_stats.split(before, after, client, sum(e.busy_s for e in self.endpoints))
 
     def device_stats(self) -> list[dict] | None:
-        """Each endpoint's share of the timed run and its mean client-side request time."""
+        """Each endpoint's share of the timed run and its mean client-side request time; an endpoint taken out says
+        why and how many of its samples were re-sent to the others."""
         total = sum(e.samples for e in self.endpoints) or 1
         return [{"device": e.url, "endpoint": e.url, "requests": e.requests, "samples": e.samples,
                  "share": round(e.samples / total, 4),
-                 "mean_request_ms": round(1000 * e.busy_s / e.requests, 3) if e.requests else None}
+                 "mean_request_ms": round(1000 * e.busy_s / e.requests, 3) if e.requests else None,
+                 **({"lost": e.lost, "resent_samples": e.resent} if e.lost else {})}
                 for e in self.endpoints]
 
     def describe(self) -> dict:

@@ -167,3 +167,26 @@ def _ready_models(client, grpc: bool, kw: dict) -> list[str] | None:
         return None
     models = (index.get("models", []) if grpc else index) or []
     return sorted({m["name"] for m in models if m.get("state", "READY") == "READY"})
+
+
+class Unreachable(Exception):
+    """A request that failed because its endpoint no longer answers (as against the server answering an error)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.message, self.reason = message, reason
+
+
+def one_line(exc: Exception) -> str:
+    """A server's error on one line: its first line and, for a traceback (a served model that raised), its last."""
+    lines = [x.strip() for x in str(exc).strip().splitlines() if x.strip()] or [""]
+    return lines[0][:300] + (f" ... {lines[-1][:200]}" if len(lines) > 1 else "")
+
+
+def unreachable(exc: Exception) -> bool:
+    """The endpoint is gone (refused, reset, timed out, gRPC UNAVAILABLE), not a server's error reply."""
+    if isinstance(exc, OSError):
+        return True
+    status = getattr(exc, "status", None)
+    status = str(status() if callable(status) else status or "")
+    return any(w in status for w in ("UNAVAILABLE", "DEADLINE_EXCEEDED"))

@@ -1,6 +1,7 @@
 """The remote backend against a real server on 127.0.0.1: `bench serve --backend null` (NVIDIA PyTriton, Triton
 Inference Server), over HTTP and gRPC, through the real CLI. Faults are staged for real: a wrong model name, a refused
-connection, metadata that does not fit the run, a server stopped mid-run (SIGSTOP: a stall) and one killed mid-run.
+connection, metadata that does not fit the run, a server stopped mid-run (SIGSTOP: a stall) and one killed mid-run,
+one of two endpoints lost mid-run, and HTTP 500s from a served model (a PyTriton one of its own) that raises.
 
 Needs tritonclient here (pip install 'bench[remote]') and an interpreter with PyTriton and numpy<2 for the server
 (pip install 'bench[serve]' in a venv of its own; BENCH_SERVE_PYTHON names it, else ./.venv-serve/bin/python, else
@@ -76,11 +77,12 @@ def env() -> dict:
 class Server:
     """`bench serve` in a session of its own, so its Triton and stub processes are signalled with it."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, cmd: list[str] | None = None):
         self.port, self.log = free_base(), tmp / f"serve-{time.monotonic_ns()}.log"
+        cmd = [*cmd, str(self.port)] if cmd else [serve_python(), "-m", "bench.cli", "serve", *SERVED, "--port",
+                                                  str(self.port)]
         with open(self.log, "w") as out:
-            self.proc = subprocess.Popen([serve_python(), "-m", "bench.cli", "serve", *SERVED, "--port",
-                                          str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=env(),
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env(),
                                          cwd=ROOT, start_new_session=True)
         deadline = time.monotonic() + START_S
         while "Ctrl-C stops" not in self.log.read_text():
@@ -210,11 +212,11 @@ def test_a_header_is_sent_but_never_written(server, tmp_path):
     assert run["backend"]["headers"] == ["Authorization"]
 
 
-def run_and_then(server: Server, tmp_path: Path, act, *args: str) -> tuple[int, str, dict]:
+def run_and_then(server: Server, tmp_path: Path, act, *args: str, url: str | None = None) -> tuple[int, str, dict]:
     """Start a long run, `act` on the server once LoadGen is timing, and return the run's exit, stderr and record."""
     log = tmp_path / "run.log"
     with open(log, "w") as err:
-        cmd = [sys.executable, "-m", "bench.cli", "run", "--backend", "remote", "--url", server.grpc,
+        cmd = [sys.executable, "-m", "bench.cli", "run", "--backend", "remote", "--url", url or server.grpc,
                "--remote-model", MODEL, "--null-image-size", "4", "--count", "64", "--duration", "20",
                "--output", str(tmp_path / "out"), *args]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env(), cwd=ROOT)
@@ -229,32 +231,15 @@ def run_and_then(server: Server, tmp_path: Path, act, *args: str) -> tuple[int, 
     return rc, log.read_text(), json.loads(latest.read_text())
 
 
-def test_bench_submission_refuses_a_remote_run_in_the_closed_division_naming_the_network_rules(server, tmp_path):
-    """A Network SUT is no closed-division result (the checker wants is_network false there); the refusal says which
-    of the Network division's rules the run misses: here, a server on this machine, and a Server batch of 8."""
-    done = bench_run(server.grpc, tmp_path / "results", "--remote-model", MODEL, "--scenario", "server",
-                     "--batch-size", "8")
-    assert done.returncode == 0, done.stderr[-2000:]
-    before = {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}
-    refused = subprocess.run([sys.executable, "-m", "bench.cli", "submission", "--results", str(tmp_path / "results"),
-                              "--out", str(tmp_path / "sub"), "--submitter", "Acme", "--division", "closed"],
-                             check=False, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=120)
-    said = " ".join(refused.stderr.split())
-    assert refused.returncode == 2, said
-    assert "a Network SUT" in said and server.grpc in said and "--division open" in said
-    assert '"The SUT and QDL must run on physically separate and distinct systems"' in said
-    assert '"The QDL is not allowed to batch queries": --batch-size 8' in said
-    assert not (tmp_path / "sub" / "closed").exists()
-    assert before == {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}
-
-
-def test_a_stalled_server_times_out(server, tmp_path):
+def test_a_stalled_server_times_out(tmp_path):
+    server = Server(tmp_path)  # its own: a PyTriton stopped (SIGSTOP) does not come back, so no later test shares it
     started = time.monotonic()
     try:
         rc, err, record = run_and_then(server, tmp_path, lambda: server.signal(signal.SIGSTOP),
                                        "--request-timeout-ms", "1500")
     finally:
         server.signal(signal.SIGCONT)
+        server.stop()
     assert rc == 1, err
     assert record["status"] == "failed" and f"endpoint {server.grpc}" in record["error"]
     assert "time-out 1.5 s" in record["error"] and time.monotonic() - started < 60
@@ -310,3 +295,99 @@ def test_a_server_without_statistics_is_recorded_as_such(tmp_path):
         assert "403" in split["reason"] and f"127.0.0.1:{s.port}" in split["reason"], split
     finally:
         s.stop()
+
+
+def lose_an_endpoint(server, tmp_path: Path, *args: str) -> tuple[str, int, str, dict]:
+    """A run over `server` and a server of its own, the latter killed mid-run (a stalled PyTriton exits too)."""
+    own = Server(tmp_path)
+    tmp_path.mkdir(exist_ok=True)
+    try:
+        return own.grpc, *run_and_then(own, tmp_path, lambda: own.signal(signal.SIGKILL), "--request-timeout-ms",
+                                       "5000", "--concurrency", "2", *args, url=f"{server.grpc},{own.grpc}")
+    finally:
+        own.stop()
+
+
+def test_an_endpoint_lost_mid_run_fails_the_run_naming_it(server, tmp_path):
+    lost, rc, err, record = lose_an_endpoint(server, tmp_path)
+    assert rc == 1, err
+    assert record["status"] == "failed" and f"endpoint {lost} taken out" in record["error"], record["error"]
+    assert "--allow-endpoint-loss" in record["error"]
+
+
+def test_allow_endpoint_loss_goes_on_and_records_the_loss(server, tmp_path):
+    """The run goes on with the other; the record says which endpoint was lost and how many samples were re-sent."""
+    lost, rc, err, record = lose_an_endpoint(server, tmp_path, "--allow-endpoint-loss")
+    assert rc == 0, err
+    assert record["status"] == "complete" and record["config"]["extra"]["allow_endpoint_loss"] is True
+    kept, gone = record["performance"]["per_device"]
+    assert kept["endpoint"] == server.grpc and "lost" not in kept and kept["samples"] > 0
+    assert gone["endpoint"] == lost and gone["samples"] > 0 and gone["resent_samples"] > 0, gone
+    split = record["performance"]["server_time"]  # no split over an endpoint that left mid-run: said so
+    assert split["available"] is False and "taken out mid-run" in split["reason"], split
+
+
+RAISING = """
+import sys, time
+import numpy as np
+from pytriton.decorators import batch
+from pytriton.model_config import ModelConfig, Tensor
+from bench.commands import serve
+import os
+os.environ["LD_LIBRARY_PATH"] = str(serve.own_libpython())
+pt = serve.pytriton()
+calls = [0]
+
+@batch
+def infer(images):
+    calls[0] += 1
+    if calls[0] > 20:  # a model that fails on later inputs: Triton answers HTTP 500
+        raise ValueError("the model failed on this batch")
+    return {"classes": np.zeros((len(images), 1), dtype=np.int64)}
+
+port = int(sys.argv[1])
+t = pt.Triton(config=pt.TritonConfig(http_address="127.0.0.1", http_port=port, grpc_address="127.0.0.1",
+                                    grpc_port=port + 1, metrics_address="127.0.0.1", metrics_port=port + 2))
+t.bind(model_name="raises", infer_func=infer, inputs=[Tensor(name="images", dtype=np.float32, shape=(3, 4, 4))],
+       outputs=[Tensor(name="classes", dtype=np.int64, shape=(1,))], config=ModelConfig(max_batch_size=8), strict=True)
+t.run()
+print("Ctrl-C stops", flush=True)
+try:
+    while True:
+        time.sleep(1)
+finally:
+    t.stop()
+"""
+
+
+def test_a_server_error_fails_the_run_naming_the_endpoint(tmp_path):
+    """A served model that raises for some inputs: Triton answers HTTP 500; the run fails, the record says where."""
+    own = Server(tmp_path, [serve_python(), "-c", RAISING])
+    try:
+        done = bench_run(own.http, tmp_path / "out", "--remote-model", "raises", "--duration", "5")
+    finally:
+        own.stop()
+    assert done.returncode == 1, done.stderr[-2000:]
+    (record,) = records(tmp_path / "out")
+    assert record["status"] == "failed" and f"endpoint {own.http}, model raises" in record["error"], record["error"]
+    assert "[500]" in record["error"] and "Model execute error" in record["error"], record["error"]
+    assert "\n" not in record["error"] and "taken out" not in record["error"]
+
+
+def test_bench_submission_refuses_a_remote_run_in_the_closed_division_naming_the_network_rules(server, tmp_path):
+    """A Network SUT is no closed-division result (the checker wants is_network false there); the refusal says which
+    of the Network division's rules the run misses: here, a server on this machine, and a Server batch of 8."""
+    done = bench_run(server.grpc, tmp_path / "results", "--remote-model", MODEL, "--scenario", "server",
+                     "--batch-size", "8")
+    assert done.returncode == 0, done.stderr[-2000:]
+    before = {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}
+    refused = subprocess.run([sys.executable, "-m", "bench.cli", "submission", "--results", str(tmp_path / "results"),
+                              "--out", str(tmp_path / "sub"), "--submitter", "Acme", "--division", "closed"],
+                             check=False, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=120)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 2, said
+    assert "a Network SUT" in said and server.grpc in said and "--division open" in said
+    assert '"The SUT and QDL must run on physically separate and distinct systems"' in said
+    assert '"The QDL is not allowed to batch queries": --batch-size 8' in said
+    assert not (tmp_path / "sub" / "closed").exists()
+    assert before == {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}

@@ -198,6 +198,9 @@ BACKEND_OPTIONS: tuple[Option, ...] = (
       backend_option=True, secret=True),
     Opt("ca_cert", Path, None, "PEM file of the CA that signed an https:// or grpcs:// server's certificate.",
       backend_option=True),
+    Opt("allow_endpoint_loss", bool, False, "With several --url: an endpoint that dies is taken out and its requests "
+      "sent to the others; the record names the lost endpoint and the samples re-sent (without it the run fails).",
+      backend_option=True),
 )
 _FIELDS = field_options(RunConfig, typing.get_type_hints(RunConfig))
 _AT = [o.name for o in _FIELDS].index("mode")  # backend options follow the device and batching ones, as in --help
