@@ -16,20 +16,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import entry_points
 
-from backends.base import Availability, Backend, BackendOptions, Support, flag
+from bench.backends.base import Availability, Backend, BackendOptions, Support, flag
 from bench.errors import BackendUnavailable, BenchError, UsageError
 from bench.system.devices import parse_cuda
 
 GROUP = "bench.backends"  # the entry-point group a plugin distribution declares its backends in
 REGISTRY: dict[str, str] = {
-    "torch": "backends.torch_backend:TorchBackend",
-    "torch-compile": "backends.torch_compile_backend:TorchCompileBackend",
-    "onnxruntime": "backends.onnxruntime_backend:OnnxRuntimeBackend",
-    "openvino": "backends.openvino_backend:OpenVinoBackend",
-    "tensorrt": "backends.tensorrt_backend:TensorRTBackend",
-    "null": "backends.null_backend:NullBackend",
-    "remote": "backends.remote_backend:RemoteBackend",
-    "sim": "backends.sim_backend:SimBackend",
+    "torch": "bench.backends.torch_backend:TorchBackend",
+    "torch-compile": "bench.backends.torch_compile_backend:TorchCompileBackend",
+    "onnxruntime": "bench.backends.onnxruntime_backend:OnnxRuntimeBackend",
+    "openvino": "bench.backends.openvino_backend:OpenVinoBackend",
+    "tensorrt": "bench.backends.tensorrt_backend:TensorRTBackend",
+    "null": "bench.backends.null_backend:NullBackend",
+    "remote": "bench.backends.remote_backend:RemoteBackend",
+    "sim": "bench.backends.sim_backend:SimBackend",
 }
 # Tools for measuring the harness itself: runnable by name, left out of `bench backends`' default list.
 HIDDEN = {"null", "sim"}
@@ -85,7 +85,7 @@ def label(name: str) -> str:
 def interface_problems(cls, name: str) -> list[str]:
     """How a registered class breaks the interface bench calls (backends/base.py); empty if it keeps it."""
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        return [f"{getattr(cls, '__name__', cls)!s} is not a subclass of backends.base.Backend"]
+        return [f"{getattr(cls, '__name__', cls)!s} is not a subclass of bench.backends.base.Backend"]
     problems = []
     if missing := sorted(getattr(cls, "__abstractmethods__", ())):
         problems.append(f"{cls.__name__} does not implement {', '.join(missing)}")
@@ -235,7 +235,7 @@ def create(name: str, options: BackendOptions) -> Backend:
     if cuda is not None:  # every GPU named must exist; several GPUs get one backend instance each
         gpus = cuda.resolve(sum(d.startswith("cuda") for d in availability.devices))
         if cuda.multi:
-            from backends.multi_device import MultiDeviceBackend
+            from bench.backends.multi_device import MultiDeviceBackend
 
             return MultiDeviceBackend(cls, [f"cuda:{i}" for i in gpus])
     return cls()

@@ -12,15 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from backends.precision import NEEDS
-from backends.support import INPUT_FORMS, Need, Support, device_kind  # noqa: F401 (the interface's names, here)
+from bench.backends.precision import NEEDS
+from bench.backends.support import INPUT_FORMS, Need, Support, device_kind  # noqa: F401 (the interface's names, here)
 from bench.config.run_config import BY_NAME, DEFAULTS
 from bench.errors import BackendUnavailable
 
 if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
     import numpy as np
 
-    from backends.cpu_streams import Split
+    from bench.backends.cpu_streams import Split
 
 INTENTS = ("latency", "throughput")
 
@@ -153,7 +153,7 @@ class Backend(ABC):
                 others = [p for p in cls.precisions_here(options.device) if p != options.precision]
                 raise cls.refusal(options, f"precision {options.precision}", reason, others)
         if options.extra.get("streams"):  # before any run: --streams and --threads fit the scenario
-            from backends.cpu_streams import split
+            from bench.backends.cpu_streams import split
 
             split(options)
 

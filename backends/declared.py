@@ -5,9 +5,9 @@ here names a backend: adding one is its module and its registry line.
 
 from __future__ import annotations
 
-from backends import classes
-from backends.base import Backend, need_of
-from backends.support import device_kind
+from bench.backends import classes
+from bench.backends.base import Backend, need_of
+from bench.backends.support import device_kind
 
 
 def taking(form: str) -> tuple[str, ...]:

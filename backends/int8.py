@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from backends.precision import calibration_batches, calibration_images, quantized_path
+from bench.backends.precision import calibration_batches, calibration_images, quantized_path
 from bench.cache import atomic_write
 
 OPENVINO_METHOD = "nncf-ptq-performance"

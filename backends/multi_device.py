@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from backends.base import Availability, Backend, BackendOptions, Support
-from backends.worker_pool import WorkerPool
+from bench.backends.base import Availability, Backend, BackendOptions, Support
+from bench.backends.worker_pool import WorkerPool
 
 
 class MultiDeviceBackend(Backend):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from backends.base import Availability, Backend, BackendOptions, Support
+from bench.backends.base import Availability, Backend, BackendOptions, Support
 
 if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
     import numpy as np

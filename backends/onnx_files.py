@@ -62,7 +62,7 @@ def pixels_onnx(source: Path, profile: str, size: int) -> Path:
         return path
     import onnx
 
-    from backends.device_input import prefixed
+    from bench.backends.device_input import prefixed
 
     atomic_write(path, prefixed(onnx.load(str(source)), profile, size).SerializeToString())
     return path

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING
 
-from backends import cpu_streams
-from backends.base import Availability, Backend, BackendOptions, Need, Support, argmax_classes, logits_output
-from backends.worker_pool import WorkerPool
+from bench.backends import cpu_streams
+from bench.backends.base import Availability, Backend, BackendOptions, Need, Support, argmax_classes, logits_output
+from bench.backends.worker_pool import WorkerPool
 from bench.errors import BackendUnavailable
 from bench.system.devices import nvml_gpu_count
 
@@ -98,7 +98,7 @@ class OnnxRuntimeBackend(Backend):
             so.intra_op_num_threads = options.threads
         self.path, self.quantization = onnx_file(model), None
         if options.precision == "int8":  # quantized once on the calibration set, then cached
-            from backends.int8 import onnxruntime_int8
+            from bench.backends.int8 import onnxruntime_int8
 
             self.path, self.quantization = onnxruntime_int8(model, options)
         providers: list = [provider]
@@ -106,7 +106,7 @@ class OnnxRuntimeBackend(Backend):
         if kind == "cuda" and options.precision != "int8" and integer_pixels(model.preprocessing):
             # uint8 NHWC in, normalised in the graph on the GPU (backends/device_input.py): a quarter of the bytes.
             # Not run on a GPU in the session that added it; the prefix is tested on the CPU provider.
-            from backends.onnx_files import pixels_onnx
+            from bench.backends.onnx_files import pixels_onnx
 
             self.path = pixels_onnx(self.path, model.preprocessing, model.input_size)
             self.sample_form = "uint8-nhwc"
@@ -163,7 +163,7 @@ class OnnxRuntimeBackend(Backend):
                                           "use_tf32": int(options.precision == "tf32")})
         if provider == "CUDAExecutionProvider":
             return [cuda]
-        from backends.onnx_files import onnx_input
+        from bench.backends.onnx_files import onnx_input
         from bench.cache import cache_dir
 
         shape = onnx_input(path)  # the model's own sample shape, never a fixed 3x224x224

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
-from backends.worker_pool import WorkerPool
+from bench.backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
+from bench.backends.worker_pool import WorkerPool
 from bench.errors import BackendUnavailable
 
 if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
@@ -93,7 +93,7 @@ class OpenVinoBackend(Backend):
         if options.extra.get("streams"):  # --streams N: exactly N CPU streams, --threads (or every core) shared
             import openvino.properties as props
 
-            from backends import cpu_streams
+            from bench.backends import cpu_streams
 
             split = cpu_streams.split(options)
             config[props.num_streams] = split.streams
@@ -134,7 +134,7 @@ class OpenVinoBackend(Backend):
         if options.precision != "int8":
             path = Path(model.onnx) if model.onnx else onnx_file(model)
             return path, self.core.read_model(str(path)), None
-        from backends import int8
+        from bench.backends import int8
 
         path, info = int8.openvino_int8(model, options, self.core)
         return path, self.core.read_model(str(path)), info

@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backends.support import Need
+from bench.backends.support import Need
 from bench.cache import cache_dir, file_sha256
 from bench.errors import UsageError
 from bench.system.sysinfo import cpu_flags_source, read_cpu_flags

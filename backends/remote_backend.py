@@ -18,13 +18,13 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
+from bench.backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
 
 if TYPE_CHECKING:  # numpy and the metadata checks load with the backend, not with `bench run --help`
     import numpy as np
 
-    from backends.remote_meta import ServedModel
-from backends.remote_endpoints import Endpoint, client_version, parse_header, parse_urls
+    from bench.backends.remote_meta import ServedModel
+from bench.backends.remote_endpoints import Endpoint, client_version, parse_header, parse_urls
 from bench.errors import BackendUnavailable, RunFailed, UsageError
 
 DEFAULT_TIMEOUT_MS = 10_000.0
@@ -73,8 +73,8 @@ class RemoteBackend(Backend):
         self._made: list = []  # every client made, closed at the end
         import numpy
 
-        from backends import remote_meta
-        from backends.remote_meta import NUMPY, read_model
+        from bench.backends import remote_meta
+        from bench.backends.remote_meta import NUMPY, read_model
 
         self.np, self.meta = numpy, remote_meta
         served = [read_model(self._thread_client(e), e, extra.get("remote_model"), self._grpc_headers(e), self.timeout_s)
@@ -206,7 +206,7 @@ class RemoteBackend(Backend):
         """Each endpoint's cumulative statistics (backends/remote_stats.py), or why it has none."""
         from tritonclient.utils import InferenceServerException
 
-        from backends import remote_stats
+        from bench.backends import remote_stats
 
         out: dict[str, dict | str] = {}
         for e in self.endpoints:
@@ -221,7 +221,7 @@ class RemoteBackend(Backend):
         return out
 
     def server_time(self) -> dict | None:
-        from backends import remote_stats
+        from bench.backends import remote_stats
 
         before, client = getattr(self, "_stats_before", {}), sum(e.requests for e in self.endpoints)
         after = self._server_stats()

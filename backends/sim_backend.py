@@ -22,7 +22,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from backends.base import Availability, Backend, BackendOptions, Support
+from bench.backends.base import Availability, Backend, BackendOptions, Support
 from bench.errors import RunFailed
 
 if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)

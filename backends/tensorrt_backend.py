@@ -20,9 +20,18 @@ import importlib.util
 import time
 from typing import TYPE_CHECKING
 
-from backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
-from backends.tensorrt_engine import Context, Profile, build_engine, cudart, engine_path, io_names, load_engine, ok
-from backends.worker_pool import WorkerPool
+from bench.backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
+from bench.backends.tensorrt_engine import (
+    Context,
+    Profile,
+    build_engine,
+    cudart,
+    engine_path,
+    io_names,
+    load_engine,
+    ok,
+)
+from bench.backends.worker_pool import WorkerPool
 from bench.cache import atomic_write, file_sha256
 from bench.errors import BackendUnavailable
 
@@ -78,14 +87,14 @@ class TensorRTBackend(Backend):
 
     def _onnx_for_precision(self, model, options: BackendOptions):
         """The ONNX file whose types say the precision, and the quantization record for int8."""
-        from backends.onnx_files import fp16_onnx
+        from bench.backends.onnx_files import fp16_onnx
         from bench.models import onnx_file
 
         source = onnx_file(model)
         if options.precision == "fp16":
             return fp16_onnx(source), None
         if options.precision == "int8":
-            from backends.int8 import TENSORRT_METHOD, onnxruntime_int8
+            from bench.backends.int8 import TENSORRT_METHOD, onnxruntime_int8
 
             return onnxruntime_int8(model, options, TENSORRT_METHOD)
         return source, None
@@ -93,7 +102,7 @@ class TensorRTBackend(Backend):
     def load(self, model, options: BackendOptions) -> None:
         import tensorrt as trt
 
-        from backends.onnx_files import onnx_input, pixels_onnx
+        from bench.backends.onnx_files import onnx_input, pixels_onnx
         from bench.data.preprocessing import integer_pixels
         from bench.system.devices import canonical, gpu_identity
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from backends import torch_common
-from backends.base import Availability, Backend, BackendOptions, Support
+from bench.backends import torch_common
+from bench.backends.base import Availability, Backend, BackendOptions, Support
 
 if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
     import numpy as np
@@ -61,7 +61,7 @@ class TorchBackend(Backend):
     def load(self, model, options: BackendOptions) -> None:
         import torch
 
-        from backends import cpu_streams
+        from bench.backends import cpu_streams
         from bench.models import build_torch
 
         torch_common.setup(self, torch, options)
@@ -78,14 +78,14 @@ class TorchBackend(Backend):
         else:
             self._choose_memory_format(options)
             if self.sample_form != "float32-nchw":
-                from backends.device_input import normaliser
+                from bench.backends.device_input import normaliser
 
                 self.normalise = normaliser(torch, self.profile, self.dtype, self.memory_format, "cpu")
             self.openmp_released = cpu_streams.release_openmp_team()  # the last torch work on the main thread
 
     def _choose_memory_format(self, options: BackendOptions) -> None:
         """channels_last or contiguous on the CPU: as asked, else the faster of both at this batch (untimed load)."""
-        from backends.memory_format import choose
+        from bench.backends.memory_format import choose
 
         torch = self.torch
         shape = (self.max_batch, 3, self.input_size, self.input_size)
@@ -109,7 +109,7 @@ class TorchBackend(Backend):
     def predict(self, batch: np.ndarray) -> np.ndarray:
         if self.on_cuda:
             return self.cuda.predict(batch)
-        from backends.base import argmax_classes
+        from bench.backends.base import argmax_classes
 
         out = self._forward(batch)
         return argmax_classes(out.float().numpy()) if out.shape[1] == 1001 else out.argmax(1).numpy()
@@ -146,7 +146,7 @@ class TorchBackend(Backend):
     # ---- CUDA (backends/torch_cuda.py) ----------------------------------------------------------------
 
     def _setup_cuda(self, options: BackendOptions) -> None:
-        from backends.torch_cuda import CudaPath
+        from bench.backends.torch_cuda import CudaPath
 
         torch = self.torch
         torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest conv algorithms once

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 
-from backends import cpu_streams
-from backends.base import Availability, BackendOptions
+from bench.backends import cpu_streams
+from bench.backends.base import Availability, BackendOptions
 
 PACKAGES = ("torch",)
 _DEFAULT_THREADS: list[int] = []

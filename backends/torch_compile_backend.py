@@ -32,8 +32,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from backends import torch_common
-from backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
+from bench.backends import torch_common
+from bench.backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
 from bench.cache import cache_dir
 
 if TYPE_CHECKING:  # type hints only: the declarations import without numpy (`bench run --help`)
@@ -102,7 +102,7 @@ class TorchCompileBackend(Backend):
         import torch._inductor.config as inductor_config
         from torch._dynamo.utils import counters
 
-        from backends import cpu_streams
+        from bench.backends import cpu_streams
         from bench.models import build_torch
 
         torch_common.setup(self, torch, options)  # device, dtype, threads (streams as the eager backend), TF32
@@ -132,7 +132,7 @@ class TorchCompileBackend(Backend):
         torch = self.torch
         pixels = self.sample_form == "uint8-nhwc"
         if pixels:  # normalisation compiled in front of the model, one graph
-            from backends.device_input import normaliser
+            from bench.backends.device_input import normaliser
 
             eager = torch.nn.Sequential(
                 normaliser(torch, self.profile, self.dtype, torch.contiguous_format, self.torch_device), eager)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from backends.device_input import normaliser
+from bench.backends.device_input import normaliser
 from bench.errors import RunFailed
 
 WAIT_S = 60.0  # a device that takes no batch for a minute is a bug to stop on, not to wait out

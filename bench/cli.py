@@ -97,7 +97,7 @@ def cli(ctx, debug):
 
 
 def _honoured() -> dict[str, tuple[str, ...]]:
-    from backends import honoured
+    from bench.backends import honoured
 
     return honoured()
 
@@ -172,8 +172,8 @@ def _indexed(run_one):
 @click.option("--all", "show_all", is_flag=True, help="Include tools such as the null backend.")
 def backends_cmd(show_all):
     """Which backends can run here: available or why not, version, devices, and where each comes from."""
-    import backends
-    from backends.declared import precisions_listing
+    from bench import backends
+    from bench.backends.declared import precisions_listing
 
     table = Table(title="backends")
     found, ignored = backends.scan()

@@ -49,7 +49,7 @@ def matmul_rate(precision: str, seconds: float = 1.5, sizes=(1024, 2048, 4096)) 
 
 
 def native_precisions(flags: set[str]) -> list[str]:
-    from backends.precision import native_bf16
+    from bench.backends.precision import native_bf16
 
     found = ["fp32"]
     if native_bf16(flags):
@@ -85,8 +85,8 @@ def offline(backend: str, precision: str, args: dict, extra: dict, output: Path)
 @click.option("--precisions", default="fp32,bf16,int8", show_default=True)
 @click.option("--calibration-count", type=int, default=32, show_default=True, help="Real images for int8.")
 def main(duration, batch_size, threads, count, names, precisions, calibration_count):
-    import backends
-    from backends.precision import read_cpu_flags
+    from bench import backends
+    from bench.backends.precision import read_cpu_flags
     from bench.system import sysinfo
 
     console = Console(width=150)  # the table whole, even when piped

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-import backends
+from bench import backends
 from bench.config.run_config import RunConfig
 from bench.run import harness
 from bench.system.sysinfo import collect

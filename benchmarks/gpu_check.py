@@ -115,8 +115,8 @@ def part_power_monitor(tmp: Path) -> dict:
 def part_first_second() -> dict:
     import numpy as np
 
-    from backends import BackendOptions
-    from backends.torch_backend import TorchBackend
+    from bench.backends import BackendOptions
+    from bench.backends.torch_backend import TorchBackend
     from bench.models import resolve
 
     backend = TorchBackend()
@@ -140,8 +140,8 @@ def part_first_second() -> dict:
 def part_compile_threads(save) -> dict:
     import numpy as np
 
-    from backends import BackendOptions
-    from backends.torch_compile_backend import TorchCompileBackend
+    from bench.backends import BackendOptions
+    from bench.backends.torch_compile_backend import TorchCompileBackend
     from bench.models import resolve
 
     out = {}

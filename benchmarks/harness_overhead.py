@@ -20,7 +20,7 @@ import json
 
 from measure import estimate, load, loadgen, median, raw_loop
 
-import backends
+from bench import backends
 
 TINY = 1  # null samples are 3x1x1 float32: the harness's per-sample work, not memcpy bandwidth, is measured
 DEFAULT_BACKENDS = ("torch", "onnxruntime", "openvino")  # torch-compile: add it with --backends (compiles ~minutes)

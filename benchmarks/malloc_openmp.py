@@ -38,7 +38,7 @@ def variant(name: str, model: str, args) -> dict:
     """One variant in this process: build, warm, then a timed loop of args.seconds."""
     import torch
 
-    from backends.cpu_streams import release_openmp_team
+    from bench.backends.cpu_streams import release_openmp_team
     from bench.system import malloc
 
     kind, release, worker = VARIANTS[name]

@@ -19,9 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python benchmarks/x.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-import backends  # noqa: E402
-import scenarios  # noqa: E402
-from bench import models  # noqa: E402
+from bench import backends, models, scenarios  # noqa: E402
 from bench.config.run_config import RunConfig  # noqa: E402
 from bench.data.dataset import Dataset, SyntheticDataset  # noqa: E402
 from bench.record import codec  # noqa: E402

@@ -50,7 +50,7 @@ def plain_torch(model: str, args, channels_last: bool, bench_settings: bool = Fa
     import torch
 
     if bench_settings:
-        from backends.cpu_streams import release_openmp_team
+        from bench.backends.cpu_streams import release_openmp_team
         from bench.system import malloc
 
         malloc.apply("keep")
@@ -223,7 +223,7 @@ def main() -> None:
         backend, peer = args.side.split(":", 1)
         print(PAIRS[backend][peer](args.models, args))
         return
-    import backends
+    from bench import backends
 
     system = banner(args, "side")
     names = []

@@ -26,7 +26,7 @@ PAIRS = (("torch", "bf16"), ("openvino", "bf16"), ("openvino", "int8"), ("onnxru
 
 
 def logits(backend_name: str, spec, precision: str, images: np.ndarray, extra: dict) -> np.ndarray:
-    import backends
+    from bench import backends
 
     opts = backends.BackendOptions(precision, "cpu", 8, None, "throughput", extra)
     backend = backends.create(backend_name, opts)
@@ -43,8 +43,7 @@ def logits(backend_name: str, spec, precision: str, images: np.ndarray, extra: d
 @click.option("--pairs", default=",".join(f"{b}:{p}" for b, p in PAIRS), show_default=True,
               help="backend:precision pairs to compare with that backend's fp32.")
 def main(names, dataset, calibration_count, pairs):
-    import backends
-    from bench import models
+    from bench import backends, models
     from bench.data.preprocessing import preprocess
 
     console = Console()

@@ -17,7 +17,7 @@ import tempfile
 
 from measure import estimate, load, loadgen
 
-import backends
+from bench import backends
 
 
 def throughput(args) -> list[dict]:

@@ -35,7 +35,7 @@ def main() -> int:
 
     import torch
 
-    from backends.device_input import normaliser
+    from bench.backends.device_input import normaliser
     from bench.models import build_torch, resolve
 
     if args.threads:

@@ -7,11 +7,11 @@ rather than naming it.
 from __future__ import annotations
 
 from bench.record import codec
-from scenarios.base import Estimate, Figure, Scenario
-from scenarios.multi_stream import MultiStream
-from scenarios.offline import Offline
-from scenarios.server import Server
-from scenarios.single_stream import SingleStream
+from bench.scenarios.base import Estimate, Figure, Scenario
+from bench.scenarios.multi_stream import MultiStream
+from bench.scenarios.offline import Offline
+from bench.scenarios.server import Server
+from bench.scenarios.single_stream import SingleStream
 
 SCENARIOS: dict[str, type[Scenario]] = {s.name: s for s in (Offline, Server, SingleStream, MultiStream)}
 NAMES = tuple(SCENARIOS)

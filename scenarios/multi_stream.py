@@ -6,8 +6,8 @@ p99 itself is shown beside it."""
 
 from __future__ import annotations
 
-from scenarios.base import P99, Estimate, Figure
-from scenarios.single_stream import SingleStream
+from bench.scenarios.base import P99, Estimate, Figure
+from bench.scenarios.single_stream import SingleStream
 
 SAMPLES_PER_QUERY = 8
 # The fewest queries for which LoadGen's early stopping gives a p99 estimate: with fewer, LoadGen 6.0 says "Need to

@@ -4,8 +4,8 @@ MLPerf's metric: samples/s (`result_samples_per_second`)."""
 
 from __future__ import annotations
 
-from scenarios.base import SIZING_HEADROOM as OVERESTIMATE
-from scenarios.base import Dispatcher, Estimate, Figure, Scenario, TuneTarget, WorkerPool
+from bench.scenarios.base import SIZING_HEADROOM as OVERESTIMATE
+from bench.scenarios.base import Dispatcher, Estimate, Figure, Scenario, TuneTarget, WorkerPool
 
 SLACK = 1.1  # LoadGen's Offline query holds 1.1x the expected QPS x the minimum duration
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import time
 
-from scenarios.base import P99, Dispatcher, Estimate, Figure, Scenario, TuneTarget, WorkerPool
+from bench.scenarios.base import P99, Dispatcher, Estimate, Figure, Scenario, TuneTarget, WorkerPool
 
 # Without --target-qps, ask for this share of the throughput measured in warm-up: a Server run near
 # 100% of Offline throughput queues without bound and cannot meet a latency bound.

@@ -5,7 +5,7 @@ is never below the measured p90 and is what the submission checker reads; p90 it
 
 from __future__ import annotations
 
-from scenarios.base import P90, P99, SIZING_HEADROOM, Dispatcher, Estimate, Figure, Scenario, TuneTarget
+from bench.scenarios.base import P90, P99, SIZING_HEADROOM, Dispatcher, Estimate, Figure, Scenario, TuneTarget
 
 
 class SingleStream(Scenario):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import backends
-from bench import models
+from bench import backends, models
 from tests.conftest import TEST_DATA
 
 IMAGES = TEST_DATA / "imagenet"

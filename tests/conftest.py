@@ -19,14 +19,14 @@ NO_BF16_REASON = "no native bf16 here (avx512_bf16/amx_bf16 not among the flags 
 
 def needs_native_bf16(test):
     """Runs where the CPU has native bf16; elsewhere it skips, and the tests marked `lacks_native_bf16` run."""
-    from backends.precision import native_bf16
+    from bench.backends.precision import native_bf16
 
     return pytest.mark.cpu_features(pytest.mark.skipif(not native_bf16(), reason=NO_BF16_REASON)(test))
 
 
 def lacks_native_bf16(test):
     """The refusal path: runs only where bf16 would be refused (exit 2 naming the missing flag)."""
-    from backends.precision import native_bf16
+    from bench.backends.precision import native_bf16
 
     return pytest.mark.cpu_features(pytest.mark.skipif(native_bf16(), reason="this CPU has native bf16: "
                                                        "the bf16 runs are tested instead of the refusal")(test))

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends import cpu_streams
-from backends.base import Availability, Backend, BackendOptions, Support
-from backends.worker_pool import WorkerPool
+from bench.backends import cpu_streams
+from bench.backends.base import Availability, Backend, BackendOptions, Support
+from bench.backends.worker_pool import WorkerPool
 
 
 class DeclaredBackend(Backend):

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from backends.null_backend import NullBackend
+from bench.backends.null_backend import NullBackend
 
 
 class RaisesMidRun(NullBackend):

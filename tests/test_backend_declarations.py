@@ -10,11 +10,11 @@ import threading
 
 import pytest
 
-import backends
-from backends import declared
-from backends.base import INPUT_FORMS, BackendOptions, device_kind, need_of
-from backends.precision import NEEDS
-from backends.worker_pool import WorkerPool
+from bench import backends
+from bench.backends import declared
+from bench.backends.base import INPUT_FORMS, BackendOptions, device_kind, need_of
+from bench.backends.precision import NEEDS
+from bench.backends.worker_pool import WorkerPool
 from bench.config import run_config as table
 from bench.errors import BackendUnavailable
 from tests.conftest import FAST_RUN, ROOT, only_run

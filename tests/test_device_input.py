@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from backends import device_input
+from bench.backends import device_input
 from bench.data.preprocessing import PROFILES, integer_pixels, pixels, preprocess
 from tests.conftest import TEST_DATA
 
@@ -185,8 +185,8 @@ def test_reports_mark_a_run_fed_from_device_memory(tmp_path):
 
 def test_input_on_the_device_is_refused_across_several_gpus():
     """The multi-GPU wrapper has no resident set to gather from: refused before loading, never run as host input."""
-    from backends.base import BackendOptions
-    from backends.torch_backend import TorchBackend
+    from bench.backends.base import BackendOptions
+    from bench.backends.torch_backend import TorchBackend
     from bench.errors import BackendUnavailable
 
     with pytest.raises(BackendUnavailable, match="--input-location device on cuda:0,1"):

@@ -151,8 +151,7 @@ def test_the_commands_synopsis_lists_every_command_and_every_option():
 
 def test_the_error_tables_lists_of_backends_and_scenarios_are_the_registries():
     """docs/errors.md quotes the messages that list every backend and scenario: a new one must appear there."""
-    import backends
-    import scenarios
+    from bench import backends, scenarios
 
     text = (ROOT / "docs" / "errors.md").read_text()
     listed = re.search(r"`unknown backend 'nosuch': choose one of ([^`]+)`", text)[1].split(", ")

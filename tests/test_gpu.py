@@ -75,9 +75,9 @@ def test_bad_device_string_exits_2(bench_cli, results_dir, device):
 
 def test_multi_device_wrapper_spreads_batches_over_real_instances():
     """The wrapper is device-agnostic: two real torch instances on the CPU stand in for two GPUs."""
-    from backends import BackendOptions
-    from backends.multi_device import MultiDeviceBackend
-    from backends.torch_backend import TorchBackend
+    from bench.backends import BackendOptions
+    from bench.backends.multi_device import MultiDeviceBackend
+    from bench.backends.torch_backend import TorchBackend
     from bench.models import resolve
 
     model = resolve("resnet18")
@@ -113,8 +113,8 @@ def test_multi_device_wrapper_spreads_batches_over_real_instances():
 def test_multi_device_run_through_loadgen_records_per_device_figures(bench_cli, results_dir, monkeypatch):
     """The whole multi-device path (registry -> wrapper -> Offline workers -> per_device in the record) through
     real LoadGen, with two CPU instances standing in for two GPUs: only the device list is swapped."""
-    import backends
-    from backends.multi_device import MultiDeviceBackend
+    from bench import backends
+    from bench.backends.multi_device import MultiDeviceBackend
 
     real_create = backends.create
 
@@ -135,8 +135,8 @@ def test_multi_device_run_through_loadgen_records_per_device_figures(bench_cli, 
 
 def test_onnxruntime_gpu_provider_options_name_the_real_input():
     """The TensorRT execution provider's options are built from the ONNX file itself (input name, batch range)."""
-    from backends import BackendOptions
-    from backends.onnxruntime_backend import OnnxRuntimeBackend
+    from bench.backends import BackendOptions
+    from bench.backends.onnxruntime_backend import OnnxRuntimeBackend
     from bench.models import onnx_file, resolve
 
     path = onnx_file(resolve("resnet18"))
@@ -160,8 +160,8 @@ def test_tensorrt_provider_profiles_follow_the_models_input_shape(tmp_path):
     import onnx
     from onnx import TensorProto, helper
 
-    from backends import BackendOptions
-    from backends.onnxruntime_backend import OnnxRuntimeBackend
+    from bench.backends import BackendOptions
+    from bench.backends.onnxruntime_backend import OnnxRuntimeBackend
 
     graph = helper.make_graph(
         [helper.make_node("Flatten", ["image"], ["flat"]), helper.make_node("Identity", ["flat"], ["scores"])], "tiny",
@@ -182,8 +182,8 @@ def test_tf32_on_the_cpu_exits_2(bench_cli, results_dir, backend):
 
 
 def test_onnxruntime_tensorrt_provider_refuses_strict_fp32():
-    from backends import BackendOptions
-    from backends.onnxruntime_backend import OnnxRuntimeBackend
+    from bench.backends import BackendOptions
+    from bench.backends.onnxruntime_backend import OnnxRuntimeBackend
     from bench.errors import BackendUnavailable
 
     with pytest.raises(BackendUnavailable, match="no switch for TF32"):
@@ -275,8 +275,8 @@ def test_torch_fp16_on_cuda_records_what_ran_where(bench_cli, results_dir, scena
 @pytest.mark.gpu
 @needs_gpu
 def test_cuda_graphs_agree_with_eager():
-    from backends import BackendOptions
-    from backends.torch_backend import TorchBackend
+    from bench.backends import BackendOptions
+    from bench.backends.torch_backend import TorchBackend
     from bench.models import resolve
 
     model = resolve("resnet18")
@@ -337,7 +337,7 @@ def test_two_gpus_give_per_gpu_figures(bench_cli, results_dir):
 
 def test_device_thread_runs_every_call_on_its_own_thread():
     """torch-compile's CUDA calls go through one thread per device, whichever thread calls (pytorch#123177)."""
-    from backends.torch_compile_backend import DeviceThread
+    from bench.backends.torch_compile_backend import DeviceThread
 
     worker = DeviceThread("test-device")
     seen: list[str] = []
@@ -359,9 +359,9 @@ def test_device_thread_runs_every_call_on_its_own_thread():
 @needs_gpu
 @pytest.mark.parametrize("mode", ["reduce-overhead", "max-autotune"])
 def test_torch_compile_cudagraph_modes_from_worker_threads(mode):
-    from backends import BackendOptions
-    from backends.torch_backend import TorchBackend
-    from backends.torch_compile_backend import TorchCompileBackend
+    from bench.backends import BackendOptions
+    from bench.backends.torch_backend import TorchBackend
+    from bench.backends.torch_compile_backend import TorchCompileBackend
     from bench.models import resolve
 
     model = resolve("resnet18")

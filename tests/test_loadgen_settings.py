@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-import scenarios
+from bench import scenarios
 from bench.config.run_config import RunConfig
 from bench.config.userconf import parse
 from bench.errors import UsageError
 from bench.run.settings import test_settings as make_settings
-from scenarios.base import Estimate
+from bench.scenarios.base import Estimate
 
 EST = Estimate(samples_per_second=100.0, single_latency_s=0.01)
 

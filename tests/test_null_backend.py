@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-import backends
+from bench import backends
 from bench.data.dataset import SyntheticDataset
 from bench.run import latency
 from bench.run.qsl import SampleStore

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("openvino", reason="OpenVINO is not installed: pip install 'bench[openvino]'")
 
-from backends.precision import native_bf16  # noqa: E402
+from bench.backends.precision import native_bf16  # noqa: E402
 from bench.system.sysinfo import real_cpu_flags  # noqa: E402
 from tests.backend_helpers import cosine, loaded, real_images  # noqa: E402
 from tests.conftest import FAST_RUN, only_run  # noqa: E402

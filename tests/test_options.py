@@ -37,7 +37,7 @@ def parse(command: str) -> RunConfig:
 
 def test_each_option_is_declared_once():
     """run's click options, RunConfig's fields and BackendOptions' defaults are all the table's."""
-    from backends.base import BackendOptions
+    from bench.backends.base import BackendOptions
     from bench.cli import run
     from bench.commands.tune import tune_cmd
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import backends
-import scenarios
+from bench import backends, scenarios
 from tests.conftest import ROOT, TEST_DATA, only_run
 
 ECHO, BROKEN = "bench-backend-echo 0.1.0", "bench-backend-broken 0.2.0"
@@ -67,7 +66,7 @@ def test_bench_backends_lists_where_each_comes_from_and_survives_broken_plugins(
         assert row(out, name)[1] == "no" and row(out, name)[-1] == BROKEN
     reasons = {line.split(":", 1)[0]: line for line in out.splitlines() if line.startswith("broken-")}
     assert BROKEN in reasons["broken-import"] and "No module named 'vendor_sdk_not_installed'" in reasons["broken-import"]
-    assert BROKEN in reasons["broken-base"] and "not a subclass of backends.base.Backend" in reasons["broken-base"]
+    assert BROKEN in reasons["broken-base"] and "not a subclass of bench.backends.base.Backend" in reasons["broken-base"]
     assert BROKEN in reasons["broken-methods"] and "does not implement describe, predict" in reasons["broken-methods"]
     assert "reinstall or update bench-backend-broken" in reasons["broken-import"]
     # A plugin may not take a built-in's name: the built-in stays, the plugin's entry is named as ignored.
@@ -142,7 +141,7 @@ def test_the_built_ins_keep_the_interface_a_plugin_must():
     """One rule for all: every built-in passes the check a plugin is held to (importing only the light ones)."""
     for name in ("null", "onnxruntime"):
         assert backends.interface_problems(backends.backend_class(name), name) == []
-    from backends.null_backend import NullBackend
+    from bench.backends.null_backend import NullBackend
 
     assert backends.interface_problems(NullBackend, "nul") == ["NullBackend.name is 'null', but it is registered "
                                                                "as 'nul'"]
@@ -155,7 +154,7 @@ def test_docs_plugins_md_matches_the_interface():
     backend is the module's own code."""
     import re
 
-    from backends.base import Backend
+    from bench.backends.base import Backend
 
     doc = (ROOT / "docs" / "plugins.md").read_text()
     assert f'[project.entry-points."{backends.GROUP}"]' in doc

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import backends
-import backends.precision as precision
+import bench.backends.precision as precision
+from bench import backends
 from tests.backend_helpers import IMAGES, cosine, loaded, real_images
 from tests.conftest import FAST_RUN, lacks_native_bf16, needs_native_bf16, only_run
 

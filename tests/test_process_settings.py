@@ -76,7 +76,7 @@ def test_malloc_choices_are_checked(bench_cli, tmp_path):
 OPENMP = """
 import json, os
 import torch
-from backends.cpu_streams import release_openmp_team
+from bench.backends.cpu_streams import release_openmp_team
 torch.set_num_threads(2)
 x = torch.rand(512, 512)
 for _ in range(20):

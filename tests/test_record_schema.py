@@ -93,7 +93,7 @@ def _drop(record: dict, dotted: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(RERUN))
 def test_a_new_record_has_the_captured_keys_order_and_types(name, tmp_path, bench_cli, monkeypatch):
-    import backends
+    from bench import backends
 
     monkeypatch.setitem(backends.REGISTRY, "wrong-shape", "tests.faulty_backends:WrongShape")
     bench_cli("run", *RERUN[name], *FAST, "--output", tmp_path, "--system-name", "capture")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import backends
+from bench import backends
 from tests.conftest import FAST_RUN
 
 NULL_RUN = ["--backend", "null", "--count", "8", "--duration", "1"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import backends
+from bench import backends
 from tests.conftest import FAST_RUN, only_run
 
 # Server's and MultiStream's quick profiles wait for 460 and 662 queries (early stopping at p99); a test needs
@@ -103,7 +103,7 @@ def test_invalid_run_says_invalid_and_why(bench_cli, results_dir):
 
 
 def test_broken_registry_entry_is_listed_and_refused(bench_cli, results_dir, monkeypatch):
-    monkeypatch.setitem(backends.REGISTRY, "broken", "backends.no_such_module:Nothing")
+    monkeypatch.setitem(backends.REGISTRY, "broken", "bench.backends.no_such_module:Nothing")
     listing = bench_cli("backends")
     assert listing.exit_code == 0, listing.output
     line = next(line for line in listing.output.splitlines() if "broken" in line)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-import scenarios
+from bench import scenarios
 from bench.commands import summary
 from tests.conftest import ROOT, only_run
 
@@ -170,7 +170,7 @@ def test_the_memory_budget_asks_each_scenario_its_own_count():
 
 
 def test_a_scenario_that_does_not_say_is_refused_not_guessed():
-    from scenarios.base import Scenario
+    from bench.scenarios.base import Scenario
 
     class Bursty(Scenario):
         name = "bursty"
@@ -209,7 +209,7 @@ def test_padding_is_computed_but_never_answered(answered):
     """A GPU Offline run pads its last batch to the shape already warmed: every query answered once, with the
     prediction of its own sample."""
     from bench.run.sut import Responder
-    from scenarios.offline import Offline
+    from bench.scenarios.offline import Offline
 
     responder = Responder(Echo(), Store())
     cfg = type("Cfg", (), {"batch_size": 4, "device": "cuda:0"})()
@@ -261,9 +261,9 @@ def test_single_stream_answers_on_loadgens_thread(answered):
 NEW_SCENARIO = '''
 import sys
 
-import scenarios
-from scenarios.base import Dispatcher
-from scenarios.single_stream import SingleStream
+from bench import scenarios
+from bench.scenarios.base import Dispatcher
+from bench.scenarios.single_stream import SingleStream
 
 
 class Paced(SingleStream):

@@ -29,7 +29,7 @@ from tests.test_endings import _dataset
 # A backend that takes 50 ms a batch (tests/faulty_backends.py): an Offline run lasts seconds, not microseconds.
 PRELUDE = """
 import sys
-import backends
+from bench import backends
 backends.REGISTRY["slow"] = "tests.faulty_backends:Slow"
 {extra}
 sys.argv[0] = "bench"

@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from backends.base import BackendOptions
-from backends.sim_backend import SimBackend, classes_of
+from bench.backends.base import BackendOptions
+from bench.backends.sim_backend import SimBackend, classes_of
 from bench.data.dataset import SyntheticDataset
 from bench.models.spec import ModelSpec
 from bench.run.latency import LatencyRecorder

@@ -63,7 +63,7 @@ def test_torch_records_its_memory_format_choice(bench_cli, tmp_path):
 def test_torch_memory_format_as_asked():
     import torch
 
-    from backends.memory_format import choose
+    from bench.backends.memory_format import choose
 
     model = torch.nn.Conv2d(3, 4, 3).eval()
     assert choose(torch, model, (1, 3, 8, 8), torch.float32, asked=False) == {

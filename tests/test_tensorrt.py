@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends.tensorrt_engine import Profile, engine_path
+from bench.backends.tensorrt_engine import Profile, engine_path
 from tests.conftest import FAST_RUN, TEST_DATA, only_run
 
 ROOT = Path(__file__).resolve().parent.parent
 TRT_MODULES = [ROOT / "backends" / "tensorrt_backend.py", ROOT / "backends" / "tensorrt_engine.py"]
-from backends.tensorrt_backend import has_module  # noqa: E402
+from bench.backends.tensorrt_backend import has_module  # noqa: E402
 
 HAS_TRT = has_module("tensorrt")  # tensorrt-stubs' `tensorrt` directory of .pyi files is not TensorRT
 IMAGES = sorted((TEST_DATA / "imagenet").glob("*.JPEG"))
@@ -109,7 +109,7 @@ def test_fp16_onnx_is_fp16_inside_with_fp32_edges():
     pytest.importorskip("onnxruntime", reason="onnxruntime converts the model: pip install '.[onnxruntime]'")
     import onnx
 
-    from backends.onnx_files import fp16_onnx, onnx_input
+    from bench.backends.onnx_files import fp16_onnx, onnx_input
     from bench.models import onnx_file, resolve
 
     source = onnx_file(resolve("resnet18"))
@@ -128,8 +128,8 @@ def test_int8_qdq_model_is_what_tensorrt_consumes(tmp_path):
     import onnx
     from onnx import numpy_helper
 
-    from backends import BackendOptions
-    from backends.int8 import TENSORRT_METHOD, onnxruntime_int8
+    from bench.backends import BackendOptions
+    from bench.backends.int8 import TENSORRT_METHOD, onnxruntime_int8
     from bench.models import resolve
 
     calibration = tmp_path / "cal"
@@ -167,9 +167,9 @@ TRT_SKIP = _trt_ready()
 @pytest.mark.gpu
 @pytest.mark.skipif(TRT_SKIP is not None, reason=TRT_SKIP or "")
 def test_tensorrt_engine_builds_caches_and_agrees_with_onnxruntime():
-    from backends import BackendOptions
-    from backends.onnxruntime_backend import OnnxRuntimeBackend
-    from backends.tensorrt_backend import TensorRTBackend
+    from bench.backends import BackendOptions
+    from bench.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from bench.backends.tensorrt_backend import TensorRTBackend
     from bench.models import resolve
 
     model = resolve("resnet18")

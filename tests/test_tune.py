@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.config.userconf import parse
-from scenarios.offline import OVERESTIMATE
+from bench.scenarios.offline import OVERESTIMATE
 from tests.conftest import FAST_RUN, only_run
 
 # The null backend answers at once, so a Server search costs LoadGen's time only; --max-qps keeps it modest.

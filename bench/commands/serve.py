@@ -83,7 +83,7 @@ def pytriton():
               help="Triton's dynamic batcher: longest a request waits for others to batch with.")
 def serve_cmd(host, port, served_name, max_queue_delay_us, **values):
     """Serve a bench backend over HTTP and gRPC (Open Inference Protocol) until Ctrl-C or SIGTERM."""
-    import backends
+    from bench import backends
 
     if backends.backend_class(values["backend"]).over_network:
         raise UsageError(f"bench serve --backend {values['backend']} would serve a server's model again: serve a "
@@ -95,8 +95,7 @@ def serve_cmd(host, port, served_name, max_queue_delay_us, **values):
     from pytriton.decorators import batch
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
 
-    import backends
-    from bench import models
+    from bench import backends, models
     from bench.models import onnx_input
 
     cfg = run_config(values)

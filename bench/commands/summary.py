@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-import scenarios
+from bench import scenarios
 
 # LoadGen's reason -> what to change, most telling first. Matched on the reasons bench.record.loadgen_log spells out.
 REASON_ADVICE = (

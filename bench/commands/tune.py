@@ -11,7 +11,7 @@ from bench.commands.shared import config, run_options
 from bench.config.command_line import click_options
 from bench.config.option import Option
 from bench.config.run_config import BY_NAME
-from scenarios.server import QUICK_QUERIES
+from bench.scenarios.server import QUICK_QUERIES
 
 # The confirming Server run needs the quick profile's 460 queries (LoadGen's early stopping judges p99 on them):
 # below this QPS they take more than an hour.

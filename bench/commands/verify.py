@@ -30,9 +30,8 @@ def parse_backend(entry: str, default_precision: str = "fp32") -> tuple[str, str
 
 def compare(backend_names: list[str], cfg, batch_size: int, extra: dict | None = None) -> dict:
     """Run every backend over the dataset `cfg` names; the agreement of each with the reference."""
-    import backends
-    from backends.base import argmax_classes
-    from bench import models
+    from bench import backends, models
+    from bench.backends.base import argmax_classes
     from bench.data.source import open_dataset
 
     model = models.resolve(cfg.model, cfg.weights, cfg.onnx, cfg.seed, cfg.preprocessing)

@@ -19,10 +19,10 @@ from typing import Any
 from bench.config import userconf
 from bench.config.option import Option, field_options, option
 from bench.errors import UsageError
-from bench.system import devices
-from scenarios import (
+from bench.scenarios import (
     NAMES as SCENARIOS,  # each scenario module declares itself; light to import
 )
+from bench.system import devices
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "int8")
 MODES = ("performance", "accuracy", "both")

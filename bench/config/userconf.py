@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from bench.errors import UsageError
-from scenarios import SCENARIOS as ALL_SCENARIOS
+from bench.scenarios import SCENARIOS as ALL_SCENARIOS
 
 # LoadGen splits each line on ASCII whitespace and reads `model.Scenario.key = value` only: `key=value` without
 # spaces is silently ignored, `#word` or a trailing `# comment` is an error, and the value must be a whole C number

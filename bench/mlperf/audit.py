@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-import scenarios
+from bench import scenarios
 from bench.cache import atomic_write
 from bench.config.run_config import RunConfig
 from bench.errors import RunFailed, UsageError

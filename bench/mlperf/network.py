@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlparse
 
-import scenarios
+from bench import scenarios
 
 RULES = "inference_rules.adoc, Network Division"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import scenarios
+from bench import scenarios
 from bench.errors import UsageError
 
 SEED_KEYS = ("qsl", "sample_index", "schedule")

@@ -19,8 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import scenarios
-from bench import safe_names
+from bench import safe_names, scenarios
 from bench.errors import UsageError
 from bench.mlperf import network, rounds, submission_tree
 from bench.mlperf.submission_tree import SYSTEM_FIELDS  # noqa: F401  (the checker's field list, for callers)

@@ -12,8 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import scenarios
-from bench import __version__, safe_names
+from bench import __version__, safe_names, scenarios
 from bench.cache import atomic_write, file_sha256
 from bench.config.command_line import to_command
 from bench.config.run_config import DEFAULTS
@@ -132,7 +131,7 @@ def _implementation(record: dict) -> str:
 
 def _model_format(backend: str) -> str | None:
     """What the backend runs of a bench model, as it declares (Backend.model_format); None if it is not here."""
-    import backends
+    from bench import backends
     from bench.errors import BenchError
 
     try:

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-import scenarios
-from bench import safe_names
+from bench import safe_names, scenarios
 from bench.cache import atomic_write
 from bench.config.command_line import to_command
 from bench.config.run_config import DEFAULTS, RunConfig

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from backends import honouring
-from backends.cpu_streams import cores, physical_cores
+from bench.backends import honouring
+from bench.backends.cpu_streams import cores, physical_cores
 from bench.config.run_config import RunConfig
 from bench.errors import BenchError, RunFailed
 from bench.run import harness

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import scenarios
+from bench import scenarios
 from bench.cache import file_sha256
 from bench.errors import UsageError
 

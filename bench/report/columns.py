@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import scenarios
+from bench import scenarios
 
 PERCENTILES = ("p50", "p90", "p95", "p97", "p99", "p99_9")
 ABSENT = object()

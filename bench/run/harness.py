@@ -15,10 +15,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-import backends
-import scenarios
-from backends import declared
-from bench import models
+from bench import backends, models, scenarios
+from bench.backends import declared
 from bench.config.run_config import RunConfig
 from bench.data.source import open_dataset
 from bench.errors import BenchError, RunFailed, UsageError

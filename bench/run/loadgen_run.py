@@ -16,7 +16,7 @@ import mlperf_loadgen as lg
 from rich.console import Console
 from rich.live import Live
 
-import backends
+from bench import backends
 from bench.errors import RunFailed
 from bench.record import loadgen_log, schema
 from bench.run import budget, endings
@@ -25,8 +25,8 @@ from bench.run.power import PowerMonitor
 from bench.run.qsl import SampleStore, loader
 from bench.run.settings import test_settings
 from bench.run.sut import Responder
+from bench.scenarios.base import Estimate
 from bench.system import run_dir as layout
-from scenarios.base import Estimate
 
 # The SUT's name over the network: MLPerf's Network division requires "Network SUT" in it.
 NETWORK_SUT_NAME = "bench remote Network SUT"

@@ -11,7 +11,7 @@ import mlperf_loadgen as lg
 from bench.config.run_config import QUICK_DURATION_S, RunConfig
 from bench.config.userconf import keys_for
 from bench.errors import UsageError
-from scenarios.base import Estimate
+from bench.scenarios.base import Estimate
 
 # user.conf keys -> the TestSettings fields they set, for every scenario (each scenario adds its own), so profile
 # defaults never override the user's file.

@@ -10,7 +10,7 @@ import numpy as np
 from bench.config.run_config import RunConfig
 from bench.run.qsl import SampleStore
 from bench.run.sut import check_classes
-from scenarios.base import Estimate
+from bench.scenarios.base import Estimate
 
 
 def warm_up(backend, store: SampleStore, cfg: RunConfig, scenario) -> tuple[Estimate, float, list[int], float]:

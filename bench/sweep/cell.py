@@ -48,7 +48,7 @@ def software() -> dict:
 
 def machine_refusal(options: dict) -> str | None:
     """The backend's own verdict on this machine (installed, device present, precision native); None: it runs."""
-    import backends
+    from bench import backends
     from bench.config.run_config import DEFAULTS
     from bench.errors import BenchError
     from bench.sweep.plan import backend_options

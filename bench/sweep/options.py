@@ -17,7 +17,7 @@ from typing import cast
 
 import click
 
-from backends import backend_class, names, unhonoured
+from bench.backends import backend_class, names, unhonoured
 from bench.config import run_config as table
 from bench.config.command_line import run_args, run_parameters
 from bench.config.option import Option

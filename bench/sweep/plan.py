@@ -237,7 +237,7 @@ def static_refusal(options: dict) -> str | None:
 
     Machine-dependent checks (installed packages, bf16 on this CPU, a GPU present) run where the cell runs.
     """
-    import backends
+    from bench import backends
     from bench.errors import BenchError
 
     name = options.get("backend", DEFAULTS["backend"])
@@ -253,7 +253,7 @@ def backend_options(options: dict):
     """BackendOptions for a cell, from whichever fields BackendOptions has."""
     import dataclasses
 
-    from backends import BackendOptions
+    from bench.backends import BackendOptions
 
     fields = {f.name for f in dataclasses.fields(BackendOptions)}
     values = {"precision": options.get("precision", "fp32"), "device": options.get("device", "cpu"),

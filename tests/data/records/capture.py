@@ -31,7 +31,7 @@ RUNS = {
 
 
 def main() -> None:
-    import backends
+    from bench import backends
     from bench.cli import cli
 
     backends.REGISTRY["wrong-shape"] = "tests.faulty_backends:WrongShape"

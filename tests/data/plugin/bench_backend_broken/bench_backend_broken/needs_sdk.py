@@ -2,7 +2,7 @@
 
 import vendor_sdk_not_installed  # noqa: F401
 
-from backends.base import Backend
+from bench.backends.base import Backend
 
 
 class VendorBackend(Backend):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends.base import Availability, Backend
+from bench.backends.base import Availability, Backend
 
 
 class NotABackend:  # not a backends.base.Backend subclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends.base import Availability, Backend, BackendOptions, Support
+from bench.backends.base import Availability, Backend, BackendOptions, Support
 
 __version__ = "0.1.0"
 
