@@ -133,7 +133,7 @@ def _data_path(bench_cli, results_dir, *extra):
 def test_the_data_path_fields_are_read_from_the_path_that_ran(bench_cli, tmp_path, monkeypatch, form):
     """torch on the CPU, in both forms (uint8: normalised as the model's first op): bytes, copies per batch, pinned,
     H2D come from the store's array and the backend's counters, so they change with the path, never declared."""
-    monkeypatch.setattr("backends.torch_backend.CPU_SAMPLE_FORM", form)
+    monkeypatch.setattr("bench.backends.torch_backend.CPU_SAMPLE_FORM", form)
     path, backend = _data_path(bench_cli, tmp_path / "r")
     assert backend["sample_form"] == path["form"] == form
     assert path["bytes_per_sample"] == 224 * 224 * 3 * (1 if form == "uint8-nhwc" else 4)

@@ -5,6 +5,7 @@ to the top-level folders), so a user's environment gains no generic top-level mo
 from __future__ import annotations
 
 import ast
+import re
 import tomllib
 
 from tests.conftest import ROOT
@@ -20,7 +21,7 @@ def test_only_bench_is_installed_as_a_top_level_package():
 
 def test_nothing_imports_backends_or_scenarios_as_top_level_names():
     """One module, one name: importing `backends.x` beside `bench.backends.x` would load it twice (two Backend
-    classes, two registries)."""
+    classes, two registries), and a patch of "backends.x.NAME" would change the copy nobody runs."""
     found = []
     for folder in ("bench", "backends", "scenarios", "tests", "benchmarks"):
         for path in (ROOT / folder).rglob("*.py"):
@@ -29,6 +30,8 @@ def test_nothing_imports_backends_or_scenarios_as_top_level_names():
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):  # "backends.x:Class", patch targets
+                    names = [node.value] if re.match(r"(backends|scenarios)\.[a-z_]", node.value) else []
                 found += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names
                           if n.split(".")[0] in ("backends", "scenarios")]
     assert not found, "import bench.backends / bench.scenarios instead:\n" + "\n".join(found)
