@@ -142,7 +142,10 @@ def test_every_scenario_over_the_network(server, tmp_path, protocol):
         assert r["performance"]["per_device"][0]["endpoint"] == url
         split = r["performance"]["server_time"]  # Triton's statistics extension, read around the timed run
         assert split["available"] and split["source"] == "triton statistics extension", split
-        assert split["server_requests"] == split["requests"] == r["performance"]["per_device"][0]["requests"]
+        assert split["requests"] == r["performance"]["per_device"][0]["requests"]
+        # The server's counters may also hold a warm-up request still being counted when they were first read (at
+        # most one per request in flight, --concurrency 2), never fewer than the client saw answered.
+        assert 0 <= split["server_requests"] - split["requests"] <= 2, split
         phases = [split[f"{k}_ms"] for k in ("queue", "compute_input", "infer", "compute_output")]
         assert all(v >= 0 for v in phases) and split["infer_ms"] > 0, split
         assert split["other_ms"] == pytest.approx(split["client_ms"] - sum(phases), abs=1e-3)
