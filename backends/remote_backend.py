@@ -18,6 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from bench.backends import remote_stats
 from bench.backends.base import Availability, Backend, BackendOptions, Support, argmax_classes
 
 if TYPE_CHECKING:  # numpy and the metadata checks load with the backend, not with `bench run --help`
@@ -29,12 +30,15 @@ from bench.errors import BackendUnavailable, RunFailed, UsageError
 
 DEFAULT_TIMEOUT_MS = 10_000.0
 STATS_SETTLE_S = 2.0  # the longest a server's statistics may trail its last response
+
+
 class RemoteBackend(Backend):
     name = "remote"
     extra = "remote"
     # fp32/fp16: the dtype the served model's input declares must match (checked at load); the options it honours.
-    SUPPORTS = {"cpu": Support(("fp32", "fp16"), options=("url", "remote_model", "concurrency", "request_timeout_ms",
-                                                          "header", "ca_cert", "null_image_size", "allow_endpoint_loss"))}
+    SUPPORTS = {"cpu": Support(("fp32", "fp16"), options=(
+        "url", "remote_model", "concurrency", "request_timeout_ms", "header", "ca_cert", "null_image_size",
+        "allow_endpoint_loss"))}
     over_network = True  # the harness names the SUT a "Network SUT" (MLPerf's Network division)
 
     @classmethod
@@ -74,11 +78,10 @@ class RemoteBackend(Backend):
         import numpy
 
         from bench.backends import remote_meta
-        from bench.backends.remote_meta import NUMPY, read_model
 
         self.np, self.meta = numpy, remote_meta
-        served = [read_model(self._thread_client(e), e, extra.get("remote_model"), self._grpc_headers(e), self.timeout_s)
-                  for e in self.endpoints]
+        served = [remote_meta.read_model(self._thread_client(e), e, extra.get("remote_model"), self._grpc_headers(e),
+                                         self.timeout_s) for e in self.endpoints]
         self.served: ServedModel = served[0]
         for e, other in zip(self.endpoints[1:], served[1:], strict=True):
             if other.signature() != self.served.signature():
@@ -86,7 +89,7 @@ class RemoteBackend(Backend):
                                          f"serves {self.served.signature()}: every --url must serve the same model")
         self.served.check(self.endpoints[0].url, (3, side, side), options.precision, options.batch_size,
                           model.num_classes)
-        self.in_dtype = numpy.dtype(NUMPY[self.served.input_dtype])
+        self.in_dtype = numpy.dtype(remote_meta.NUMPY[self.served.input_dtype])
 
     def _thread_client(self, e: Endpoint):
         """This thread's client of `e`, made on its first request: geventhttpclient's connections belong to the
@@ -206,8 +209,6 @@ class RemoteBackend(Backend):
         """Each endpoint's cumulative statistics (backends/remote_stats.py), or why it has none."""
         from tritonclient.utils import InferenceServerException
 
-        from bench.backends import remote_stats
-
         out: dict[str, dict | str] = {}
         for e in self.endpoints:
             if e.lost is not None:
@@ -221,8 +222,6 @@ class RemoteBackend(Backend):
         return out
 
     def server_time(self) -> dict | None:
-        from bench.backends import remote_stats
-
         before, client = getattr(self, "_stats_before", {}), sum(e.requests for e in self.endpoints)
         after = self._server_stats()
         # Triton counts a request once its response has gone: read again (up to STATS_SETTLE_S) until the server
