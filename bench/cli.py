@@ -13,7 +13,7 @@ from rich.table import Table
 from bench import __version__
 from bench.config import command_line
 from bench.console import err, out
-from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError, UsageError
+from bench.errors import EXIT_FAILED, EXIT_STRICT, EXIT_USAGE, BenchError
 
 # Commands that live in their own modules, imported only when used: "name": "module:function".
 LAZY_COMMANDS: dict[str, str] = {
@@ -111,19 +111,13 @@ def run(as_json, repeat, until_stable, max_repeats, in_series, **options):
     """Run one benchmark through MLCommons LoadGen and write <output>/<run-id>/result.json."""
     from bench.commands import summary
     from bench.run import harness
+    from bench.stats import repeats
+    from bench.sweep import rounds
 
     cfg = command_line.run_config(options)
-    series = repeat > 1 or until_stable is not None or max_repeats is not None
-    if series and in_series is not None:
-        raise UsageError("--in-series is a sweep's round of a series: it takes no --repeat/--until-stable")
     try:
-        if series:
-            from bench.stats import repeats
-
-            records, stats, path = repeats.run_series(cfg, err, _indexed(harness.run), repeat, until_stable,
-                                                      max_repeats)
-        else:
-            records = [_indexed(harness.run)(cfg, err, annotate=_in_series(cfg, in_series))]
+        records, stats, path = repeats.run_configuration(cfg, err, _indexed(harness.run), repeat, until_stable,
+                                                         max_repeats, rounds.sweep_block(in_series))
     except harness.Interrupted as exc:
         err.print(f"[bold yellow]{escape(str(exc))}[/]")
         sys.stderr.flush()
@@ -132,8 +126,8 @@ def run(as_json, repeat, until_stable, max_repeats, in_series, **options):
     if as_json:
         for each in records:
             summary.print_verdicts(each, err)  # stdout is JSON: INVALID / FAIL still reach the terminal
-        click.echo(json.dumps(stats if series else record, indent=2, default=str))
-    elif series:
+        click.echo(json.dumps(stats if stats is not None else record, indent=2, default=str))
+    elif stats is not None:
         from bench.stats import report as stats_report
 
         stats_report.print_summary(stats, path, out)
@@ -143,17 +137,6 @@ def run(as_json, repeat, until_stable, max_repeats, in_series, **options):
     if cfg.strict and failed:
         err.print(f"[bold red]--strict:[/] exit {EXIT_STRICT}: {'; '.join(failed)}", highlight=False)
         sys.exit(EXIT_STRICT)
-
-
-def _in_series(cfg, text: str | None) -> dict | None:
-    """A sweep's round (bench/sweep/rounds.py): the record's `repeat` block, with this run's configuration id."""
-    from bench.sweep import rounds
-
-    if (block := rounds.sweep_block(text)) is None:
-        return None
-    from bench.stats import figures
-
-    return {"repeat": {"config_id": figures.config_id(cfg.to_record()), **block}}
 
 
 def _indexed(run_one):

@@ -75,6 +75,21 @@ def summarise(records: list[dict], rule: dict, stopped: str) -> dict:
     }
 
 
+def run_configuration(cfg, console, run_one: Callable[..., dict], repeat: int = 1, until_stable: float | None = None,
+                      max_repeats: int | None = None, in_series: dict | None = None
+                      ) -> tuple[list[dict], dict | None, Path | None]:
+    """`bench run`'s runs of one configuration: a series when a rule asks for one (records, summary, its path),
+    else one run (records, None, None), annotated with its place in a sweep's series when `in_series` holds one
+    (bench/sweep/rounds.py: the sweep interleaves the rounds and writes their summary itself)."""
+    if repeat > 1 or until_stable is not None or max_repeats is not None:
+        if in_series is not None:
+            raise UsageError("--in-series is a sweep's round of a series: it takes no --repeat/--until-stable")
+        return run_series(cfg, console, run_one, repeat, until_stable, max_repeats)
+    annotate = None if in_series is None else {"repeat": {"config_id": figures.config_id(cfg.to_record()),
+                                                          **in_series}}
+    return [run_one(cfg, console, annotate=annotate)], None, None
+
+
 def run_series(cfg, console, run_one: Callable[..., dict], repeat: int = 1, until_stable: float | None = None,
                max_repeats: int | None = None) -> tuple[list[dict], dict, Path]:
     """Run `cfg` repeatedly through `run_one(cfg, console, annotate=...)`; returns records, summary, its path."""
