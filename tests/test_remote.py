@@ -394,3 +394,25 @@ def test_bench_submission_refuses_a_remote_run_in_the_closed_division_naming_the
     assert '"The QDL is not allowed to batch queries": --batch-size 8' in said
     assert not (tmp_path / "sub" / "closed").exists()
     assert before == {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}
+
+
+def test_a_sweep_plan_names_remote_cells(server, tmp_path):
+    """Remote cells in a sweep plan: each cell one `bench run --backend remote`, its record naming its endpoint."""
+    plan = tmp_path / "remote.toml"
+    plan.write_text(f"""
+[defaults]
+backend = "remote"
+remote-model = "{MODEL}"
+null-image-size = 4
+count = 64
+duration = 0.5
+[matrix]
+url = ["{server.http}", "{server.grpc}"]
+""")
+    done = subprocess.run([sys.executable, "-m", "bench.cli", "sweep", str(plan), "--output", str(tmp_path / "out")],
+                          check=False, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "out").rglob("result.json")]
+    assert sorted(r["backend"]["endpoints"][0] for r in runs) == sorted([server.http, server.grpc])
+    assert {r["backend"]["protocol"] for r in runs} == {"http", "grpc"}
+    assert all(r["status"] == "complete" and r["performance"]["samples"] > 0 for r in runs)
