@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # numpy and the metadata checks load with the backend, not wi
     import numpy as np
 
     from bench.backends.remote_meta import ServedModel
-from bench.backends.remote_endpoints import Endpoint, client_version, parse_header, parse_urls
+from bench.backends.remote_endpoints import RESENT_NAMED, Endpoint, client_version, parse_header, parse_urls
 from bench.errors import BackendUnavailable, RunFailed, UsageError
 
 DEFAULT_TIMEOUT_MS = 10_000.0
@@ -137,26 +137,32 @@ class RemoteBackend(Backend):
             raise NotImplementedError(f"the served model {self.served.name} returns class ids, not scores")
         return scores.astype(self.np.float32)
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        out = self._infer(batch)
+    def predict(self, batch: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
+        out = self._infer(batch, indices)
         if self.served.gives_logits:
             return argmax_classes(out)
         return out.reshape(len(batch)).astype(self.np.int64)
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
+    def predict_indexed(self, batch: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        """predict(), told the batch's sample indices (bench/run/sut.py): a lost endpoint's samples are named."""
+        return self.predict(batch, indices)
+
+    def _infer(self, batch: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
         while True:
             e = self._pick()
             try:
                 return self._infer_on(e, batch)
             except self.meta.Unreachable as exc:
-                self._take_out(e, exc, len(batch))
+                self._take_out(e, exc, len(batch), indices)
 
-    def _take_out(self, e: Endpoint, exc, n: int) -> None:
+    def _take_out(self, e: Endpoint, exc, n: int, indices: np.ndarray | None) -> None:
         with self._lock:  # out of the rotation; the run goes on with the others only under --allow-endpoint-loss
             e.lost = e.lost or exc.reason
             live = [x.url for x in self.endpoints if x.lost is None]
             if self.allow_loss and live:
                 e.resent += n  # this request's samples go to another endpoint: none is left unanswered
+                if indices is not None:
+                    e.resent_ids += [int(i) for i in indices[:RESENT_NAMED - len(e.resent_ids)]]
                 return
         hint = "; the others answer: --allow-endpoint-loss goes on with them" if live else ""
         raise RunFailed(f"{exc.message}; endpoint {e.url} taken out{hint}") from exc
@@ -202,7 +208,7 @@ class RemoteBackend(Backend):
     def reset_stats(self) -> None:
         with self._lock:
             for e in self.endpoints:
-                e.requests, e.samples, e.busy_s, e.resent = 0, 0, 0.0, 0
+                e.requests, e.samples, e.busy_s, e.resent, e.resent_ids = 0, 0, 0.0, 0, []
         self._stats_before = self._server_stats()
 
     def _server_stats(self) -> dict[str, dict | str]:
@@ -234,12 +240,13 @@ class RemoteBackend(Backend):
 
     def device_stats(self) -> list[dict] | None:
         """Each endpoint's share of the timed run and its mean client-side request time; an endpoint taken out says
-        why and how many of its samples were re-sent to the others."""
+        why, how many of its samples were re-sent to the others and which (sample indices, the first RESENT_NAMED)."""
         total = sum(e.samples for e in self.endpoints) or 1
         return [{"device": e.url, "endpoint": e.url, "requests": e.requests, "samples": e.samples,
                  "share": round(e.samples / total, 4),
                  "mean_request_ms": round(1000 * e.busy_s / e.requests, 3) if e.requests else None,
-                 **({"lost": e.lost, "resent_samples": e.resent} if e.lost else {})}
+                 **({"lost": e.lost, "resent_samples": e.resent, "resent_sample_indices": e.resent_ids}
+                    if e.lost else {})}
                 for e in self.endpoints]
 
     def describe(self) -> dict:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from bench.errors import UsageError
 
+RESENT_NAMED = 100  # the record names this many re-sent samples by index (and counts them all)
 SCHEMES = {"http": ("http", False), "https": ("http", True), "grpc": ("grpc", False), "grpcs": ("grpc", True)}
 
 
@@ -26,6 +27,7 @@ class Endpoint:
     busy_s: float = 0.0
     lost: str | None = None  # why it was taken out mid-run (it no longer answers)
     resent: int = 0  # samples of its failed requests that were sent to another endpoint instead
+    resent_ids: list[int] = field(default_factory=list)  # their sample indices, the first RESENT_NAMED of them
 
 
 def client_version() -> str:

@@ -123,8 +123,10 @@ def read_model(client, endpoint, wanted: str | None, headers: dict, timeout_s: f
     try:
         live = client.is_server_live(**live_kw)
     except Exception as exc:
+        # A TLS handshake that fails (an unknown CA) reads as any other unreachable server: name the TLS fix too.
+        fix = "; over TLS: --ca-cert FILE, the PEM of the CA that signed its certificate" if endpoint.tls else ""
         raise BackendUnavailable(f"endpoint {url}: cannot reach the server ({type(exc).__name__}: "
-                                 f"{str(exc)[:200]}): start it, or fix --url") from exc
+                                 f"{one_line(exc)[:200]}): start it, or fix --url{fix}") from exc
     if not live:
         raise BackendUnavailable(f"endpoint {url}: the server answers but is not live (/v2/health/live)")
     if wanted is None:

@@ -222,7 +222,8 @@ def run_and_then(server: Server, tmp_path: Path, act, *args: str, url: str | Non
         cmd = [sys.executable, "-m", "bench.cli", "run", "--backend", "remote", "--url", url or server.grpc,
                "--remote-model", MODEL, "--null-image-size", "4", "--count", "64", "--duration", "20",
                "--output", str(tmp_path / "out"), *args]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env(), cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=open(tmp_path / "run.out", "w"), stderr=err,  # noqa: SIM115
+                                env={**env(), "COLUMNS": "400"}, cwd=ROOT)
     deadline = time.monotonic() + 120
     while "running LoadGen" not in log.read_text():
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
@@ -319,13 +320,18 @@ def test_an_endpoint_lost_mid_run_fails_the_run_naming_it(server, tmp_path):
 
 
 def test_allow_endpoint_loss_goes_on_and_records_the_loss(server, tmp_path):
-    """The run goes on with the other; the record says which endpoint was lost and how many samples were re-sent."""
+    """The run goes on with the other; the record says which endpoint was lost and names the samples re-sent (their
+    sample indices, the first 100), as does the terminal's summary."""
     lost, rc, err, record = lose_an_endpoint(server, tmp_path, "--allow-endpoint-loss")
     assert rc == 0, err
     assert record["status"] == "complete" and record["config"]["extra"]["allow_endpoint_loss"] is True
     kept, gone = record["performance"]["per_device"]
     assert kept["endpoint"] == server.grpc and "lost" not in kept and kept["samples"] > 0
     assert gone["endpoint"] == lost and gone["samples"] > 0 and gone["resent_samples"] > 0, gone
+    named = gone["resent_sample_indices"]  # the dataset's (--count 64) sample indices, as LoadGen issued them
+    assert len(named) == min(100, gone["resent_samples"]) and all(0 <= i < 64 for i in named), gone
+    shown = (tmp_path / "run.out").read_text()
+    assert "endpoint lost" in shown and lost in shown and f"indices {named[:3]}"[:-1] in shown, shown[-2000:]
     split = record["performance"]["server_time"]  # no split over an endpoint that left mid-run: said so
     assert split["available"] is False and "taken out mid-run" in split["reason"], split
 

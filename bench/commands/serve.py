@@ -81,9 +81,17 @@ def pytriton():
 @click.option("--name", "served_name", default=None, help="The served model's name (default: --model's).")
 @click.option("--max-queue-delay-us", default=0, show_default=True, type=click.IntRange(0, 1_000_000),
               help="Triton's dynamic batcher: longest a request waits for others to batch with.")
-def serve_cmd(host, port, served_name, max_queue_delay_us, **values):
+@click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate: gRPC is served over TLS (grpcs://; clients trust its CA with --ca-cert). "
+              "Triton's HTTP endpoint has no TLS: it stays plain.")
+@click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="PEM private key of --tls-cert.")
+def serve_cmd(host, port, served_name, max_queue_delay_us, tls_cert, tls_key, **values):
     """Serve a bench backend over HTTP and gRPC (Open Inference Protocol) until Ctrl-C or SIGTERM."""
     from bench import backends
+
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("bench serve: --tls-cert and --tls-key go together (the server's certificate and its key)")
 
     if backends.backend_class(values["backend"]).over_network:
         raise UsageError(f"bench serve --backend {values['backend']} would serve a server's model again: serve a "
@@ -116,7 +124,9 @@ def serve_cmd(host, port, served_name, max_queue_delay_us, **values):
 
     os.environ["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(libdir), os.environ.get("LD_LIBRARY_PATH")]))
     config = pt.TritonConfig(http_address=host, http_port=port, grpc_address=host, grpc_port=port + 1,
-                             metrics_address=host, metrics_port=port + 2, exit_timeout_secs=EXIT_TIMEOUT_S)
+                             metrics_address=host, metrics_port=port + 2, exit_timeout_secs=EXIT_TIMEOUT_S,
+                             **({"grpc_use_ssl": True, "grpc_server_cert": Path(tls_cert),
+                                 "grpc_server_key": Path(tls_key)} if tls_cert else {}))
     # PyTriton guards its control APIs with a token of its own; the statistics extension is read-only and is what
     # `bench run --backend remote` reads to split a request's time into the server's and the rest, so it is open.
     guarded = [api for api in pt.DEFAULT_PROTECTED_ENDPOINTS if api != "statistics"]
@@ -129,7 +139,8 @@ def serve_cmd(host, port, served_name, max_queue_delay_us, **values):
                     strict=True)
         triton.run()  # returns once the server is up and the model ready (PyTriton's own bounded wait)
         click.echo(f"serving {name} ({cfg.backend}, {cfg.precision}, input {INPUT} {dtype.__name__}[-1,3,{side},"
-                   f"{side}], max batch {cfg.batch_size}) on http://{host}:{port} and grpc://{host}:{port + 1}; "
+                   f"{side}], max batch {cfg.batch_size}) on http://{host}:{port} and "
+                   f"{'grpcs' if tls_cert else 'grpc'}://{host}:{port + 1}; "
                    "Ctrl-C stops", err=True)
         sys.stderr.flush()
         while True:  # until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt by bench/system/signals.py)

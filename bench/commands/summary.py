@@ -105,6 +105,11 @@ def print_run(record: dict, console: Console) -> None:
         table.add_row("LoadGen result", "[bold green]VALID[/]" if perf["valid"] else "[bold red]INVALID[/]")
         if perf.get("duration_s") is not None:
             table.add_row("timed run", f"{perf['duration_s']:,.1f} s, {perf.get('samples')} samples")
+        for lost in (d for d in perf.get("per_device") or [] if d.get("lost")):  # remote: --allow-endpoint-loss
+            named = lost.get("resent_sample_indices") or []
+            more = f" (first {len(named)})" if len(named) < lost["resent_samples"] else ""
+            table.add_row("[yellow]endpoint lost[/]", escape(f"{lost['endpoint']}: {lost['lost']}; {lost['resent_samples']} "
+                          f"samples re-sent to the others, indices {named}{more}"))
     power = record.get("power") or {}
     if power.get("available"):
         per_watt = power.get("samples_per_second_per_watt")

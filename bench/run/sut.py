@@ -35,6 +35,8 @@ class Responder:
         self.latency = None  # a bench.run.latency.LatencyRecorder while a performance run records latencies
         self.batches = 0
         self.submit = getattr(backend, "submit", None)
+        # A backend told which samples a batch holds (remote: --allow-endpoint-loss names the samples it re-sent).
+        self.indexed = getattr(backend, "predict_indexed", None)
 
     def run(self, ids: list[int], indices: np.ndarray) -> None:
         """Predict the samples at `indices` and complete the queries `ids` (same order). `indices` may be longer than
@@ -53,7 +55,10 @@ class Responder:
             if self.submit is not None:
                 return self.submit(n, lambda out: self.store.batch(indices, out=out),
                                    lambda classes, exc: self.finish(ids, n, classes, exc))
-            classes = self.backend.predict(self.store.batch(indices, reuse=True))
+            if self.indexed is not None:
+                classes = self.indexed(self.store.batch(indices, reuse=True), indices[:len(ids)])
+            else:
+                classes = self.backend.predict(self.store.batch(indices, reuse=True))
         except BaseException as exc:  # noqa: BLE001 - recorded, and the run ends failed
             return self.finish(ids, n, None, exc)
         self.finish(ids, n, classes, None)
