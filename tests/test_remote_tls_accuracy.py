@@ -20,7 +20,7 @@ from tests.test_remote import MODEL, ROOT, SERVED, Server, bench_run, env, recor
 
 pytest.importorskip("tritonclient.grpc", reason="tritonclient is not installed: pip install 'bench[remote]'")
 pytestmark = pytest.mark.xdist_group("remote")
-TEST_DATA = ROOT / "tests" / "data"
+TEST_DATA = ROOT / "tests" / "data" / "imagenet"  # 40 real images and their val_map.txt
 
 
 def openssl(*args: str | Path) -> None:
