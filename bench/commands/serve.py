@@ -25,7 +25,7 @@ from bench.config.command_line import click_options, run_config
 from bench.errors import UsageError
 
 SERVED = ("backend", "model", "weights", "onnx", "preprocessing", "precision", "device", "batch_size", "threads",
-          "null_image_size", "streams")
+          "null_image_size", "streams", "sim_a_us", "sim_b_us", "sim_inflight")
 INPUT, OUTPUT = "images", "classes"  # the served model's tensor names
 EXIT_TIMEOUT_S = 5  # on Ctrl-C/SIGTERM, how long Triton waits for requests in flight (its default is 30 s)
 
@@ -118,8 +118,10 @@ def serve_cmd(host, port, served_name, max_queue_delay_us, tls_cert, tls_key, **
 
     @batch
     def infer(**inputs):
-        images = inputs[INPUT]
-        classes = backend.predict(np.ascontiguousarray(images, dtype=np.float32))
+        images = np.ascontiguousarray(inputs[INPUT], dtype=np.float32)
+        if getattr(backend, "sample_form", None) == "uint8-nhwc":  # sim: a device fed NHWC bytes (it computes nothing)
+            images = np.ascontiguousarray(images.transpose(0, 2, 3, 1).clip(0, 255).astype(np.uint8))
+        classes = backend.predict(images)
         return {OUTPUT: np.asarray(classes, dtype=np.int64).reshape(len(images), 1)}
 
     os.environ["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(libdir), os.environ.get("LD_LIBRARY_PATH")]))
