@@ -240,12 +240,9 @@ def two_endpoints(args, one: Server, two: Server) -> dict:
 
 
 def banner(args, server_cores, client_cores) -> str:
-    from datetime import UTC, datetime
+    from sim_targets import machine  # benchmarks/ is the script's own folder, first on sys.path
 
-    with open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cpu}, {os.cpu_count()} cores, load {load}; {args.duration:g} s "
+    return (f"{machine(2)}; {args.duration:g} s "
             f"per run, {args.repeats} repeat(s) (medians), concurrency {args.concurrency}; target 2 pinned: server "
             f"on cores {sorted(server_cores)}, clients on {sorted(client_cores)}; sim a={args.sim_a_us:g} us, "
             f"b={args.sim_b_us:g} us, k=1, batch {args.sim_batch}")

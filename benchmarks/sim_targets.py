@@ -153,15 +153,20 @@ def where(r: dict) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def banner(args) -> str:
-    """The first line: when, which CPU, how loaded (the machine may be shared), and the device modelled."""
+def machine(places: int = 1) -> str:
+    """When, which CPU, how many cores and how loaded (the machine may be shared): a figure's first words."""
     import os
     from datetime import UTC, datetime
 
     with open("/proc/cpuinfo") as f:
         cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cpu}, {os.cpu_count()} cores, load {load}; sim "
+    load = ", ".join(f"{x:.{places}f}" for x in os.getloadavg())
+    return f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cpu}, {os.cpu_count()} cores, load {load}"
+
+
+def banner(args) -> str:
+    """The first line: the machine, and the device modelled."""
+    return (f"{machine()}; sim "
             f"a={args.a_us:g} us, b={args.b_us:g} us, k={args.inflight}; Offline batch {args.offline_batch}, Server "
             f"batch {args.server_batch}, max wait {args.max_wait_ms:g} ms, {args.duration:g} s per run, switch interval "
             f"{args.switch_interval or 'default'}, coalesce {args.coalesce}")

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from benchmarks.remote_targets import env, free_base  # one copy: the benchmark starts bench serve alike
 
 pytest.importorskip("tritonclient.grpc", reason="tritonclient is not installed: pip install 'bench[remote]'")
 pytest.importorskip("tritonclient.http", reason="tritonclient is not installed: pip install 'bench[remote]'")
@@ -48,30 +49,6 @@ def serve_python() -> str:
         reasons.append(f"{python}: {(probe.stderr.strip().splitlines() or ['?'])[-1]}")
     pytest.skip("no interpreter with PyTriton and numpy<2 for bench serve (pip install 'bench[serve]' in a venv, "
                 "then BENCH_SERVE_PYTHON=that venv's python): " + "; ".join(reasons))
-
-
-def free_base() -> int:
-    """A port P with P, P+1 and P+2 free on 127.0.0.1 (HTTP, gRPC, metrics)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + 2 < 65536 and all(_free(p) for p in (base, base + 1, base + 2)):
-            return base
-    raise RuntimeError("no three consecutive free ports on 127.0.0.1")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def env() -> dict:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
 
 class Server:
