@@ -137,15 +137,15 @@ class RemoteBackend(Backend):
             raise NotImplementedError(f"the served model {self.served.name} returns class ids, not scores")
         return scores.astype(self.np.float32)
 
-    def predict(self, batch: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self.predict_indexed(batch, None)
+
+    def predict_indexed(self, batch: np.ndarray, indices: np.ndarray | None) -> np.ndarray:
+        """predict(), told the batch's sample indices (bench/run/sut.py): a lost endpoint's samples are named."""
         out = self._infer(batch, indices)
         if self.served.gives_logits:
             return argmax_classes(out)
         return out.reshape(len(batch)).astype(self.np.int64)
-
-    def predict_indexed(self, batch: np.ndarray, indices: np.ndarray) -> np.ndarray:
-        """predict(), told the batch's sample indices (bench/run/sut.py): a lost endpoint's samples are named."""
-        return self.predict(batch, indices)
 
     def _infer(self, batch: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
         while True:
